@@ -1,0 +1,180 @@
+/*
+ * sched.h — goroutines in C: the public interface of the scheduler.
+ *
+ * An M:N scheduler in the shape of Go's: goroutines run on worker OS threads
+ * (one per CPU by default), each worker has a local run queue, there is one
+ * global queue, idle workers steal and then sleep, an epoll poller parks
+ * goroutines blocked on sockets, and timers wake sleepers.
+ *
+ * Preemption is cooperative: a goroutine gives up its worker at a safepoint —
+ * any scheduler call, channel operation, allocation in the layers above, or an
+ * explicit sched_poll() in a long loop. A goroutine that runs a long loop
+ * without polling delays stop-the-world and stack visits; that is the contract.
+ *
+ * The scheduler knows nothing of the collector. The layers above use:
+ *   - hooks on spawn, exit, park and resume (struct sched_hooks);
+ *   - one pointer slot per goroutine (sched_g_slot);
+ *   - sched_visit_stacks(): each goroutine's live stack range, with its
+ *     callee-saved registers spilled inside it, without stopping the world;
+ *   - sched_stop_the_world() / sched_start_the_world();
+ *   - sched_ragged_barrier(): returns once every worker passed a safepoint.
+ *
+ * See DESIGN.md §6. Everything with program scope is prefixed sched_.
+ */
+#ifndef SCHED_SCHED_H
+#define SCHED_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sched_g;
+
+/* Configuration. Read from the environment by sched_config_from_env(); a
+ * program's flags override fields afterwards. Zero fields take defaults. */
+struct sched_config {
+	int procs;              /* worker threads; TOC_PROCS, default: CPUs online */
+	size_t stack_size;      /* usable bytes per goroutine stack; TOC_STACK_SIZE, default 256 KiB */
+	size_t max_goroutines;  /* stack slots reserved; TOC_MAX_GOROUTINES, default 2 Mi */
+};
+
+#define SCHED_DEFAULT_STACK_SIZE (256u * 1024u)
+#define SCHED_DEFAULT_MAX_GOROUTINES ((size_t)2 << 20)
+#define SCHED_MAX_PROCS 256
+
+/* Fills *cfg from TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES. Returns 0, or
+ * -1 with a message naming the variable in err (size errlen). */
+int sched_config_from_env(struct sched_config *cfg, char *err, size_t errlen);
+
+/* Checks a configuration (after flags were applied). Returns 0, or -1 with a
+ * message naming the knob in err. */
+int sched_config_check(const struct sched_config *cfg, char *err, size_t errlen);
+
+/* Runs main_fn(arg) as the first goroutine on a fresh runtime configured by
+ * cfg (NULL: environment), waits for it to return, then stops the workers and
+ * frees every goroutine still parked (like a Go program whose main returned).
+ * Returns 0, or -1 with errno set when the runtime cannot start (bad
+ * configuration is reported on stderr naming the knob). Not reentrant; may be
+ * called again after it returned. */
+int sched_run(const struct sched_config *cfg, void (*main_fn)(void *), void *arg);
+
+/* --- goroutines --------------------------------------------------------- */
+
+/* Starts fn(arg) on a new goroutine. Returns its id (> 0), or 0 with errno
+ * (EAGAIN: no stack slot left, ENOMEM: stack memory refused). Callable from a
+ * goroutine or from any thread while sched_run is active. */
+uint64_t sched_go(void (*fn)(void *), void *arg);
+
+/* The running goroutine, or NULL on a thread that is not running one. */
+struct sched_g *sched_self(void);
+uint64_t sched_g_id(const struct sched_g *g);
+/* Per-goroutine pointer slot for the layers above (NULL at spawn). */
+void **sched_g_slot(struct sched_g *g);
+
+/* Gives up the worker; the goroutine goes to the back of the run queue. */
+void sched_gosched(void);
+/* Ends the running goroutine (returning from its function does the same). */
+_Noreturn void sched_exit(void);
+
+/* Cooperative preemption poll: one load when nothing is pending. Call it in
+ * long loops; allocation in the layers above calls it. */
+extern int sched_poll_word;
+void sched_poll_slow(void);
+static inline void sched_poll(void)
+{
+	if (__atomic_load_n(&sched_poll_word, __ATOMIC_RELAXED) != 0)
+		sched_poll_slow();
+}
+
+/* Parks the running goroutine. After it is off its stack, commit(g, arg) runs
+ * on the scheduler; if commit returns false the goroutine resumes at once
+ * (the wake-up it waited for already happened). Another party wakes it with
+ * sched_ready(). reason is shown in traces. */
+void sched_park(bool (*commit)(struct sched_g *g, void *arg), void *arg, const char *reason);
+/* Makes a parked goroutine runnable. Callable from goroutines, timers and
+ * non-worker threads. */
+void sched_ready(struct sched_g *g);
+
+/* --- time ---------------------------------------------------------------- */
+
+/* Monotonic clock in nanoseconds. */
+int64_t sched_nanotime(void);
+/* Parks the running goroutine for at least ns nanoseconds. */
+void sched_sleep(int64_t ns);
+
+/* A one-shot timer. fire(t) runs on a worker (or the monitor thread) in
+ * scheduler context: it must not park, and should only ready goroutines or
+ * do non-blocking channel operations. The struct is owned by the caller and
+ * must stay alive until it fired or sched_timer_stop returned true. */
+struct sched_timer {
+	int64_t when;                        /* deadline, sched_nanotime() clock */
+	void (*fire)(struct sched_timer *t); /* callback */
+	void *arg;                           /* for the callback */
+	int32_t heap_index;                  /* private; -1 when not armed */
+};
+void sched_timer_start(struct sched_timer *t, int64_t when);
+/* Disarms t. Returns true if it was armed (so fire will not run). */
+bool sched_timer_stop(struct sched_timer *t);
+
+/* --- hooks for the layers above ------------------------------------------ */
+
+/* All optional. spawn runs on the parent (parent is NULL when spawned from a
+ * thread) before the child can run; exit runs on the dying goroutine;
+ * park runs on the goroutine just before it leaves its stack; resume runs on
+ * the goroutine right after it is back on its stack. */
+struct sched_hooks {
+	void (*spawn)(struct sched_g *parent, struct sched_g *child);
+	void (*exit)(struct sched_g *g);
+	void (*park)(struct sched_g *g);
+	void (*resume)(struct sched_g *g);
+};
+/* Installs hooks; call before sched_run or with no goroutine running. */
+void sched_set_hooks(const struct sched_hooks *hooks);
+
+/* --- stop-the-world, ragged safepoints, stack visits ---------------------- */
+
+/* Stops every other worker at a safepoint. Called from a goroutine (whose
+ * worker keeps running it) or a non-worker thread. Nests: no. */
+void sched_stop_the_world(void);
+void sched_start_the_world(void);
+
+/* Returns once every worker has passed a safepoint after the call began (an
+ * idle worker counts). Built on a urcu QSBR grace period. */
+void sched_ragged_barrier(void);
+
+/* visit(g, lo, hi, arg): [lo, hi) is g's live stack, with the callee-saved
+ * registers of its last switch stored inside it. */
+typedef void (*sched_stack_visitor)(struct sched_g *g, const void *lo, const void *hi, void *arg);
+
+/* Visits the stack of every goroutine that exists when the call begins
+ * exactly once, without stopping the world: parked and runnable goroutines
+ * are locked and visited by the caller; a running one visits itself at its
+ * next safepoint (or is visited by the worker about to resume it). visit may
+ * therefore run on several threads at once. Goroutines spawned during the
+ * call are visited at most once (their stacks hold only their arguments,
+ * which the spawn hook sees). One visit at a time. */
+void sched_visit_stacks(sched_stack_visitor visit, void *arg);
+
+/* --- statistics ----------------------------------------------------------- */
+
+/* Scheduler statistics, as one X-macro list; per-worker counters merged on read. */
+#define SCHED_STATS(X)                                                         \
+	X(spawned, "goroutines started")                                       \
+	X(exited, "goroutines exited")                                         \
+	X(switches, "switches onto goroutines")                                \
+	X(steals, "successful steals")                                         \
+	X(parks, "parks")                                                      \
+	X(wakeups, "workers woken from sleep")                                 \
+	X(netpolls, "epoll_wait calls that returned events")                   \
+	X(stw, "stop-the-world episodes")
+struct sched_stats {
+#define SCHED_STAT_FIELD(name, doc) uint64_t name;
+	SCHED_STATS(SCHED_STAT_FIELD)
+#undef SCHED_STAT_FIELD
+	uint64_t live_goroutines;  /* spawned - exited */
+	uint64_t stack_slots_used; /* high-water mark of stack slots */
+	int procs;                 /* workers */
+};
+void sched_read_stats(struct sched_stats *out);
+
+#endif /* SCHED_SCHED_H */

@@ -1,0 +1,287 @@
+/*
+ * internal.h — the scheduler's private structures. Not installed; tests may
+ * include it (it is the module's test-only header).
+ *
+ * Glossary (DESIGN.md §3, §6):
+ *   g        a goroutine: its struct sits at the top of its own stack slot, so
+ *            the stack region doubles as the table of all goroutines.
+ *   worker   an OS thread with a local run queue (Go's M and P in one).
+ *   g0       a worker's scheduler context: the thread's own stack. Every switch
+ *            between goroutines passes through it (Go's mcall + gogo), so a
+ *            goroutine is never made runnable while still on its stack.
+ *   slot     a fixed-size stack with a guard page below it.
+ *
+ * Goroutine states and their legal transitions (sched_g_cas asserts them):
+ *
+ *   FREE ──spawn──► RUNNABLE ──execute──► RUNNING ──yield──► RUNNABLE
+ *                      ▲                     │
+ *                      └──── ready ◄── WAITING ◄──park──┘
+ *   RUNNING ──exit──► DEAD ──recycle──► FREE
+ *
+ * SCHED_G_SCAN is or-ed into RUNNABLE or WAITING while a stack visitor owns
+ * the goroutine; execute and ready wait for it to clear (Go's _Gscan).
+ */
+#ifndef SCHED_INTERNAL_H
+#define SCHED_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include <urcu/wfcqueue.h>
+
+#include "sched/sched.h"
+
+#ifndef TOC_CHECK_LEVEL
+#define TOC_CHECK_LEVEL 0
+#endif
+
+/* Internal checks: level 1 cheap, level 2 expensive. Release builds: 0. */
+#define SCHED_CHECK(cond)                                                      \
+	do {                                                                   \
+		if (TOC_CHECK_LEVEL >= 1 && !(cond))                           \
+			sched_fatal("check failed: %s (%s:%d)", #cond, __FILE__, \
+				    __LINE__);                                 \
+	} while (0)
+
+_Noreturn void sched_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SCHED_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCHED_ASAN 1
+#endif
+#endif
+#ifndef SCHED_ASAN
+#define SCHED_ASAN 0
+#endif
+
+#define SCHED_NO_ASAN __attribute__((no_sanitize("address")))
+
+/* --- context switch (switch_x86_64.S) ------------------------------------ */
+
+/* Saves rbx, rbp, r12-r15 on the current stack, stores rsp in *save_sp,
+ * loads new_sp and restores the same registers from it. MXCSR and the x87
+ * control word are not saved: goroutines must not change them. */
+void sched_ctx_switch(void **save_sp, void *new_sp);
+/* First return address of a new goroutine: calls sched_g_main(r12). */
+void sched_ctx_entry(void);
+/* Spills callee-saved registers on the stack and calls fn(sp, arg), where sp
+ * is the lowest address holding them. */
+void sched_ctx_spill(void (*fn)(void *sp, void *arg), void *arg);
+
+/* --- goroutines ----------------------------------------------------------- */
+
+enum sched_gstatus {
+	SCHED_G_FREE = 0,
+	SCHED_G_RUNNABLE = 1,
+	SCHED_G_RUNNING = 2,
+	SCHED_G_WAITING = 3,
+	SCHED_G_DEAD = 4,
+};
+#define SCHED_G_SCAN 0x100u
+extern const char *const sched_gstatus_names[];
+
+/* A goroutine. Lives at the top of its stack slot. Fields without a comment
+ * on sharing are touched only by the worker running or resuming the g. */
+struct sched_g {
+	void *sp;                        /* saved rsp while not running */
+	_Atomic uint32_t status;         /* enum sched_gstatus | SCHED_G_SCAN; CAS only */
+	_Atomic uint32_t scanned_epoch;  /* last stack visit that covered this g */
+	uint64_t id;                     /* > 0; 0 in a free slot */
+	struct sched_g *next;            /* intrusive link: wait queues, batches */
+	struct cds_wfcq_node gq_node;    /* link in the global run queue */
+	void (*fn)(void *);              /* entry function */
+	void *arg;                       /* its argument */
+	void *slot;                      /* for the layers above */
+	uint32_t stack_index;            /* slot number in the stack region */
+	_Atomic uint32_t select_done;    /* select: 0 until one case (or the timer) won */
+	void *param;                     /* set by the waker: winning sudog, or NULL */
+	const char *wait_reason;         /* why parked (traces) */
+	void *asan_fake_stack;           /* sanitizer fiber bookkeeping */
+	int valgrind_stack_id;           /* VALGRIND_STACK_REGISTER id, 0 if none */
+};
+
+/* --- spinlock and futex ----------------------------------------------------- */
+
+void sched_spin_lock(int *lock);
+static inline void sched_spin_unlock(int *lock)
+{
+	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+void sched_futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns);
+void sched_futex_wake(_Atomic uint32_t *addr, int count);
+
+/* --- local run queue (runq.c) ---------------------------------------------- */
+
+#define SCHED_RUNQ_SIZE 256u
+
+/* Go's per-P run queue: a ring the owner pushes at tail; the owner and thieves
+ * take from head with a CAS. runnext holds the goroutine the owner readied
+ * last (a channel partner), run before the ring and stolen only after a delay. */
+struct sched_runq {
+	_Atomic uint32_t head;                        /* CAS by owner and thieves */
+	_Atomic uint32_t tail;                        /* written by owner only, release */
+	_Atomic(struct sched_g *) next;               /* xchg by owner and thieves */
+	_Atomic(struct sched_g *) ring[SCHED_RUNQ_SIZE]; /* racy reads validated by the head CAS */
+};
+
+/* Owner only. Returns false when the ring is full (caller spills). */
+bool sched_runq_push(struct sched_runq *q, struct sched_g *g);
+/* Owner only: runnext first, then the ring. */
+struct sched_g *sched_runq_pop(struct sched_runq *q);
+/* Thief: moves about half of victim's ring into thief's (empty) ring and
+ * returns one more goroutine to run, or NULL. take_next allows runnext. */
+struct sched_g *sched_runq_steal(struct sched_runq *thief, struct sched_runq *victim, bool take_next);
+/* Owner: moves half the ring plus g into batch (linked by ->next); returns count. */
+uint32_t sched_runq_spill(struct sched_runq *q, struct sched_g *g, struct sched_g **batch);
+uint32_t sched_runq_len(struct sched_runq *q);
+bool sched_runq_empty(struct sched_runq *q);
+
+/* --- workers ----------------------------------------------------------------- */
+
+/* What a goroutine asked its worker's g0 to do after switching away. */
+enum sched_op {
+	SCHED_OP_NONE,
+	SCHED_OP_YIELD,  /* requeue at the tail */
+	SCHED_OP_PARK,   /* run park_commit; requeue if it returns false */
+	SCHED_OP_EXIT,   /* recycle the stack */
+};
+
+struct sched_worker {
+	struct sched_runq runq;              /* local run queue */
+	int id;                              /* 0..procs-1 */
+	void *g0_sp;                         /* scheduler context's saved rsp */
+	struct sched_g *cur;                 /* goroutine running here, or NULL */
+	enum sched_op op;                    /* request from cur, read on g0 */
+	bool (*park_commit)(struct sched_g *, void *); /* for SCHED_OP_PARK */
+	void *park_arg;                      /* its argument */
+	_Atomic uint64_t schedtick;          /* incremented per execute; read by thieves, monitor */
+	_Atomic int preempt;                 /* set by the monitor: yield at next poll */
+	bool spinning;                       /* looking for work; counted in sched.nspinning */
+	_Atomic uint32_t wake;               /* futex: 1 when told to wake */
+	_Atomic int sleeping;                /* on the idle list; written under sched.idle_lock */
+	bool in_poll;                        /* sleeping in epoll_wait (the poller); idle_lock */
+	struct sched_worker *idle_next;      /* idle list link; idle_lock */
+	_Atomic int active;                  /* 1 while it may run goroutines; 0 asleep or stopped */
+	void *g0_stack_lo;                   /* the thread stack, for fiber annotations */
+	size_t g0_stack_size;
+	uint64_t rand;                       /* xorshift state for steal order and select */
+	struct sched_stack_cache *stacks;    /* per-worker cache of free stack slots */
+	void *altstack;                      /* signal stack for overflow reports */
+	struct sched_stats stats;            /* owner-written counters, merged on read */
+	char pad[64];
+};
+
+/* The one runtime. Exists between sched_run's start and end. */
+struct sched {
+	struct sched_config cfg;
+	struct sched_worker *workers;        /* cfg.procs entries */
+	_Atomic int running;                 /* 1 while sched_run is active */
+	_Atomic int shutdown;                /* workers exit when set */
+
+	/* global run queue: wait-free enqueue, dequeue under its head lock */
+	struct cds_wfcq_head gq_head;
+	struct cds_wfcq_tail gq_tail;
+	_Atomic uint64_t gq_len;             /* approximate length */
+
+	/* idle workers: list under idle_lock; counters readable without it */
+	int idle_lock;
+	struct sched_worker *idle;           /* sleeping workers; idle_lock */
+	_Atomic int nidle;                   /* workers on the idle list */
+	_Atomic int nspinning;               /* workers looking for work */
+	_Atomic int poller_busy;             /* a worker sleeps in epoll_wait */
+
+	/* stop-the-world */
+	_Atomic int stw_pending;             /* set by the stopper */
+	_Atomic int nstopped;                /* workers parked for it */
+	_Atomic uint32_t stw_gen;            /* futex the stopped workers wait on */
+	int stw_lock;                        /* one stopper at a time */
+	struct sched_worker *stw_owner;      /* the stopper's worker (NULL: a thread); atomic */
+	int64_t stw_started;                 /* when the stopper began; stopper only */
+
+	/* stack visits */
+	_Atomic uint32_t visit_epoch;        /* bumped per visit */
+	_Atomic int visit_active;            /* a visit is running */
+	sched_stack_visitor visit_fn;        /* the running visit's callback */
+	void *visit_arg;
+
+	/* main goroutine completion */
+	_Atomic uint32_t main_done;          /* futex for sched_run's thread */
+
+	/* monitor thread (Go's sysmon) */
+	_Atomic uint32_t monitor_wake;       /* futex */
+	_Atomic int64_t last_poll;           /* last netpoll, sched_nanotime() */
+
+	_Atomic uint64_t next_id;            /* goroutine ids */
+	_Atomic uint64_t spawned_from_threads; /* stats of non-worker spawns */
+	struct sched_hooks hooks;
+};
+extern struct sched sched_rt;
+
+/* The worker running on this thread (NULL off workers). Read through an asm
+ * volatile load so the compiler never reuses a thread-local address across a
+ * switch: a goroutine may resume on another worker. */
+extern __thread struct sched_worker *sched_tls_worker;
+static inline struct sched_worker *sched_worker_self(void)
+{
+	struct sched_worker *w;
+	__asm__ volatile("movq sched_tls_worker@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0"
+			 : "=r"(w));
+	return w;
+}
+
+/* sched.c */
+void sched_g_main(struct sched_g *g);
+void sched_switch_to_g0(struct sched_worker *w, enum sched_op op);
+void sched_ready_batch(struct sched_g *list, uint32_t n);
+bool sched_g_cas(struct sched_g *g, uint32_t from, uint32_t to);
+void sched_wakep(void);
+uint64_t sched_rand(struct sched_worker *w);
+
+/* stack.c: the stack region */
+int sched_stacks_init(const struct sched_config *cfg);
+void sched_stacks_fini(void);
+void sched_stacks_worker_init(struct sched_worker *w);
+void sched_stacks_worker_fini(struct sched_worker *w);
+struct sched_g *sched_stack_alloc(struct sched_worker *w);
+void sched_stack_free(struct sched_worker *w, struct sched_g *g);
+struct sched_g *sched_stack_g(size_t index);
+size_t sched_stack_high_water(void);
+void *sched_stack_top(const struct sched_g *g);
+void *sched_stack_bottom(const struct sched_g *g);
+size_t sched_stack_usable(void);
+int sched_overflow_handler_install(void);
+void sched_overflow_altstack(struct sched_worker *w);
+
+/* safepoint.c */
+void sched_safepoint_g0(struct sched_worker *w);
+void sched_stw_park(struct sched_worker *w);
+void sched_visit_before_switch(struct sched_g *g);
+void sched_visit_before_execute(struct sched_g *g);
+
+/* timer.c */
+void sched_timers_init(void);
+void sched_timers_fini(void);
+int64_t sched_timers_next(void);
+bool sched_timers_run(int64_t now);
+
+/* netpoll.c */
+int sched_netpoll_init(void);
+void sched_netpoll_fini(void);
+uint32_t sched_netpoll(int64_t timeout_ns, struct sched_g **batch);
+void sched_netpoll_break(void);
+bool sched_netpoll_waiting(void);
+
+/* Sanitizer fiber annotations (no-ops outside the sanitizer build). */
+void sched_san_start_switch(void **fake_save, const void *bottom, size_t size);
+void sched_san_finish_switch(void *fake_save);
+void sched_san_unpoison(const void *lo, size_t size);
+
+#endif /* SCHED_INTERNAL_H */

@@ -1,0 +1,264 @@
+/*
+ * safepoint.c — stop-the-world, ragged safepoints and stack visits.
+ *
+ * A safepoint is any point where a worker is in the scheduler (g0) or its
+ * goroutine calls sched_poll() and finds sched_poll_word non-zero. Every
+ * request that needs workers to pass a safepoint raises sched_poll_word for
+ * its duration (it is a count of reasons, so requests overlap freely), and
+ * the slow path works out which requests are pending.
+ *
+ * Stop-the-world. The stopper sets stw_pending, then waits until every other
+ * worker has active == 0: sleeping idle, or parked in sched_stw_park. A
+ * worker sets active = 1 before it looks at stw_pending again (both seq_cst),
+ * so a worker waking from idle either is seen active by the stopper or sees
+ * the request itself (Dekker). The world restarts by bumping stw_gen.
+ *
+ * Ragged barrier. Workers are urcu QSBR readers: online while they run,
+ * offline while they sleep or are stopped, and they report a quiescent state
+ * at every safepoint while a barrier is pending. synchronize_rcu() therefore
+ * returns once every worker passed a safepoint or was idle.
+ *
+ * Stack visits. A visit bumps visit_epoch; a goroutine is covered when its
+ * scanned_epoch equals it. Who visits whom, so that each g is visited once:
+ *   - a RUNNABLE or WAITING g: whoever sets SCHED_G_SCAN on it first (the
+ *     visitor's loop); execute() and sched_ready() wait for the bit to clear;
+ *   - a RUNNING g: itself, at its next safepoint or switch (its registers
+ *     spilled by sched_ctx_spill), or the worker about to resume it, before
+ *     the switch (the g is RUNNING but not yet on its stack).
+ * The visitor then waits for the running ones to be covered.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu-qsbr.h>
+
+#include "internal.h"
+
+static void poll_word_add(int d)
+{
+	__atomic_fetch_add(&sched_poll_word, d, __ATOMIC_SEQ_CST);
+}
+
+/* --- stop-the-world ---------------------------------------------------------- */
+
+/* Parks the calling worker until the world restarts. */
+void sched_stw_park(struct sched_worker *w)
+{
+	rcu_thread_offline();
+	for (;;) {
+		uint32_t gen = atomic_load(&sched_rt.stw_gen);
+		atomic_store(&w->active, 0);
+		if (!atomic_load(&sched_rt.stw_pending) || atomic_load(&sched_rt.shutdown))
+			break;
+		sched_futex_wait(&sched_rt.stw_gen, gen, -1);
+	}
+	atomic_store(&w->active, 1);
+	rcu_thread_online();
+	/* The world may have been stopped again between our wake-up and the
+	 * store above: look once more (the caller loops on poll_word). */
+}
+
+static bool stw_is_owner(struct sched_worker *w)
+{
+	return w && __atomic_load_n(&sched_rt.stw_owner, __ATOMIC_ACQUIRE) == w;
+}
+
+void sched_stop_the_world(void)
+{
+	struct sched_worker *self = sched_worker_self();
+	/* One stopper at a time; a waiting stopper must itself stop for the
+	 * other's request, or the two would wait for each other. */
+	while (__atomic_exchange_n(&sched_rt.stw_lock, 1, __ATOMIC_ACQUIRE)) {
+		if (self && atomic_load(&sched_rt.stw_pending))
+			sched_stw_park(self);
+		sched_yield();
+	}
+	int64_t t0 = sched_nanotime();
+	__atomic_store_n(&sched_rt.stw_owner, self, __ATOMIC_RELEASE);
+	atomic_store(&sched_rt.stw_pending, 1);
+	poll_word_add(1);
+	for (int i = 0; i < sched_rt.cfg.procs; i++) {
+		struct sched_worker *w = &sched_rt.workers[i];
+		if (w == self)
+			continue;
+		for (unsigned spins = 0; atomic_load(&w->active); spins++) {
+			if (spins < 256)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+	}
+	if (self)
+		self->stats.stw++;
+	sched_rt.stw_started = t0;
+}
+
+void sched_start_the_world(void)
+{
+	atomic_store(&sched_rt.stw_pending, 0);
+	__atomic_store_n(&sched_rt.stw_owner, NULL, __ATOMIC_RELEASE);
+	poll_word_add(-1);
+	atomic_fetch_add(&sched_rt.stw_gen, 1);
+	sched_futex_wake(&sched_rt.stw_gen, INT_MAX);
+	__atomic_store_n(&sched_rt.stw_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* --- ragged barrier ------------------------------------------------------------ */
+
+void sched_ragged_barrier(void)
+{
+	poll_word_add(1);
+	synchronize_rcu();
+	poll_word_add(-1);
+}
+
+/* --- the safepoint slow paths --------------------------------------------------- */
+
+/* On g0, in the scheduling loop. */
+void sched_safepoint_g0(struct sched_worker *w)
+{
+	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) &&
+	       !atomic_load(&sched_rt.shutdown))
+		sched_stw_park(w);
+	rcu_quiescent_state();
+}
+
+/* On a goroutine, from sched_poll(). Not inlined into callers: it reads the
+ * worker after possibly switching. */
+__attribute__((noinline)) void sched_poll_slow(void)
+{
+	struct sched_worker *w = sched_worker_self();
+	if (!w || !w->cur)
+		return;
+	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) &&
+	       !atomic_load(&sched_rt.shutdown))
+		sched_stw_park(w);
+	rcu_quiescent_state();
+	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
+		sched_visit_before_switch(w->cur);
+	if (atomic_load_explicit(&w->preempt, memory_order_relaxed) || atomic_load(&sched_rt.shutdown)) {
+		if (atomic_exchange(&w->preempt, 0))
+			poll_word_add(-1);
+		sched_gosched();
+	}
+}
+
+/* --- stack visits ------------------------------------------------------------------ */
+
+static int visit_lock;
+
+static bool needs_visit(struct sched_g *g, uint32_t epoch)
+{
+	return atomic_load_explicit(&g->scanned_epoch, memory_order_acquire) != epoch;
+}
+
+static void visit_done(struct sched_g *g, uint32_t epoch)
+{
+	atomic_store_explicit(&g->scanned_epoch, epoch, memory_order_release);
+}
+
+static void self_visit(void *sp, void *arg)
+{
+	struct sched_g *g = arg;
+	sched_rt.visit_fn(g, sp, sched_stack_top(g), sched_rt.visit_arg);
+}
+
+/* On a running goroutine (its only visitor). */
+void sched_visit_before_switch(struct sched_g *g)
+{
+	uint32_t epoch = atomic_load_explicit(&sched_rt.visit_epoch, memory_order_acquire);
+	if (!atomic_load(&sched_rt.visit_active) || !needs_visit(g, epoch))
+		return;
+	sched_ctx_spill(self_visit, g);
+	visit_done(g, epoch);
+}
+
+/* On g0, for g that is RUNNING but not yet switched to (its only visitor). */
+void sched_visit_before_execute(struct sched_g *g)
+{
+	uint32_t epoch = atomic_load_explicit(&sched_rt.visit_epoch, memory_order_acquire);
+	if (!atomic_load(&sched_rt.visit_active) || !needs_visit(g, epoch))
+		return;
+	sched_rt.visit_fn(g, g->sp, sched_stack_top(g), sched_rt.visit_arg);
+	visit_done(g, epoch);
+}
+
+/* Tries to visit a goroutine that is not running. Returns true when g needs
+ * nothing more from the visitor (visited, free, dead, or covered by others). */
+static bool try_visit_parked(struct sched_g *g, uint32_t epoch)
+{
+	for (;;) {
+		if (!needs_visit(g, epoch))
+			return true;
+		uint32_t s = atomic_load_explicit(&g->status, memory_order_acquire);
+		switch (s) {
+		case SCHED_G_FREE:
+		case SCHED_G_DEAD:
+			return true;
+		case SCHED_G_RUNNING:
+			return false;
+		case SCHED_G_RUNNABLE:
+		case SCHED_G_WAITING:
+			if (!sched_g_cas(g, s, s | SCHED_G_SCAN))
+				continue;
+			if (needs_visit(g, epoch)) {
+				sched_rt.visit_fn(g, g->sp, sched_stack_top(g), sched_rt.visit_arg);
+				visit_done(g, epoch);
+			}
+			sched_g_cas(g, s | SCHED_G_SCAN, s);
+			return true;
+		default: /* someone else holds the scan bit */
+			sched_yield();
+			continue;
+		}
+	}
+}
+
+void sched_visit_stacks(sched_stack_visitor visit, void *arg)
+{
+	sched_spin_lock(&visit_lock);
+	sched_rt.visit_fn = visit;
+	sched_rt.visit_arg = arg;
+	uint32_t epoch = atomic_fetch_add(&sched_rt.visit_epoch, 1) + 1;
+	atomic_store(&sched_rt.visit_active, 1);
+	poll_word_add(1);
+
+	struct sched_g *self = sched_self();
+	if (self)
+		sched_visit_before_switch(self);
+
+	size_t n = sched_stack_high_water();
+	size_t npending = 0, cap = 0;
+	size_t *pending = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct sched_g *g = sched_stack_g(i);
+		if (try_visit_parked(g, epoch))
+			continue;
+		if (npending == cap) {
+			cap = cap ? cap * 2 : 64;
+			size_t *p = realloc(pending, cap * sizeof *p);
+			if (!p)
+				sched_fatal("out of memory in sched_visit_stacks");
+			pending = p;
+		}
+		pending[npending++] = i;
+	}
+	/* Running goroutines visit themselves at their next safepoint; if one
+	 * parks first, we do it. */
+	for (size_t k = 0; k < npending; k++) {
+		struct sched_g *g = sched_stack_g(pending[k]);
+		for (unsigned spins = 0; !try_visit_parked(g, epoch); spins++) {
+			if (spins < 128)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+	}
+	free(pending);
+	atomic_store(&sched_rt.visit_active, 0);
+	poll_word_add(-1);
+	sched_spin_unlock(&visit_lock);
+}

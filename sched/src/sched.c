@@ -1,0 +1,827 @@
+/*
+ * sched.c — workers, goroutine life cycle, the scheduling loop.
+ *
+ * Every worker runs worker_main on its thread's own stack (its g0). A
+ * goroutine never switches directly to another: it records what it wants
+ * (yield, park, exit) in w->op and switches to g0, which carries that out
+ * once the goroutine is off its stack, then picks the next one. This is Go's
+ * mcall discipline, and it is what makes park safe: the commit callback that
+ * publishes "I am waiting on X" runs only after the goroutine's registers are
+ * saved, so a waker on another worker can never resume a half-parked stack.
+ *
+ * Finding work (find_runnable), in order: local run queue (runnext first),
+ * global queue, the network poller (non-blocking), stealing half of another
+ * worker's queue, then sleeping. The spinning protocol is Go's: wakep() wakes
+ * an idle worker only when nobody is spinning; a worker that stops spinning
+ * re-checks every queue after announcing it, so a goroutine readied while it
+ * was giving up is never stranded. One sleeping worker (the poller) blocks in
+ * epoll_wait with the next timer as timeout; the others block on a futex.
+ *
+ * Lock order: sched_rt.idle_lock is a leaf; run queues are lock-free; the
+ * global queue's dequeue takes its internal mutex (a leaf).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu-qsbr.h>
+
+#include "internal.h"
+
+struct sched sched_rt;
+__thread struct sched_worker *sched_tls_worker;
+int sched_poll_word;
+
+const char *const sched_gstatus_names[] = {"free", "runnable", "running", "waiting", "dead"};
+
+static pthread_t *worker_threads;
+static pthread_t monitor_thread;
+static _Atomic int monitor_sleeping;
+
+/* --- small helpers ---------------------------------------------------------- */
+
+_Noreturn void sched_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("sched: fatal: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+void sched_spin_lock(int *lock)
+{
+	for (unsigned spins = 0;; spins++) {
+		if (!__atomic_load_n(lock, __ATOMIC_RELAXED) &&
+		    !__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE))
+			return;
+		if (spins < 64)
+			__builtin_ia32_pause();
+		else
+			sched_yield();
+	}
+}
+
+void sched_futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns)
+{
+	struct timespec ts, *tp = NULL;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tp = &ts;
+	}
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, tp, NULL, 0);
+}
+
+void sched_futex_wake(_Atomic uint32_t *addr, int count)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+}
+
+int64_t sched_nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint64_t sched_rand(struct sched_worker *w)
+{
+	uint64_t x = w->rand;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return w->rand = x;
+}
+
+/* --- goroutine states --------------------------------------------------------- */
+
+static bool legal_transition(uint32_t from, uint32_t to)
+{
+	switch (from) {
+	case SCHED_G_FREE:
+		return to == SCHED_G_RUNNABLE;
+	case SCHED_G_RUNNABLE:
+		return to == SCHED_G_RUNNING || to == (SCHED_G_RUNNABLE | SCHED_G_SCAN);
+	case SCHED_G_RUNNING:
+		return to == SCHED_G_RUNNABLE || to == SCHED_G_WAITING || to == SCHED_G_DEAD;
+	case SCHED_G_WAITING:
+		return to == SCHED_G_RUNNABLE || to == (SCHED_G_WAITING | SCHED_G_SCAN);
+	case SCHED_G_DEAD:
+		return to == SCHED_G_FREE;
+	case SCHED_G_RUNNABLE | SCHED_G_SCAN:
+	case SCHED_G_WAITING | SCHED_G_SCAN:
+		return to == (from & ~SCHED_G_SCAN);
+	default:
+		return false;
+	}
+}
+
+/* The one way to change a goroutine's status. Returns false if g was not in
+ * `from`. Transitions are checked in checked builds. */
+bool sched_g_cas(struct sched_g *g, uint32_t from, uint32_t to)
+{
+	SCHED_CHECK(legal_transition(from, to));
+	return atomic_compare_exchange_strong_explicit(&g->status, &from, to, memory_order_acq_rel,
+						       memory_order_acquire);
+}
+
+/* Moves g from `from` to `to`, waiting while a stack visitor holds it. */
+static void g_transition(struct sched_g *g, uint32_t from, uint32_t to)
+{
+	for (unsigned spins = 0; !sched_g_cas(g, from, to); spins++) {
+		uint32_t s = atomic_load_explicit(&g->status, memory_order_relaxed);
+		if (s != (from | SCHED_G_SCAN))
+			sched_fatal("goroutine %llu: status %s (%#x), expected %s",
+				    (unsigned long long)g->id,
+				    sched_gstatus_names[(s & 0xff) < 5 ? (s & 0xff) : 0], s,
+				    sched_gstatus_names[from]);
+		if (spins > 64)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
+	}
+}
+
+/* --- run queues ----------------------------------------------------------------- */
+
+static void gq_put(struct sched_g *g)
+{
+	cds_wfcq_node_init(&g->gq_node);
+	cds_wfcq_enqueue(&sched_rt.gq_head, &sched_rt.gq_tail, &g->gq_node);
+	atomic_fetch_add_explicit(&sched_rt.gq_len, 1, memory_order_relaxed);
+}
+
+static bool gq_empty(void)
+{
+	return cds_wfcq_empty(&sched_rt.gq_head, &sched_rt.gq_tail);
+}
+
+/* Takes one goroutine to run and moves a fair share more into w's queue. */
+static struct sched_g *gq_get(struct sched_worker *w)
+{
+	if (gq_empty())
+		return NULL;
+	uint64_t len = atomic_load_explicit(&sched_rt.gq_len, memory_order_relaxed);
+	uint64_t want = len / (uint64_t)sched_rt.cfg.procs + 1;
+	if (want > SCHED_RUNQ_SIZE / 2)
+		want = SCHED_RUNQ_SIZE / 2;
+	struct sched_g *first = NULL;
+	for (uint64_t i = 0; i < want; i++) {
+		struct cds_wfcq_node *n = cds_wfcq_dequeue_blocking(&sched_rt.gq_head, &sched_rt.gq_tail);
+		if (!n)
+			break;
+		atomic_fetch_sub_explicit(&sched_rt.gq_len, 1, memory_order_relaxed);
+		struct sched_g *g = caa_container_of(n, struct sched_g, gq_node);
+		if (!first)
+			first = g;
+		else if (!sched_runq_push(&w->runq, g))
+			gq_put(g);
+	}
+	return first;
+}
+
+/* Puts g on w's queue; next: into runnext (the previous occupant moves to the
+ * ring). A full ring spills half of itself to the global queue. */
+static void runq_put(struct sched_worker *w, struct sched_g *g, bool next)
+{
+	if (next) {
+		g = atomic_exchange_explicit(&w->runq.next, g, memory_order_release);
+		if (!g)
+			return;
+	}
+	if (sched_runq_push(&w->runq, g))
+		return;
+	struct sched_g *batch;
+	uint32_t n = sched_runq_spill(&w->runq, g, &batch);
+	while (n--) {
+		struct sched_g *x = batch;
+		batch = x->next;
+		gq_put(x);
+	}
+}
+
+/* Makes a batch (linked by ->next) runnable: on this worker's queue if we are
+ * a worker, else on the global queue; wakes helpers for the rest. */
+void sched_ready_batch(struct sched_g *list, uint32_t n)
+{
+	struct sched_worker *w = sched_worker_self();
+	while (list) {
+		struct sched_g *g = list;
+		list = g->next;
+		if (w)
+			runq_put(w, g, false);
+		else
+			gq_put(g);
+	}
+	for (uint32_t i = 0; i < n && atomic_load(&sched_rt.nidle) > 0; i++)
+		sched_wakep();
+}
+
+void sched_ready(struct sched_g *g)
+{
+	g_transition(g, SCHED_G_WAITING, SCHED_G_RUNNABLE);
+	struct sched_worker *w = sched_worker_self();
+	if (w)
+		runq_put(w, g, true);
+	else
+		gq_put(g);
+	sched_wakep();
+}
+
+/* --- idle workers ----------------------------------------------------------------- */
+
+/* Wakes w, which the caller has just taken off the idle list. */
+static void notify(struct sched_worker *w, bool in_poll)
+{
+	atomic_store_explicit(&w->wake, 1, memory_order_release);
+	if (in_poll)
+		sched_netpoll_break();
+	else
+		sched_futex_wake(&w->wake, 1);
+}
+
+/* Wakes an idle worker to look for work, unless one is already looking. */
+void sched_wakep(void)
+{
+	if (atomic_load_explicit(&sched_rt.nidle, memory_order_seq_cst) == 0)
+		return;
+	int zero = 0;
+	if (atomic_load_explicit(&sched_rt.nspinning, memory_order_relaxed) != 0 ||
+	    !atomic_compare_exchange_strong(&sched_rt.nspinning, &zero, 1))
+		return;
+	sched_spin_lock(&sched_rt.idle_lock);
+	struct sched_worker *w = sched_rt.idle;
+	bool in_poll = false;
+	if (w) {
+		sched_rt.idle = w->idle_next;
+		atomic_fetch_sub(&sched_rt.nidle, 1);
+		atomic_store(&w->sleeping, 0);
+		in_poll = w->in_poll;
+		w->in_poll = false;
+		/* The woken worker starts spinning; the count is already ours. */
+		w->spinning = true;
+	}
+	sched_spin_unlock(&sched_rt.idle_lock);
+	if (!w) {
+		atomic_fetch_sub(&sched_rt.nspinning, 1);
+		return;
+	}
+	w->stats.wakeups++;
+	notify(w, in_poll);
+}
+
+/* Takes w off the idle list if still there. Returns false when a waker
+ * already took it (and set w->spinning and w->wake). */
+static bool idle_remove(struct sched_worker *w)
+{
+	bool removed = false;
+	sched_spin_lock(&sched_rt.idle_lock);
+	if (atomic_load(&w->sleeping)) {
+		struct sched_worker **p = &sched_rt.idle;
+		while (*p != w)
+			p = &(*p)->idle_next;
+		*p = w->idle_next;
+		atomic_fetch_sub(&sched_rt.nidle, 1);
+		atomic_store(&w->sleeping, 0);
+		w->in_poll = false;
+		removed = true;
+	}
+	sched_spin_unlock(&sched_rt.idle_lock);
+	return removed;
+}
+
+static bool any_work(void)
+{
+	if (!gq_empty())
+		return true;
+	for (int i = 0; i < sched_rt.cfg.procs; i++)
+		if (!sched_runq_empty(&sched_rt.workers[i].runq))
+			return true;
+	return false;
+}
+
+static void inject(struct sched_worker *w, struct sched_g *batch, uint32_t n)
+{
+	if (!n)
+		return;
+	w->stats.netpolls++;
+	sched_ready_batch(batch, n > 1 ? n - 1 : 0);
+}
+
+/* Sleeps until woken, a timer is due or the poller has events. */
+static void worker_sleep(struct sched_worker *w)
+{
+	sched_spin_lock(&sched_rt.idle_lock);
+	if (!gq_empty() || atomic_load(&sched_rt.shutdown)) {
+		sched_spin_unlock(&sched_rt.idle_lock);
+		return;
+	}
+	w->idle_next = sched_rt.idle;
+	sched_rt.idle = w;
+	atomic_store(&w->sleeping, 1);
+	atomic_fetch_add(&sched_rt.nidle, 1);
+	int zero = 0;
+	bool poller = atomic_compare_exchange_strong(&sched_rt.poller_busy, &zero, 1);
+	w->in_poll = poller;
+	sched_spin_unlock(&sched_rt.idle_lock);
+
+	/* Dropping the spinning state: re-check after announcing ourselves idle
+	 * (seq_cst above), so that a wakep() that saw us spinning and did nothing
+	 * cannot strand a goroutine (Go's findrunnable "delicate dance"). */
+	if (w->spinning) {
+		w->spinning = false;
+		atomic_fetch_sub(&sched_rt.nspinning, 1);
+	}
+	if (any_work() || atomic_load(&sched_rt.stw_pending)) {
+		if (!idle_remove(w))
+			atomic_store(&w->wake, 0); /* a waker took us: we are spinning */
+		if (poller)
+			atomic_store(&sched_rt.poller_busy, 0);
+		return;
+	}
+
+	atomic_store(&w->active, 0);
+	rcu_thread_offline();
+	if (atomic_load(&sched_rt.nidle) == sched_rt.cfg.procs)
+		atomic_store(&monitor_sleeping, 1);
+	if (poller) {
+		int64_t timeout = -1, next = sched_timers_next();
+		if (next != INT64_MAX) {
+			timeout = next - sched_nanotime();
+			if (timeout < 0)
+				timeout = 0;
+		}
+		struct sched_g *batch = NULL;
+		uint32_t n = sched_netpoll(timeout, &batch);
+		atomic_store(&sched_rt.poller_busy, 0);
+		if (!idle_remove(w))
+			atomic_store(&w->wake, 0);
+		rcu_thread_online();
+		atomic_store(&w->active, 1);
+		inject(w, batch, n);
+	} else {
+		while (!atomic_load_explicit(&w->wake, memory_order_acquire) &&
+		       !atomic_load(&sched_rt.shutdown))
+			sched_futex_wait(&w->wake, 0, -1);
+		atomic_store(&w->wake, 0);
+		idle_remove(w);
+		rcu_thread_online();
+		atomic_store(&w->active, 1);
+	}
+	if (atomic_exchange(&monitor_sleeping, 0))
+		sched_futex_wake(&sched_rt.monitor_wake, 1);
+}
+
+/* --- finding work ------------------------------------------------------------------- */
+
+static struct sched_g *steal_work(struct sched_worker *w)
+{
+	int procs = sched_rt.cfg.procs;
+	for (int round = 0; round < 4; round++) {
+		bool last = round == 3;
+		int start = (int)(sched_rand(w) % (uint64_t)procs);
+		for (int k = 0; k < procs; k++) {
+			struct sched_worker *v = &sched_rt.workers[(start + k) % procs];
+			if (v == w)
+				continue;
+			if (last && atomic_load_explicit(&v->runq.next, memory_order_relaxed)) {
+				/* Give the victim ~3us to run its runnext itself (Go). */
+				uint64_t tick = atomic_load(&v->schedtick);
+				int64_t until = sched_nanotime() + 3000;
+				while (sched_nanotime() < until && atomic_load(&v->schedtick) == tick)
+					__builtin_ia32_pause();
+			}
+			struct sched_g *g = sched_runq_steal(&w->runq, &v->runq, last);
+			if (g) {
+				w->stats.steals++;
+				return g;
+			}
+		}
+	}
+	return NULL;
+}
+
+static struct sched_g *find_runnable(struct sched_worker *w)
+{
+	struct sched_g *g;
+	for (;;) {
+		if (atomic_load_explicit(&sched_rt.shutdown, memory_order_relaxed))
+			return NULL;
+		if (__atomic_load_n(&sched_poll_word, __ATOMIC_RELAXED))
+			sched_safepoint_g0(w);
+		int64_t next = sched_timers_next();
+		if (next != INT64_MAX && next <= sched_nanotime())
+			sched_timers_run(sched_nanotime());
+		if ((g = sched_runq_pop(&w->runq)) || (g = gq_get(w)))
+			goto found;
+		if (sched_netpoll_waiting() && !atomic_load(&sched_rt.poller_busy)) {
+			struct sched_g *batch = NULL;
+			uint32_t n = sched_netpoll(0, &batch);
+			if (n) {
+				g = batch;
+				inject(w, batch->next, n - 1);
+				goto found;
+			}
+		}
+		int procs = sched_rt.cfg.procs;
+		if (procs > 1 && (w->spinning || 2 * atomic_load(&sched_rt.nspinning) <
+							 procs - atomic_load(&sched_rt.nidle))) {
+			if (!w->spinning) {
+				w->spinning = true;
+				atomic_fetch_add(&sched_rt.nspinning, 1);
+			}
+			if ((g = steal_work(w)) || (g = gq_get(w)))
+				goto found;
+		}
+		worker_sleep(w);
+	}
+found:
+	if (w->spinning) {
+		w->spinning = false;
+		/* The last spinner found work: there may be more, keep one looking. */
+		if (atomic_fetch_sub(&sched_rt.nspinning, 1) == 1)
+			sched_wakep();
+	}
+	return g;
+}
+
+/* --- switching ---------------------------------------------------------------------- */
+
+/* Called on a goroutine: switch to the worker's scheduler context. Returns
+ * when the goroutine is resumed, possibly on another worker. */
+void sched_switch_to_g0(struct sched_worker *w, enum sched_op op)
+{
+	struct sched_g *g = w->cur;
+	w->op = op;
+	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
+		sched_visit_before_switch(g);
+	if (op == SCHED_OP_PARK && sched_rt.hooks.park)
+		sched_rt.hooks.park(g);
+	sched_san_start_switch(op == SCHED_OP_EXIT ? NULL : &g->asan_fake_stack, w->g0_stack_lo,
+			       w->g0_stack_size);
+	sched_ctx_switch(&g->sp, w->g0_sp);
+	sched_san_finish_switch(g->asan_fake_stack);
+	if (sched_rt.hooks.resume)
+		sched_rt.hooks.resume(g);
+}
+
+void sched_g_main(struct sched_g *g)
+{
+	sched_san_finish_switch(NULL);
+	g->fn(g->arg);
+	sched_exit();
+}
+
+_Noreturn void sched_exit(void)
+{
+	struct sched_worker *w = sched_worker_self();
+	if (!w || !w->cur)
+		sched_fatal("sched_exit called outside a goroutine");
+	if (sched_rt.hooks.exit)
+		sched_rt.hooks.exit(w->cur);
+	sched_switch_to_g0(w, SCHED_OP_EXIT);
+	sched_fatal("dead goroutine resumed");
+}
+
+void sched_gosched(void)
+{
+	struct sched_worker *w = sched_worker_self();
+	if (!w || !w->cur)
+		return;
+	sched_switch_to_g0(w, SCHED_OP_YIELD);
+}
+
+void sched_park(bool (*commit)(struct sched_g *, void *), void *arg, const char *reason)
+{
+	struct sched_worker *w = sched_worker_self();
+	if (!w || !w->cur)
+		sched_fatal("sched_park called outside a goroutine (%s)", reason);
+	w->park_commit = commit;
+	w->park_arg = arg;
+	w->cur->wait_reason = reason;
+	w->stats.parks++;
+	sched_switch_to_g0(w, SCHED_OP_PARK);
+}
+
+static __thread void *g0_fake_stack;
+
+/* Runs g on w until it yields, parks or exits; then carries out its request. */
+static void execute(struct sched_worker *w, struct sched_g *g)
+{
+	for (;;) {
+		g_transition(g, SCHED_G_RUNNABLE, SCHED_G_RUNNING);
+		if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
+			sched_visit_before_execute(g);
+		if (atomic_load_explicit(&w->preempt, memory_order_relaxed) &&
+		    atomic_exchange(&w->preempt, 0))
+			__atomic_fetch_sub(&sched_poll_word, 1, __ATOMIC_RELAXED);
+		w->cur = g;
+		atomic_store_explicit(&w->schedtick, w->schedtick + 1, memory_order_relaxed);
+		w->stats.switches++;
+		sched_san_start_switch(&g0_fake_stack, sched_stack_bottom(g), sched_stack_usable());
+		sched_ctx_switch(&w->g0_sp, g->sp);
+		sched_san_finish_switch(g0_fake_stack);
+		w->cur = NULL;
+		switch (w->op) {
+		case SCHED_OP_YIELD:
+			g_transition(g, SCHED_G_RUNNING, SCHED_G_RUNNABLE);
+			runq_put(w, g, false);
+			return;
+		case SCHED_OP_PARK:
+			g_transition(g, SCHED_G_RUNNING, SCHED_G_WAITING);
+			if (w->park_commit(g, w->park_arg))
+				return;
+			/* The event came first: run it again right away. */
+			g_transition(g, SCHED_G_WAITING, SCHED_G_RUNNABLE);
+			continue;
+		case SCHED_OP_EXIT:
+			g_transition(g, SCHED_G_RUNNING, SCHED_G_DEAD);
+			sched_san_unpoison(g->sp, (size_t)((char *)sched_stack_top(g) - (char *)g->sp));
+			w->stats.exited++;
+			g->id = 0;
+			g_transition(g, SCHED_G_DEAD, SCHED_G_FREE);
+			sched_stack_free(w, g);
+			return;
+		case SCHED_OP_NONE:
+			break;
+		}
+		sched_fatal("goroutine switched to the scheduler without a request");
+	}
+}
+
+/* --- spawning ------------------------------------------------------------------------ */
+
+uint64_t sched_go(void (*fn)(void *), void *arg)
+{
+	if (!atomic_load(&sched_rt.running)) {
+		errno = ESRCH;
+		return 0;
+	}
+	struct sched_worker *w = sched_worker_self();
+	struct sched_g *g = sched_stack_alloc(w);
+	if (!g)
+		return 0;
+	uint64_t id = atomic_fetch_add_explicit(&sched_rt.next_id, 1, memory_order_relaxed);
+	g->id = id;
+	g->fn = fn;
+	g->arg = arg;
+	g->slot = NULL;
+	g->next = NULL;
+	g->param = NULL;
+	g->wait_reason = NULL;
+	g->asan_fake_stack = NULL;
+	atomic_store_explicit(&g->select_done, 0, memory_order_relaxed);
+	atomic_store_explicit(&g->scanned_epoch, atomic_load(&sched_rt.visit_epoch),
+			      memory_order_relaxed);
+	/* Initial frame, popped by sched_ctx_switch: r15 r14 r13 r12 rbx rbp ret. */
+	void **sp = (void **)sched_stack_top(g);
+	*--sp = (void *)sched_ctx_entry;
+	for (int i = 0; i < 6; i++)
+		*--sp = NULL;
+	sp[3] = g; /* r12 */
+	g->sp = sp;
+	if (sched_rt.hooks.spawn)
+		sched_rt.hooks.spawn(w ? w->cur : NULL, g);
+	g_transition(g, SCHED_G_FREE, SCHED_G_RUNNABLE);
+	if (w) {
+		w->stats.spawned++;
+		runq_put(w, g, true);
+	} else {
+		atomic_fetch_add(&sched_rt.spawned_from_threads, 1);
+		gq_put(g);
+	}
+	sched_wakep();
+	return id;
+}
+
+struct sched_g *sched_self(void)
+{
+	struct sched_worker *w = sched_worker_self();
+	return w ? w->cur : NULL;
+}
+
+uint64_t sched_g_id(const struct sched_g *g)
+{
+	return g->id;
+}
+
+void **sched_g_slot(struct sched_g *g)
+{
+	return &g->slot;
+}
+
+void sched_set_hooks(const struct sched_hooks *hooks)
+{
+	if (hooks)
+		sched_rt.hooks = *hooks;
+	else
+		memset(&sched_rt.hooks, 0, sizeof sched_rt.hooks);
+}
+
+/* --- the monitor (Go's sysmon) -------------------------------------------------------- */
+
+#define SCHED_TIMESLICE_NS 10000000
+
+/* Every 10 ms: asks goroutines that held a worker for a whole period to
+ * yield at their next poll, polls the network if nobody did lately, and runs
+ * overdue timers when no worker can. Sleeps while every worker is idle. */
+static void *monitor_main(void *unused)
+{
+	(void)unused;
+	uint64_t *last = calloc((size_t)sched_rt.cfg.procs, sizeof *last);
+	while (!atomic_load(&sched_rt.shutdown)) {
+		if (atomic_load(&monitor_sleeping))
+			sched_futex_wait(&sched_rt.monitor_wake, 0, -1);
+		else
+			sched_futex_wait(&sched_rt.monitor_wake, 0, SCHED_TIMESLICE_NS);
+		if (atomic_load(&sched_rt.shutdown))
+			break;
+		for (int i = 0; i < sched_rt.cfg.procs; i++) {
+			struct sched_worker *w = &sched_rt.workers[i];
+			uint64_t t = atomic_load(&w->schedtick);
+			if (t == last[i] && __atomic_load_n(&w->cur, __ATOMIC_RELAXED) &&
+			    !atomic_exchange(&w->preempt, 1))
+				__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+			last[i] = t;
+		}
+		int64_t now = sched_nanotime();
+		if (sched_netpoll_waiting() && !atomic_load(&sched_rt.poller_busy) &&
+		    now - atomic_load(&sched_rt.last_poll) > SCHED_TIMESLICE_NS) {
+			struct sched_g *batch = NULL;
+			uint32_t n = sched_netpoll(0, &batch);
+			if (n)
+				sched_ready_batch(batch, n);
+		}
+		if (!atomic_load(&sched_rt.poller_busy) && sched_timers_next() < now - 1000000)
+			sched_timers_run(now);
+	}
+	free(last);
+	return NULL;
+}
+
+/* --- the runtime's life ------------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+	struct sched_worker *w = arg;
+	sched_tls_worker = w;
+	rcu_register_thread();
+	sched_overflow_altstack(w);
+	pthread_attr_t attr;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		pthread_attr_getstack(&attr, &w->g0_stack_lo, &w->g0_stack_size);
+		pthread_attr_destroy(&attr);
+	}
+	atomic_store(&w->active, 1);
+	struct sched_g *g;
+	while ((g = find_runnable(w)))
+		execute(w, g);
+	atomic_store(&w->active, 0);
+	rcu_unregister_thread();
+	sched_tls_worker = NULL;
+	return NULL;
+}
+
+struct main_ctx {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void main_trampoline(void *p)
+{
+	struct main_ctx *m = p;
+	m->fn(m->arg);
+	atomic_store(&sched_rt.main_done, 1);
+	sched_futex_wake(&sched_rt.main_done, 1);
+}
+
+static void runtime_free(void)
+{
+	for (int i = 0; i < sched_rt.cfg.procs && sched_rt.workers; i++)
+		sched_stacks_worker_fini(&sched_rt.workers[i]);
+	free(sched_rt.workers);
+	free(worker_threads);
+	sched_rt.workers = NULL;
+	worker_threads = NULL;
+	sched_netpoll_fini();
+	sched_timers_fini();
+	sched_stacks_fini();
+	cds_wfcq_destroy(&sched_rt.gq_head, &sched_rt.gq_tail);
+}
+
+int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *arg)
+{
+	char err[256];
+	struct sched_config cfg;
+	if (cfg_in)
+		cfg = *cfg_in;
+	else if (sched_config_from_env(&cfg, err, sizeof err)) {
+		fprintf(stderr, "sched: %s\n", err);
+		errno = EINVAL;
+		return -1;
+	}
+	if (sched_config_check(&cfg, err, sizeof err)) {
+		fprintf(stderr, "sched: %s\n", err);
+		errno = EINVAL;
+		return -1;
+	}
+	if (cfg.procs == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.procs = n < 1 ? 1 : n > SCHED_MAX_PROCS ? SCHED_MAX_PROCS : (int)n;
+	}
+	if (!cfg.stack_size)
+		cfg.stack_size = SCHED_DEFAULT_STACK_SIZE;
+	if (!cfg.max_goroutines)
+		cfg.max_goroutines = SCHED_DEFAULT_MAX_GOROUTINES;
+	if (atomic_load(&sched_rt.running)) {
+		errno = EBUSY;
+		return -1;
+	}
+
+	struct sched_hooks hooks = sched_rt.hooks;
+	memset(&sched_rt, 0, sizeof sched_rt);
+	sched_rt.hooks = hooks;
+	sched_rt.cfg = cfg;
+	sched_rt.next_id = 1;
+	sched_poll_word = 0;
+	monitor_sleeping = 0;
+	cds_wfcq_init(&sched_rt.gq_head, &sched_rt.gq_tail);
+	sched_timers_init();
+	if (sched_stacks_init(&cfg) || sched_netpoll_init() || sched_overflow_handler_install()) {
+		int e = errno;
+		runtime_free();
+		errno = e;
+		return -1;
+	}
+	sched_rt.workers = aligned_alloc(64, sizeof(struct sched_worker) * (size_t)cfg.procs);
+	worker_threads = calloc((size_t)cfg.procs, sizeof *worker_threads);
+	if (!sched_rt.workers || !worker_threads)
+		sched_fatal("out of memory for %d workers", cfg.procs);
+	memset(sched_rt.workers, 0, sizeof(struct sched_worker) * (size_t)cfg.procs);
+	for (int i = 0; i < cfg.procs; i++) {
+		struct sched_worker *w = &sched_rt.workers[i];
+		w->id = i;
+		w->rand = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+		sched_stacks_worker_init(w);
+	}
+	atomic_store(&sched_rt.running, 1);
+
+	struct main_ctx m = {main_fn, arg};
+	if (!sched_go(main_trampoline, &m)) {
+		int e = errno;
+		atomic_store(&sched_rt.running, 0);
+		runtime_free();
+		errno = e;
+		return -1;
+	}
+	for (int i = 0; i < cfg.procs; i++)
+		if (pthread_create(&worker_threads[i], NULL, worker_main, &sched_rt.workers[i]))
+			sched_fatal("cannot start worker thread %d", i);
+	if (pthread_create(&monitor_thread, NULL, monitor_main, NULL))
+		sched_fatal("cannot start the monitor thread");
+
+	while (!atomic_load(&sched_rt.main_done))
+		sched_futex_wait(&sched_rt.main_done, 0, -1);
+
+	/* Main returned: stop every worker at its next safepoint. */
+	atomic_store(&sched_rt.shutdown, 1);
+	__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < cfg.procs; i++) {
+		atomic_store(&sched_rt.workers[i].wake, 1);
+		sched_futex_wake(&sched_rt.workers[i].wake, 1);
+	}
+	atomic_store(&sched_rt.stw_gen, sched_rt.stw_gen + 1);
+	sched_futex_wake(&sched_rt.stw_gen, INT_MAX);
+	sched_netpoll_break();
+	sched_futex_wake(&sched_rt.monitor_wake, 1);
+	for (int i = 0; i < cfg.procs; i++)
+		pthread_join(worker_threads[i], NULL);
+	pthread_join(monitor_thread, NULL);
+	atomic_store(&sched_rt.running, 0);
+	runtime_free();
+	return 0;
+}
+
+void sched_read_stats(struct sched_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	for (int i = 0; sched_rt.workers && i < sched_rt.cfg.procs; i++) {
+		const struct sched_stats *s = &sched_rt.workers[i].stats;
+#define SCHED_STAT_SUM(name, doc) out->name += __atomic_load_n(&s->name, __ATOMIC_RELAXED);
+		SCHED_STATS(SCHED_STAT_SUM)
+#undef SCHED_STAT_SUM
+	}
+	out->spawned += atomic_load(&sched_rt.spawned_from_threads);
+	out->live_goroutines = out->spawned - out->exited;
+	out->stack_slots_used = sched_stack_high_water();
+	out->procs = sched_rt.cfg.procs;
+}

@@ -1,0 +1,3 @@
+module toc/workloads/go
+
+go 1.19

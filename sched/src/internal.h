@@ -158,7 +158,8 @@ struct sched_worker {
 	int id;                              /* 0..procs-1 */
 	void *g0_sp;                         /* scheduler context's saved rsp */
 	struct sched_g *cur;                 /* goroutine running here, or NULL */
-	enum sched_op op;                    /* request from cur, read on g0 */
+	struct sched_g *prev;                /* switched away from; its request is pending */
+	enum sched_op prev_op;               /* that request, done by whoever runs next */
 	bool (*park_commit)(struct sched_g *, void *); /* for SCHED_OP_PARK */
 	void *park_arg;                      /* its argument */
 	_Atomic uint64_t schedtick;          /* incremented per execute; read by thieves, monitor */
@@ -239,7 +240,7 @@ static inline struct sched_worker *sched_worker_self(void)
 
 /* sched.c */
 void sched_g_main(struct sched_g *g);
-void sched_switch_to_g0(struct sched_worker *w, enum sched_op op);
+void sched_switch_out(struct sched_worker *w, enum sched_op op);
 void sched_ready_batch(struct sched_g *list, uint32_t n);
 bool sched_g_cas(struct sched_g *g, uint32_t from, uint32_t to);
 void sched_wakep(void);
@@ -279,9 +280,34 @@ uint32_t sched_netpoll(int64_t timeout_ns, struct sched_g **batch);
 void sched_netpoll_break(void);
 bool sched_netpoll_waiting(void);
 
-/* Sanitizer fiber annotations (no-ops outside the sanitizer build). */
+/* Sanitizer fiber annotations: real in the sanitizer build (stack.c), empty
+ * inline functions otherwise so the switch path pays nothing. */
+#if SCHED_ASAN
 void sched_san_start_switch(void **fake_save, const void *bottom, size_t size);
+void sched_san_start_switch_g(void **fake_save, const struct sched_g *to);
 void sched_san_finish_switch(void *fake_save);
 void sched_san_unpoison(const void *lo, size_t size);
+#else
+static inline void sched_san_start_switch(void **fake_save, const void *bottom, size_t size)
+{
+	(void)fake_save;
+	(void)bottom;
+	(void)size;
+}
+static inline void sched_san_start_switch_g(void **fake_save, const struct sched_g *to)
+{
+	(void)fake_save;
+	(void)to;
+}
+static inline void sched_san_finish_switch(void *fake_save)
+{
+	(void)fake_save;
+}
+static inline void sched_san_unpoison(const void *lo, size_t size)
+{
+	(void)lo;
+	(void)size;
+}
+#endif
 
 #endif /* SCHED_INTERNAL_H */

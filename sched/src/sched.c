@@ -2,12 +2,14 @@
  * sched.c — workers, goroutine life cycle, the scheduling loop.
  *
  * Every worker runs worker_main on its thread's own stack (its g0). A
- * goroutine never switches directly to another: it records what it wants
- * (yield, park, exit) in w->op and switches to g0, which carries that out
- * once the goroutine is off its stack, then picks the next one. This is Go's
- * mcall discipline, and it is what makes park safe: the commit callback that
- * publishes "I am waiting on X" runs only after the goroutine's registers are
- * saved, so a waker on another worker can never resume a half-parked stack.
+ * goroutine that leaves its stack (yield, park, exit) records the request in
+ * w->prev / w->prev_op and switches straight to the next goroutine of its
+ * worker's local queue when it may (direct_ok), else to g0. Whoever runs next
+ * carries the request out (finish_prev): requeue, park commit, stack free.
+ * This keeps Go's mcall guarantee — the commit callback that publishes "I am
+ * waiting on X" runs only after the goroutine's registers are saved, so a
+ * waker on another worker can never resume a half-parked stack — with one
+ * context switch per hand-off instead of two.
  *
  * Finding work (find_runnable), in order: local run queue (runnext first),
  * global queue, the network poller (non-blocking), stealing half of another
@@ -456,20 +458,102 @@ found:
 
 /* --- switching ---------------------------------------------------------------------- */
 
-/* Called on a goroutine: switch to the worker's scheduler context. Returns
- * when the goroutine is resumed, possibly on another worker. */
-void sched_switch_to_g0(struct sched_worker *w, enum sched_op op)
+/* Transitions out of RUNNING are made only by the worker running the g, and
+ * no visitor sets SCHED_G_SCAN on a RUNNING g: a release store suffices. */
+static inline void g_leave_running(struct sched_g *g, uint32_t to)
+{
+	SCHED_CHECK(atomic_load_explicit(&g->status, memory_order_relaxed) == SCHED_G_RUNNING);
+	atomic_store_explicit(&g->status, to, memory_order_release);
+}
+
+/* g has just become RUNNING on w: bookkeeping before switching to it. */
+static inline void prepare_execute(struct sched_worker *w, struct sched_g *g)
+{
+	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
+		sched_visit_before_execute(g);
+	if (atomic_load_explicit(&w->preempt, memory_order_relaxed) && atomic_exchange(&w->preempt, 0))
+		__atomic_fetch_sub(&sched_poll_word, 1, __ATOMIC_RELAXED);
+	w->cur = g;
+	atomic_store_explicit(&w->schedtick, w->schedtick + 1, memory_order_relaxed);
+	w->stats.switches++;
+}
+
+/* Carries out the request of the goroutine that last left this worker. Runs
+ * on the next goroutine's stack or on g0, never on the one it concerns. */
+static void finish_prev(struct sched_worker *w)
+{
+	struct sched_g *g = w->prev;
+	if (!g)
+		return;
+	w->prev = NULL;
+	switch (w->prev_op) {
+	case SCHED_OP_YIELD:
+		g_leave_running(g, SCHED_G_RUNNABLE);
+		runq_put(w, g, false);
+		return;
+	case SCHED_OP_PARK:
+		g_leave_running(g, SCHED_G_WAITING);
+		if (w->park_commit(g, w->park_arg))
+			return;
+		/* The event came first: run it again next. */
+		g_transition(g, SCHED_G_WAITING, SCHED_G_RUNNABLE);
+		runq_put(w, g, true);
+		return;
+	case SCHED_OP_EXIT:
+		g_leave_running(g, SCHED_G_DEAD);
+		sched_san_unpoison(g->sp, (size_t)((char *)sched_stack_top(g) - (char *)g->sp));
+		w->stats.exited++;
+		g->id = 0;
+		g_transition(g, SCHED_G_DEAD, SCHED_G_FREE);
+		sched_stack_free(w, g);
+		return;
+	case SCHED_OP_NONE:
+		break;
+	}
+	sched_fatal("goroutine left its stack without a request");
+}
+
+/* May a goroutine hand its worker straight to the next local goroutine?
+ * Not when a safepoint request is pending, every 61st switch (so the global
+ * queue is not starved, as in Go), nor every 8th while timers are armed (g0
+ * checks them). */
+static inline bool direct_ok(struct sched_worker *w)
+{
+	if (__atomic_load_n(&sched_poll_word, __ATOMIC_RELAXED))
+		return false;
+	uint64_t t = atomic_load_explicit(&w->schedtick, memory_order_relaxed);
+	if (t % 61 == 0)
+		return false;
+	return (t & 7) != 0 || sched_timers_next() == INT64_MAX;
+}
+
+/* Called on a goroutine: leave its stack with request op. Returns when the
+ * goroutine is resumed, possibly on another worker. */
+void sched_switch_out(struct sched_worker *w, enum sched_op op)
 {
 	struct sched_g *g = w->cur;
-	w->op = op;
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
 		sched_visit_before_switch(g);
 	if (op == SCHED_OP_PARK && sched_rt.hooks.park)
 		sched_rt.hooks.park(g);
-	sched_san_start_switch(op == SCHED_OP_EXIT ? NULL : &g->asan_fake_stack, w->g0_stack_lo,
-			       w->g0_stack_size);
-	sched_ctx_switch(&g->sp, w->g0_sp);
+	w->prev = g;
+	w->prev_op = op;
+	void **fake = op == SCHED_OP_EXIT ? NULL : &g->asan_fake_stack;
+	struct sched_g *next = direct_ok(w) ? sched_runq_pop(&w->runq) : NULL;
+	if (next) {
+		g_transition(next, SCHED_G_RUNNABLE, SCHED_G_RUNNING);
+		prepare_execute(w, next);
+		sched_san_start_switch_g(fake, next);
+		sched_ctx_switch(&g->sp, next->sp);
+	} else {
+		w->cur = NULL;
+		sched_san_start_switch(fake, w->g0_stack_lo, w->g0_stack_size);
+		sched_ctx_switch(&g->sp, w->g0_sp);
+	}
+	/* Resumed: by g0's execute or by a goroutine handing over directly. */
+	w = sched_worker_self();
 	sched_san_finish_switch(g->asan_fake_stack);
+	finish_prev(w);
 	if (sched_rt.hooks.resume)
 		sched_rt.hooks.resume(g);
 }
@@ -477,6 +561,7 @@ void sched_switch_to_g0(struct sched_worker *w, enum sched_op op)
 void sched_g_main(struct sched_g *g)
 {
 	sched_san_finish_switch(NULL);
+	finish_prev(sched_worker_self());
 	g->fn(g->arg);
 	sched_exit();
 }
@@ -488,7 +573,7 @@ _Noreturn void sched_exit(void)
 		sched_fatal("sched_exit called outside a goroutine");
 	if (sched_rt.hooks.exit)
 		sched_rt.hooks.exit(w->cur);
-	sched_switch_to_g0(w, SCHED_OP_EXIT);
+	sched_switch_out(w, SCHED_OP_EXIT);
 	sched_fatal("dead goroutine resumed");
 }
 
@@ -497,7 +582,7 @@ void sched_gosched(void)
 	struct sched_worker *w = sched_worker_self();
 	if (!w || !w->cur)
 		return;
-	sched_switch_to_g0(w, SCHED_OP_YIELD);
+	sched_switch_out(w, SCHED_OP_YIELD);
 }
 
 void sched_park(bool (*commit)(struct sched_g *, void *), void *arg, const char *reason)
@@ -509,53 +594,21 @@ void sched_park(bool (*commit)(struct sched_g *, void *), void *arg, const char 
 	w->park_arg = arg;
 	w->cur->wait_reason = reason;
 	w->stats.parks++;
-	sched_switch_to_g0(w, SCHED_OP_PARK);
+	sched_switch_out(w, SCHED_OP_PARK);
 }
 
 static __thread void *g0_fake_stack;
 
-/* Runs g on w until it yields, parks or exits; then carries out its request. */
+/* From g0: runs g until the worker comes back to g0, then finishes the
+ * request of the goroutine that came back. */
 static void execute(struct sched_worker *w, struct sched_g *g)
 {
-	for (;;) {
-		g_transition(g, SCHED_G_RUNNABLE, SCHED_G_RUNNING);
-		if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
-			sched_visit_before_execute(g);
-		if (atomic_load_explicit(&w->preempt, memory_order_relaxed) &&
-		    atomic_exchange(&w->preempt, 0))
-			__atomic_fetch_sub(&sched_poll_word, 1, __ATOMIC_RELAXED);
-		w->cur = g;
-		atomic_store_explicit(&w->schedtick, w->schedtick + 1, memory_order_relaxed);
-		w->stats.switches++;
-		sched_san_start_switch(&g0_fake_stack, sched_stack_bottom(g), sched_stack_usable());
-		sched_ctx_switch(&w->g0_sp, g->sp);
-		sched_san_finish_switch(g0_fake_stack);
-		w->cur = NULL;
-		switch (w->op) {
-		case SCHED_OP_YIELD:
-			g_transition(g, SCHED_G_RUNNING, SCHED_G_RUNNABLE);
-			runq_put(w, g, false);
-			return;
-		case SCHED_OP_PARK:
-			g_transition(g, SCHED_G_RUNNING, SCHED_G_WAITING);
-			if (w->park_commit(g, w->park_arg))
-				return;
-			/* The event came first: run it again right away. */
-			g_transition(g, SCHED_G_WAITING, SCHED_G_RUNNABLE);
-			continue;
-		case SCHED_OP_EXIT:
-			g_transition(g, SCHED_G_RUNNING, SCHED_G_DEAD);
-			sched_san_unpoison(g->sp, (size_t)((char *)sched_stack_top(g) - (char *)g->sp));
-			w->stats.exited++;
-			g->id = 0;
-			g_transition(g, SCHED_G_DEAD, SCHED_G_FREE);
-			sched_stack_free(w, g);
-			return;
-		case SCHED_OP_NONE:
-			break;
-		}
-		sched_fatal("goroutine switched to the scheduler without a request");
-	}
+	g_transition(g, SCHED_G_RUNNABLE, SCHED_G_RUNNING);
+	prepare_execute(w, g);
+	sched_san_start_switch_g(&g0_fake_stack, g);
+	sched_ctx_switch(&w->g0_sp, g->sp);
+	sched_san_finish_switch(g0_fake_stack);
+	finish_prev(w);
 }
 
 /* --- spawning ------------------------------------------------------------------------ */

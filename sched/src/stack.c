@@ -368,6 +368,10 @@ void sched_san_start_switch(void **fake_save, const void *bottom, size_t size)
 {
 	__sanitizer_start_switch_fiber(fake_save, bottom, size);
 }
+void sched_san_start_switch_g(void **fake_save, const struct sched_g *to)
+{
+	__sanitizer_start_switch_fiber(fake_save, sched_stack_bottom(to), sched_stack_usable());
+}
 void sched_san_finish_switch(void *fake_save)
 {
 	__sanitizer_finish_switch_fiber(fake_save, NULL, NULL);
@@ -375,21 +379,5 @@ void sched_san_finish_switch(void *fake_save)
 void sched_san_unpoison(const void *lo, size_t size)
 {
 	__asan_unpoison_memory_region(lo, size);
-}
-#else
-void sched_san_start_switch(void **fake_save, const void *bottom, size_t size)
-{
-	(void)fake_save;
-	(void)bottom;
-	(void)size;
-}
-void sched_san_finish_switch(void *fake_save)
-{
-	(void)fake_save;
-}
-void sched_san_unpoison(const void *lo, size_t size)
-{
-	(void)lo;
-	(void)size;
 }
 #endif

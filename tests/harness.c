@@ -1,0 +1,89 @@
+/*
+ * harness.c — the shared CUnit driver for the test suites.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <CUnit/Basic.h>
+
+#include "harness.h"
+#include "sched/sched.h"
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int failures;
+
+bool harness_check(bool ok, const char *expr, const char *file, int line)
+{
+	if (ok)
+		return true;
+	pthread_mutex_lock(&log_lock);
+	if (failures++ < 20)
+		fprintf(stderr, "  TCHECK failed: %s (%s:%d)\n", expr, file, line);
+	pthread_mutex_unlock(&log_lock);
+	return false;
+}
+
+int harness_failures(void)
+{
+	pthread_mutex_lock(&log_lock);
+	int n = failures;
+	pthread_mutex_unlock(&log_lock);
+	return n;
+}
+
+void harness_run(int procs, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&log_lock);
+	failures = 0;
+	pthread_mutex_unlock(&log_lock);
+	struct sched_config cfg = {.procs = procs};
+	int r = sched_run(&cfg, fn, arg);
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(harness_failures(), 0);
+}
+
+uint64_t harness_seed(void)
+{
+	static uint64_t seed;
+	if (!seed) {
+		const char *s = getenv("TOC_TEST_SEED");
+		seed = s ? strtoull(s, NULL, 0) : 0x5eed1234abcdull;
+		if (!seed)
+			seed = 1;
+		fprintf(stderr, "  (TOC_TEST_SEED=%#llx)\n", (unsigned long long)seed);
+	}
+	return seed;
+}
+
+uint64_t harness_rand(uint64_t *state)
+{
+	/* splitmix64 */
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+int harness_main(const char *suite_name, const struct harness_test *tests)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite suite = CU_add_suite(suite_name, NULL, NULL);
+	if (!suite)
+		return 2;
+	for (const struct harness_test *t = tests; t->name; t++)
+		if (!CU_add_test(suite, t->name, t->fn))
+			return 2;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_tests_failed();
+	unsigned asserts_failed = CU_get_number_of_failures();
+	unsigned run = CU_get_number_of_tests_run();
+	CU_cleanup_registry();
+	if (run == 0) {
+		fprintf(stderr, "%s: no test ran\n", suite_name);
+		return 1;
+	}
+	return failed || asserts_failed ? 1 : 0;
+}

@@ -373,9 +373,11 @@ static bool select_commit(struct sched_g *g, void *arg)
 {
 	(void)g;
 	struct select_state *s = arg;
-	selunlock(s);
+	/* Armed before the channels are unlocked: once they are, a waker may
+	 * resume us, and we must find the timer armed or fired, never neither. */
 	if (s->has_timer)
 		sched_timer_start(&s->timer, s->timer.when);
+	selunlock(s);
 	return true;
 }
 

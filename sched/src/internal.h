@@ -149,6 +149,7 @@ bool sched_runq_empty(struct sched_runq *q);
 enum sched_op {
 	SCHED_OP_NONE,
 	SCHED_OP_YIELD,  /* requeue at the tail */
+	SCHED_OP_PREEMPT, /* as YIELD, but through g0 so it checks timers and the global queue */
 	SCHED_OP_PARK,   /* run park_commit; requeue if it returns false */
 	SCHED_OP_EXIT,   /* recycle the stack */
 };
@@ -176,8 +177,7 @@ struct sched_worker {
 	struct sched_stack_cache *stacks;    /* per-worker cache of free stack slots */
 	void *altstack;                      /* signal stack for overflow reports */
 	struct sched_stats stats;            /* owner-written counters, merged on read */
-	char pad[64];
-};
+} __attribute__((aligned(64)));       /* one cache line apart: no false sharing */
 
 /* The one runtime. Exists between sched_run's start and end. */
 struct sched {
@@ -260,6 +260,7 @@ void *sched_stack_bottom(const struct sched_g *g);
 size_t sched_stack_usable(void);
 int sched_overflow_handler_install(void);
 void sched_overflow_altstack(struct sched_worker *w);
+void sched_overflow_altstack_remove(struct sched_worker *w);
 
 /* safepoint.c */
 void sched_safepoint_g0(struct sched_worker *w);

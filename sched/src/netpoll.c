@@ -14,9 +14,16 @@
  *   deadline: a timer does what an event does and sets the pd's timed-out
  *            flag for that direction; the waiter returns ETIMEDOUT.
  *
+ * Each slot has one waiter at most: readers (and acceptors) of a descriptor
+ * take its rmu, writers (and dialers) its wmu, parking mutexes that queue
+ * the others (Go's fdMutex), so several goroutines may accept on one socket.
+ *
  * pds are kept in a table indexed by fd and never freed while the runtime
- * lives; a sequence number changed at close lets a stale timer recognise that
- * its descriptor was closed and reopened.
+ * lives; a sequence number bumped at close lets a woken waiter or a stale
+ * timer recognise that its descriptor was closed (and maybe reopened).
+ *
+ * errno: every function here may park and resume on another thread, so
+ * errno is read and written through sched_errno()/sched_set_errno() only.
  *
  * One eventfd, registered with data.ptr NULL, breaks a blocked epoll_wait
  * (to wake the sleeping poller for new work or an earlier timer).
@@ -33,6 +40,7 @@
 
 #include "internal.h"
 #include "sched/net.h"
+#include "sched/sync.h"
 
 #define PD_NIL ((uintptr_t)0)
 #define PD_READY ((uintptr_t)1)
@@ -46,6 +54,8 @@ struct sched_pd {
 	_Atomic int rd_timedout;    /* the reader's deadline passed */
 	_Atomic int wr_timedout;
 	bool registered;            /* in epoll; under table_lock */
+	struct sched_mutex rmu;     /* one reader (or acceptor) at a time */
+	struct sched_mutex wmu;     /* one writer (or dialer) at a time */
 };
 
 static struct {
@@ -156,7 +166,7 @@ uint32_t sched_netpoll(int64_t timeout_ns, struct sched_g **batch)
 static struct sched_pd *pd_get(int fd)
 {
 	if (fd < 0) {
-		errno = EBADF;
+		sched_set_errno(EBADF);
 		return NULL;
 	}
 	sched_spin_lock(&np.table_lock);
@@ -167,7 +177,7 @@ static struct sched_pd *pd_get(int fd)
 		struct sched_pd **t = realloc(np.table, (size_t)len * sizeof *t);
 		if (!t) {
 			sched_spin_unlock(&np.table_lock);
-			errno = ENOMEM;
+			sched_set_errno(ENOMEM);
 			return NULL;
 		}
 		memset(t + np.table_len, 0, (size_t)(len - np.table_len) * sizeof *t);
@@ -196,7 +206,7 @@ static struct sched_pd *pd_get(int fd)
 	}
 	sched_spin_unlock(&np.table_lock);
 	if (!pd)
-		errno = ENOMEM;
+		sched_set_errno(ENOMEM);
 	return pd;
 }
 
@@ -206,19 +216,20 @@ int sched_net_adopt(int fd)
 }
 
 struct pd_wait {
-	struct sched_pd *pd;
 	_Atomic uintptr_t *slot;
 };
 
 static bool pd_commit(struct sched_g *g, void *arg)
 {
 	struct pd_wait *pw = arg;
-	uintptr_t nil = PD_NIL;
+	uintptr_t old = PD_NIL;
 	atomic_fetch_add(&np.waiters, 1);
-	if (atomic_compare_exchange_strong(pw->slot, &nil, (uintptr_t)g))
+	if (atomic_compare_exchange_strong(pw->slot, &old, (uintptr_t)g))
 		return true;
-	/* READY: consume the edge and run again. */
 	atomic_fetch_sub(&np.waiters, 1);
+	if (old != PD_READY)
+		sched_fatal("two goroutines wait on one descriptor direction (the fd mutex failed)");
+	/* READY: consume the edge and run again. */
 	atomic_store(pw->slot, PD_NIL);
 	return false;
 }
@@ -236,57 +247,61 @@ static void pd_deadline_fire(struct sched_timer *t)
 	struct pd_deadline *d = (struct pd_deadline *)t;
 	struct sched_pd *pd = d->pd;
 	bool write = d->write;
+	struct sched_g *g = NULL;
 	if (atomic_load(&pd->seq) == d->seq) {
 		atomic_store(write ? &pd->wr_timedout : &pd->rd_timedout, 1);
-		struct sched_g *g = unblock(write ? &pd->wg : &pd->rg);
-		/* Last touch of d: it lives on the waiter's stack. */
-		atomic_store_explicit(&d->done, 1, memory_order_release);
-		if (g) {
-			struct sched_g *batch = NULL;
-			uint32_t n = 0;
-			batch_add(&batch, &n, g);
-			sched_ready_batch(batch, n);
-		}
-		return;
+		g = unblock(write ? &pd->wg : &pd->rg);
 	}
+	/* Last touch of d: it lives on the waiter's stack. */
 	atomic_store_explicit(&d->done, 1, memory_order_release);
+	if (g) {
+		struct sched_g *batch = NULL;
+		uint32_t n = 0;
+		batch_add(&batch, &n, g);
+		sched_ready_batch(batch, n);
+	}
 }
 
-/* Waits until the descriptor may be ready in one direction. Returns 0, or
- * -1 with errno ETIMEDOUT / EBADF. */
+/* Waits until the descriptor may be ready in one direction. The caller holds
+ * that direction's mutex. Returns 0, or -1 with errno ETIMEDOUT / EBADF
+ * (closed meanwhile, even if the number was reused). */
 static int pd_wait(struct sched_pd *pd, bool write, int64_t deadline)
 {
 	_Atomic int *timedout = write ? &pd->wr_timedout : &pd->rd_timedout;
-	struct pd_wait pw = {pd, write ? &pd->wg : &pd->rg};
+	struct pd_wait pw = {write ? &pd->wg : &pd->rg};
+	uint32_t seq = atomic_load(&pd->seq);
 	struct pd_deadline d = {.t = {.fire = pd_deadline_fire, .heap_index = -1},
 				.pd = pd,
-				.seq = atomic_load(&pd->seq),
+				.seq = seq,
 				.write = write};
 	if (atomic_load(&pd->closing)) {
-		errno = EBADF;
+		sched_set_errno(EBADF);
 		return -1;
 	}
 	if (deadline) {
 		if (deadline <= sched_nanotime()) {
-			errno = ETIMEDOUT;
+			sched_set_errno(ETIMEDOUT);
 			return -1;
 		}
 		atomic_store(timedout, 0);
 		sched_timer_start(&d.t, deadline);
 	}
 	sched_park(pd_commit, &pw, write ? "net write" : "net read");
+	if (atomic_load(&pd->seq) != seq || atomic_load(&pd->closing)) {
+		if (deadline && !sched_timer_stop(&d.t))
+			while (!atomic_load_explicit(&d.done, memory_order_acquire))
+				__builtin_ia32_pause();
+		sched_set_errno(EBADF);
+		return -1;
+	}
 	if (deadline && !sched_timer_stop(&d.t)) {
 		/* It fired: let its callback finish with our frame first. */
 		while (!atomic_load_explicit(&d.done, memory_order_acquire))
 			__builtin_ia32_pause();
 		if (atomic_load(timedout)) {
-			errno = ETIMEDOUT;
+			sched_set_errno(ETIMEDOUT);
 			return -1;
 		}
-	}
-	if (atomic_load(&pd->closing)) {
-		errno = EBADF;
-		return -1;
 	}
 	return 0;
 }
@@ -298,29 +313,34 @@ static int fill_addr(const char *host, int port, struct sockaddr_in *sa)
 	memset(sa, 0, sizeof *sa);
 	sa->sin_family = AF_INET;
 	sa->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
-		errno = EINVAL;
+	if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
+		sched_set_errno(EINVAL);
 		return -1;
 	}
 	return 0;
 }
 
+/* Closes fd keeping the errno of the failure that made us give it up. */
+static int fail_close(int fd)
+{
+	int e = sched_errno();
+	sched_net_close(fd);
+	sched_set_errno(e);
+	return -1;
+}
+
 int sched_net_listen_tcp(const char *host, int port, int backlog)
 {
 	struct sockaddr_in sa;
-	if (port < 0 || port > 65535 || fill_addr(host, port, &sa))
+	if (fill_addr(host, port, &sa))
 		return -1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, backlog) || !pd_get(fd)) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, backlog) || !pd_get(fd))
+		return fail_close(fd);
 	return fd;
 }
 
@@ -333,65 +353,71 @@ int sched_net_local_port(int fd)
 	return ntohs(sa.sin_port);
 }
 
+/* Is the last call's failure "try again later"? */
+static bool would_block(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK;
+}
+
 int sched_net_accept(int lfd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
 	struct sched_pd *pd = pd_get(lfd);
 	if (!pd)
 		return -1;
+	int fd = -1;
+	sched_mutex_lock(&pd->rmu);
 	for (;;) {
-		int fd = accept4(lfd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			if (!pd_get(fd)) {
-				int e = errno;
-				close(fd);
-				errno = e;
-				return -1;
-			}
-			return fd;
+			if (!pd_get(fd))
+				fd = fail_close(fd);
+			break;
 		}
-		if (errno == EINTR || errno == ECONNABORTED)
+		int e = sched_errno();
+		if (e == EINTR || e == ECONNABORTED)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (pd_wait(pd, false, deadline))
-			return -1;
+		if (!would_block(e) || pd_wait(pd, false, deadline))
+			break;
 	}
+	sched_mutex_unlock(&pd->rmu);
+	return fd;
 }
 
 int sched_net_dial_tcp(const char *host, int port, int64_t deadline)
 {
 	struct sockaddr_in sa;
-	if (port <= 0 || port > 65535 || fill_addr(host, port, &sa))
-		return -1;
+	if (port == 0 || fill_addr(host, port, &sa))
+		return port == 0 ? (sched_set_errno(EINVAL), -1) : -1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	struct sched_pd *pd = pd_get(fd);
 	if (!pd)
-		goto fail;
+		return fail_close(fd);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
 		return fd;
-	if (errno != EINPROGRESS)
-		goto fail;
+	if (sched_errno() != EINPROGRESS)
+		return fail_close(fd);
+	int result = -1;
+	sched_mutex_lock(&pd->wmu);
 	for (;;) {
 		if (pd_wait(pd, true, deadline))
-			goto fail;
+			break;
 		int err = 0;
 		socklen_t el = sizeof err;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el))
-			goto fail;
-		if (err == 0)
-			return fd;
+			break;
+		if (err == 0) {
+			result = fd;
+			break;
+		}
 		if (err != EINPROGRESS && err != EALREADY) {
-			errno = err;
-			goto fail;
+			sched_set_errno(err);
+			break;
 		}
 	}
-fail:;
-	int e = errno;
-	sched_net_close(fd);
-	errno = e;
-	return -1;
+	sched_mutex_unlock(&pd->wmu);
+	return result >= 0 ? result : fail_close(fd);
 }
 
 ssize_t sched_net_read(int fd, void *buf, size_t n, int64_t deadline)
@@ -399,17 +425,30 @@ ssize_t sched_net_read(int fd, void *buf, size_t n, int64_t deadline)
 	struct sched_pd *pd = pd_get(fd);
 	if (!pd)
 		return -1;
+	ssize_t r;
+	sched_mutex_lock(&pd->rmu);
 	for (;;) {
-		ssize_t r = read(fd, buf, n);
+		r = read(fd, buf, n);
 		if (r >= 0)
-			return r;
-		if (errno == EINTR)
+			break;
+		int e = sched_errno();
+		if (e == EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (pd_wait(pd, false, deadline))
-			return -1;
+		if (!would_block(e) || pd_wait(pd, false, deadline))
+			break;
 	}
+	sched_mutex_unlock(&pd->rmu);
+	return r;
+}
+
+/* send() with MSG_NOSIGNAL, so a peer that went away is EPIPE, not SIGPIPE;
+ * write() for descriptors that are not sockets. */
+static ssize_t write_nosignal(int fd, const void *buf, size_t n)
+{
+	ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+	if (r < 0 && sched_errno() == ENOTSOCK)
+		r = write(fd, buf, n);
+	return r;
 }
 
 ssize_t sched_net_write(int fd, const void *buf, size_t n, int64_t deadline)
@@ -418,20 +457,24 @@ ssize_t sched_net_write(int fd, const void *buf, size_t n, int64_t deadline)
 	if (!pd)
 		return -1;
 	size_t done = 0;
+	ssize_t result = (ssize_t)n;
+	sched_mutex_lock(&pd->wmu);
 	while (done < n) {
-		ssize_t r = write(fd, (const char *)buf + done, n - done);
+		ssize_t r = write_nosignal(fd, (const char *)buf + done, n - done);
 		if (r >= 0) {
 			done += (size_t)r;
 			continue;
 		}
-		if (errno == EINTR)
+		int e = sched_errno();
+		if (e == EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (pd_wait(pd, true, deadline))
-			return -1;
+		if (!would_block(e) || pd_wait(pd, true, deadline)) {
+			result = -1;
+			break;
+		}
 	}
-	return (ssize_t)n;
+	sched_mutex_unlock(&pd->wmu);
+	return result;
 }
 
 int sched_net_close(int fd)

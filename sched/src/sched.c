@@ -423,6 +423,11 @@ static struct sched_g *find_runnable(struct sched_worker *w)
 		int64_t next = sched_timers_next();
 		if (next != INT64_MAX && next <= sched_nanotime())
 			sched_timers_run(sched_nanotime());
+		/* Every 61st tick the global queue goes first, so goroutines that
+		 * keep a local queue busy cannot starve it (Go's rule). */
+		if (atomic_load_explicit(&w->schedtick, memory_order_relaxed) % 61 == 0 &&
+		    (g = gq_get(w)))
+			goto found;
 		if ((g = sched_runq_pop(&w->runq)) || (g = gq_get(w)))
 			goto found;
 		if (sched_netpoll_waiting() && !atomic_load(&sched_rt.poller_busy)) {
@@ -488,6 +493,7 @@ static void finish_prev(struct sched_worker *w)
 	w->prev = NULL;
 	switch (w->prev_op) {
 	case SCHED_OP_YIELD:
+	case SCHED_OP_PREEMPT:
 		g_leave_running(g, SCHED_G_RUNNABLE);
 		runq_put(w, g, false);
 		return;
@@ -539,7 +545,8 @@ void sched_switch_out(struct sched_worker *w, enum sched_op op)
 	w->prev = g;
 	w->prev_op = op;
 	void **fake = op == SCHED_OP_EXIT ? NULL : &g->asan_fake_stack;
-	struct sched_g *next = direct_ok(w) ? sched_runq_pop(&w->runq) : NULL;
+	struct sched_g *next =
+		op != SCHED_OP_PREEMPT && direct_ok(w) ? sched_runq_pop(&w->runq) : NULL;
 	if (next) {
 		g_transition(next, SCHED_G_RUNNABLE, SCHED_G_RUNNING);
 		prepare_execute(w, next);
@@ -562,6 +569,8 @@ void sched_g_main(struct sched_g *g)
 {
 	sched_san_finish_switch(NULL);
 	finish_prev(sched_worker_self());
+	if (sched_rt.hooks.resume)
+		sched_rt.hooks.resume(g);
 	g->fn(g->arg);
 	sched_exit();
 }
@@ -656,6 +665,19 @@ uint64_t sched_go(void (*fn)(void *), void *arg)
 	return id;
 }
 
+/* Out of line on purpose: each call looks errno up on the current thread. */
+__attribute__((noinline)) int sched_errno(void)
+{
+	__asm__ volatile("");
+	return errno;
+}
+
+__attribute__((noinline)) void sched_set_errno(int e)
+{
+	__asm__ volatile("");
+	errno = e;
+}
+
 struct sched_g *sched_self(void)
 {
 	struct sched_worker *w = sched_worker_self();
@@ -685,8 +707,10 @@ void sched_set_hooks(const struct sched_hooks *hooks)
 #define SCHED_TIMESLICE_NS 10000000
 
 /* Every 10 ms: asks goroutines that held a worker for a whole period to
- * yield at their next poll, polls the network if nobody did lately, and runs
- * overdue timers when no worker can. Sleeps while every worker is idle. */
+ * yield at their next poll, polls the network if nobody did lately, and gets
+ * overdue timers run by a worker (waking an idle one, or preempting a busy
+ * one so that it passes through its scheduler, which runs them and queues the
+ * woken goroutines locally). Sleeps while every worker is idle. */
 static void *monitor_main(void *unused)
 {
 	(void)unused;
@@ -714,8 +738,15 @@ static void *monitor_main(void *unused)
 			if (n)
 				sched_ready_batch(batch, n);
 		}
-		if (!atomic_load(&sched_rt.poller_busy) && sched_timers_next() < now - 1000000)
-			sched_timers_run(now);
+		if (!atomic_load(&sched_rt.poller_busy) && sched_timers_next() < now - 1000000) {
+			if (atomic_load(&sched_rt.nidle) > 0) {
+				sched_wakep();
+			} else {
+				struct sched_worker *w = &sched_rt.workers[0];
+				if (!atomic_exchange(&w->preempt, 1))
+					__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+			}
+		}
 	}
 	free(last);
 	return NULL;
@@ -739,6 +770,7 @@ static void *worker_main(void *arg)
 	while ((g = find_runnable(w)))
 		execute(w, g);
 	atomic_store(&w->active, 0);
+	sched_overflow_altstack_remove(w);
 	rcu_unregister_thread();
 	sched_tls_worker = NULL;
 	return NULL;

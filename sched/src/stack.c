@@ -350,12 +350,30 @@ int sched_overflow_handler_install(void)
 	return 0;
 }
 
+/* Gives the worker thread an alternate signal stack for the overflow report,
+ * unless it has one already (the sanitizer runtime installs its own). */
 void sched_overflow_altstack(struct sched_worker *w)
 {
+	stack_t cur;
+	if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) &&
+	    cur.ss_size >= SCHED_ALTSTACK_SIZE / 4)
+		return;
 	w->altstack = malloc(SCHED_ALTSTACK_SIZE);
 	if (!w->altstack)
 		return;
 	stack_t ss = {.ss_sp = w->altstack, .ss_size = SCHED_ALTSTACK_SIZE, .ss_flags = 0};
+	if (sigaltstack(&ss, NULL)) {
+		free(w->altstack);
+		w->altstack = NULL;
+	}
+}
+
+/* On the worker thread before it exits: nobody else may free our stack. */
+void sched_overflow_altstack_remove(struct sched_worker *w)
+{
+	if (!w->altstack)
+		return;
+	stack_t ss = {.ss_flags = SS_DISABLE};
 	sigaltstack(&ss, NULL);
 }
 

@@ -39,7 +39,7 @@ void sched_timers_fini(void)
 
 int64_t sched_timers_next(void)
 {
-	return atomic_load_explicit(&tm.next_when, memory_order_acquire);
+	return atomic_load(&tm.next_when);
 }
 
 static void place(int32_t i, struct sched_timer *t)
@@ -107,8 +107,11 @@ void sched_timer_start(struct sched_timer *t, int64_t when)
 	place(tm.len++, t);
 	sift_up(tm.len - 1);
 	bool earliest = tm.heap[0] == t;
+	/* seq_cst store, then load poller_busy: pairs with the poller's CAS of
+	 * poller_busy before it reads next_when (Dekker), so either the poller
+	 * sees the new deadline or we see it and break its wait. */
 	if (earliest)
-		atomic_store_explicit(&tm.next_when, when, memory_order_release);
+		atomic_store(&tm.next_when, when);
 	sched_spin_unlock(&tm.lock);
 	if (earliest && atomic_load(&sched_rt.poller_busy))
 		sched_netpoll_break();

@@ -95,6 +95,12 @@ void sched_park(bool (*commit)(struct sched_g *g, void *arg), void *arg, const c
  * non-worker threads. */
 void sched_ready(struct sched_g *g);
 
+/* errno as seen from a goroutine. gcc computes errno's thread-local address
+ * once per function, and a goroutine that parks may resume on another
+ * thread: in a function that parks, read and write errno only through these. */
+int sched_errno(void);
+void sched_set_errno(int e);
+
 /* --- time ---------------------------------------------------------------- */
 
 /* Monotonic clock in nanoseconds. */
@@ -120,8 +126,9 @@ bool sched_timer_stop(struct sched_timer *t);
 
 /* All optional. spawn runs on the parent (parent is NULL when spawned from a
  * thread) before the child can run; exit runs on the dying goroutine;
- * park runs on the goroutine just before it leaves its stack; resume runs on
- * the goroutine right after it is back on its stack. */
+ * park runs on the goroutine just before it parks; resume runs on the
+ * goroutine each time it starts or continues on a worker (its first run, and
+ * after every park, yield or preemption), before its own code. */
 struct sched_hooks {
 	void (*spawn)(struct sched_g *parent, struct sched_g *child);
 	void (*exit)(struct sched_g *g);

@@ -7,11 +7,12 @@
  * server with 64 concurrent clients; read, write and accept deadlines
  * (ETIMEDOUT, past deadlines, the descriptor still usable afterwards);
  * sched_net_close waking a blocked reader with EBADF; connection refused;
- * end of stream; bad arguments. The last tests pin down scheduler bugs found
- * while writing this suite (see their comments): errno lost when a dial
- * resumes on another worker, a closed descriptor's reader reading the socket
- * that reused its number, a second reader of one descriptor never woken, and
- * a goroutine readied by the poller starved by one that keeps yielding.
+ * end of stream; bad arguments. The last tests are regression tests for
+ * scheduler bugs found while writing this suite (see their comments): errno
+ * lost when a dial resumes on another worker, a closed descriptor's reader
+ * reading the socket that reused its number, a second reader of one
+ * descriptor never woken, and a goroutine readied by the poller starved by
+ * one that keeps yielding.
  *
  * Goroutine bodies check with TCHECK only; CU_ASSERT runs on the main thread
  * after harness_run returned. Tests assert bytes, counts and errno; time is
@@ -877,13 +878,13 @@ static void test_bad_input(void)
 	CU_ASSERT_EQUAL(c.e_read, EBADF);
 }
 
-/* --- scheduler bugs found by this suite ---------------------------------- */
+/* --- regression tests for scheduler bugs found by this suite -------------- */
 
 /* sched_net_close wakes the reader, then closes the descriptor at once. If
  * the number is reused (lowest free fd) and adopted before the woken reader
- * runs, pd_get resets the pd's closing flag and the reader, instead of
- * getting EBADF, reads from the unrelated new socket. One worker makes the
- * order deterministic. */
+ * runs, pd_get resets the pd's closing flag; the reader must still get EBADF
+ * (pd_wait compares the pd's close sequence), not read the unrelated new
+ * socket. One worker makes the order deterministic. */
 struct reuse_ctx {
 	struct close_ctx rd;
 	int old_fd;
@@ -922,9 +923,10 @@ static void test_close_then_fd_reuse(void)
 			c.rd.r, (int)c.rd.r, c.rd.buf);
 }
 
-/* Two goroutines blocked reading one descriptor: the second one's park
- * finds the first in the wait slot, takes it for PD_READY and clears it, so
- * the first is forgotten: neither data nor close wakes it. */
+/* Two goroutines blocked reading one descriptor: both must be woken (by data
+ * or close). The poll descriptor's wait slot holds one goroutine, so readers
+ * queue on the descriptor's read mutex; without it the second reader's park
+ * once overwrote the first, which was then never woken. */
 struct two_ctx {
 	struct close_ctx a, b;
 };

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include <urcu-qsbr.h>
+#include <valgrind/memcheck.h>
 
 #include "internal.h"
 
@@ -150,6 +151,14 @@ __attribute__((noinline)) void sched_poll_slow(void)
 
 static int visit_lock;
 
+/* Hands [lo, hi) to the visitor. A conservative scan reads every word,
+ * initialised or not: tell valgrind that is intended. */
+static void visit_range(struct sched_g *g, const void *lo, const void *hi)
+{
+	VALGRIND_MAKE_MEM_DEFINED(lo, (size_t)((const char *)hi - (const char *)lo));
+	sched_rt.visit_fn(g, lo, hi, sched_rt.visit_arg);
+}
+
 static bool needs_visit(struct sched_g *g, uint32_t epoch)
 {
 	return atomic_load_explicit(&g->scanned_epoch, memory_order_acquire) != epoch;
@@ -163,7 +172,7 @@ static void visit_done(struct sched_g *g, uint32_t epoch)
 static void self_visit(void *sp, void *arg)
 {
 	struct sched_g *g = arg;
-	sched_rt.visit_fn(g, sp, sched_stack_top(g), sched_rt.visit_arg);
+	visit_range(g, sp, sched_stack_top(g));
 }
 
 /* On a running goroutine (its only visitor). */
@@ -182,7 +191,7 @@ void sched_visit_before_execute(struct sched_g *g)
 	uint32_t epoch = atomic_load_explicit(&sched_rt.visit_epoch, memory_order_acquire);
 	if (!atomic_load(&sched_rt.visit_active) || !needs_visit(g, epoch))
 		return;
-	sched_rt.visit_fn(g, g->sp, sched_stack_top(g), sched_rt.visit_arg);
+	visit_range(g, g->sp, sched_stack_top(g));
 	visit_done(g, epoch);
 }
 
@@ -205,7 +214,7 @@ static bool try_visit_parked(struct sched_g *g, uint32_t epoch)
 			if (!sched_g_cas(g, s, s | SCHED_G_SCAN))
 				continue;
 			if (needs_visit(g, epoch)) {
-				sched_rt.visit_fn(g, g->sp, sched_stack_top(g), sched_rt.visit_arg);
+				visit_range(g, g->sp, sched_stack_top(g));
 				visit_done(g, epoch);
 			}
 			sched_g_cas(g, s | SCHED_G_SCAN, s);

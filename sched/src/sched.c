@@ -807,13 +807,18 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 {
 	char err[256];
 	struct sched_config cfg;
-	if (cfg_in)
-		cfg = *cfg_in;
-	else if (sched_config_from_env(&cfg, err, sizeof err)) {
+	/* The environment first; the caller's non-zero fields (flags) override. */
+	if (sched_config_from_env(&cfg, err, sizeof err)) {
 		fprintf(stderr, "sched: %s\n", err);
 		errno = EINVAL;
 		return -1;
 	}
+	if (cfg_in && cfg_in->procs)
+		cfg.procs = cfg_in->procs;
+	if (cfg_in && cfg_in->stack_size)
+		cfg.stack_size = cfg_in->stack_size;
+	if (cfg_in && cfg_in->max_goroutines)
+		cfg.max_goroutines = cfg_in->max_goroutines;
 	if (sched_config_check(&cfg, err, sizeof err)) {
 		fprintf(stderr, "sched: %s\n", err);
 		errno = EINVAL;

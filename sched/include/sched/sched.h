@@ -50,8 +50,9 @@ int sched_config_from_env(struct sched_config *cfg, char *err, size_t errlen);
  * message naming the knob in err. */
 int sched_config_check(const struct sched_config *cfg, char *err, size_t errlen);
 
-/* Runs main_fn(arg) as the first goroutine on a fresh runtime configured by
- * cfg (NULL: environment), waits for it to return, then stops the workers and
+/* Runs main_fn(arg) as the first goroutine on a fresh runtime. Its
+ * configuration: the environment (sched_config_from_env), overridden by the
+ * non-zero fields of cfg (may be NULL), then defaults. Waits for main to return, then stops the workers and
  * frees every goroutine still parked (like a Go program whose main returned).
  * Returns 0, or -1 with errno set when the runtime cannot start (bad
  * configuration is reported on stderr naming the knob). Not reentrant; may be

@@ -710,6 +710,7 @@ struct move_ctx {
 	_Atomic int phase;          /* 1: spinner runs; 2: clear errno; 3: dial returned */
 	_Atomic int spinner_worker;
 	_Atomic int cleared;
+	_Atomic int dialing;        /* main is about to dial */
 	int w_before, w_after;
 	int fd, err;
 	struct sched_waitgroup wg;
@@ -736,9 +737,13 @@ static void move_spinner(void *p)
 	TCHECK(spin_until(&c->phase, 2));
 	set_errno(0);
 	atomic_fetch_add(&c->cleared, 1);
-	/* Hold this worker until main is parked in the dial. */
+	/* Hold this worker until main has left its worker inside the dial:
+	 * parked, or runnable again if the refusal arrived before its park
+	 * committed (then it waits in its worker's runnext, which this worker
+	 * steals once we end). Its WAITING state alone can be too brief to see. */
 	int64_t t0 = sched_nanotime();
-	while ((atomic_load(&c->main_g->status) & 0xffu) != SCHED_G_WAITING &&
+	while (!(atomic_load(&c->dialing) &&
+		 (atomic_load(&c->main_g->status) & 0xffu) != SCHED_G_RUNNING) &&
 	       atomic_load(&c->phase) < 3 && sched_nanotime() - t0 < SEC)
 		__builtin_ia32_pause();
 	sched_wg_done(&c->wg);
@@ -765,6 +770,7 @@ static void move_body(void *p)
 	atomic_store(&c->phase, 2);
 	TCHECK(spin_until(&c->cleared, 1));
 	TCHECK(sched_go(move_blocker, c) != 0);
+	atomic_store(&c->dialing, 1);
 	c->fd = sched_net_dial_tcp("127.0.0.1", c->port, safety_deadline());
 	c->err = get_errno();
 	c->w_after = worker_id();

@@ -211,6 +211,10 @@ static void bench_spawn(void *unused)
 		}
 	sched_wg_wait(&wg);
 	result = (double)(sched_nanotime() - t0) / (double)opt.spawn;
+	struct sched_stats st;
+	sched_read_stats(&st);
+	fprintf(stderr, "schedbench:   spawn: %llu stack slots used for %lld goroutines\n",
+		(unsigned long long)st.stack_slots_used, (long long)opt.spawn);
 }
 
 static long rss_bytes(void)

@@ -252,6 +252,7 @@ void sched_stacks_fini(void);
 void sched_stacks_worker_init(struct sched_worker *w);
 void sched_stacks_worker_fini(struct sched_worker *w);
 struct sched_g *sched_stack_alloc(struct sched_worker *w);
+bool sched_stack_has_free(struct sched_worker *w);
 void sched_stack_free(struct sched_worker *w, struct sched_g *g);
 struct sched_g *sched_stack_g(size_t index);
 size_t sched_stack_high_water(void);

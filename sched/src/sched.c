@@ -629,6 +629,13 @@ uint64_t sched_go(void (*fn)(void *), void *arg)
 		return 0;
 	}
 	struct sched_worker *w = sched_worker_self();
+	/* Backpressure: rather than commit a brand-new stack (a guard install
+	 * and a page fault), let the goroutines waiting here run first; they
+	 * exit and hand back warm slots. */
+	if (w && w->cur && !sched_stack_has_free(w) && !sched_runq_empty(&w->runq)) {
+		sched_gosched();
+		w = sched_worker_self();
+	}
 	struct sched_g *g = sched_stack_alloc(w);
 	if (!g)
 		return 0;

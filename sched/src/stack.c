@@ -166,6 +166,18 @@ int sched_stacks_init(const struct sched_config *cfg)
 
 void sched_stacks_fini(void)
 {
+	/* Sanitizer build: goroutines still parked at shutdown leave their live
+	 * frames poisoned in the shadow memory, which munmap does not clear; the
+	 * next runtime's reservation may land on the same addresses. */
+	if (SCHED_ASAN && st.region) {
+		size_t n = sched_stack_high_water();
+		for (size_t i = 0; i < n; i++) {
+			struct sched_g *g = sched_stack_g(i);
+			if (atomic_load(&g->status) != SCHED_G_FREE && g->sp)
+				sched_san_unpoison(g->sp, (size_t)((char *)sched_stack_top(g) -
+								   (char *)g->sp));
+		}
+	}
 	if (st.region)
 		munmap(st.region, st.region_size);
 	st.region = NULL;
@@ -226,6 +238,11 @@ static struct sched_g *global_pop(struct sched_stack_cache *c)
 	}
 	sched_spin_unlock(&st.lock);
 	return g;
+}
+
+bool sched_stack_has_free(struct sched_worker *w)
+{
+	return (w && w->stacks->n) || __atomic_load_n(&st.free, __ATOMIC_RELAXED);
 }
 
 struct sched_g *sched_stack_alloc(struct sched_worker *w)

@@ -62,8 +62,10 @@ int sched_run(const struct sched_config *cfg, void (*main_fn)(void *), void *arg
 /* --- goroutines --------------------------------------------------------- */
 
 /* Starts fn(arg) on a new goroutine. Returns its id (> 0), or 0 with errno
- * (EAGAIN: no stack slot left, ENOMEM: stack memory refused). Callable from a
- * goroutine or from any thread while sched_run is active. */
+ * (EAGAIN: no stack slot left, ESRCH: no runtime). Callable from a goroutine
+ * or from any thread while sched_run is active. On a goroutine it is a
+ * safepoint when no free stack is cached and goroutines wait on this worker:
+ * it yields so they run (and free their stacks) before a new one is made. */
 uint64_t sched_go(void (*fn)(void *), void *arg);
 
 /* The running goroutine, or NULL on a thread that is not running one. */

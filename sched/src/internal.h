@@ -175,6 +175,7 @@ struct sched_worker {
 	size_t g0_stack_size;
 	uint64_t rand;                       /* xorshift state for steal order and select */
 	struct sched_stack_cache *stacks;    /* per-worker cache of free stack slots */
+	uint32_t spawn_no_yield;             /* fresh stacks to make before backpressure may yield again */
 	void *altstack;                      /* signal stack for overflow reports */
 	struct sched_stats stats;            /* owner-written counters, merged on read */
 } __attribute__((aligned(64)));       /* one cache line apart: no false sharing */

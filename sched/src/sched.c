@@ -631,10 +631,18 @@ uint64_t sched_go(void (*fn)(void *), void *arg)
 	struct sched_worker *w = sched_worker_self();
 	/* Backpressure: rather than commit a brand-new stack (a guard install
 	 * and a page fault), let the goroutines waiting here run first; they
-	 * exit and hand back warm slots. */
-	if (w && w->cur && !sched_stack_has_free(w) && !sched_runq_empty(&w->runq)) {
-		sched_gosched();
-		w = sched_worker_self();
+	 * exit and hand back warm slots. If that freed nothing (they are
+	 * long-lived), make the next 64 stacks without yielding: at most one
+	 * wasted yield per 64 fresh stacks. */
+	if (w && w->cur && !sched_stack_has_free(w)) {
+		if (w->spawn_no_yield) {
+			w->spawn_no_yield--;
+		} else if (!sched_runq_empty(&w->runq)) {
+			sched_gosched();
+			w = sched_worker_self();
+			if (!sched_stack_has_free(w))
+				w->spawn_no_yield = 64;
+		}
 	}
 	struct sched_g *g = sched_stack_alloc(w);
 	if (!g)

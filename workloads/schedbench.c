@@ -213,8 +213,10 @@ static void bench_spawn(void *unused)
 	result = (double)(sched_nanotime() - t0) / (double)opt.spawn;
 	struct sched_stats st;
 	sched_read_stats(&st);
-	fprintf(stderr, "schedbench:   spawn: %llu stack slots used for %lld goroutines\n",
-		(unsigned long long)st.stack_slots_used, (long long)opt.spawn);
+	fprintf(stderr,
+		"schedbench:   spawn: %llu stack slots for %lld goroutines; %llu steals, %llu wakeups\n",
+		(unsigned long long)st.stack_slots_used, (long long)opt.spawn,
+		(unsigned long long)st.steals, (unsigned long long)st.wakeups);
 }
 
 static long rss_bytes(void)

@@ -672,11 +672,16 @@ uint64_t sched_go(void (*fn)(void *), void *arg)
 	if (w) {
 		w->stats.spawned++;
 		runq_put(w, g, true);
+		/* The new goroutine sits in runnext, which thieves leave alone for a
+		 * while: wake a helper only when the ring holds stealable work. */
+		if (atomic_load_explicit(&w->runq.tail, memory_order_relaxed) !=
+		    atomic_load_explicit(&w->runq.head, memory_order_relaxed))
+			sched_wakep();
 	} else {
 		atomic_fetch_add(&sched_rt.spawned_from_threads, 1);
 		gq_put(g);
+		sched_wakep();
 	}
-	sched_wakep();
 	return id;
 }
 
@@ -722,7 +727,8 @@ void sched_set_hooks(const struct sched_hooks *hooks)
 #define SCHED_TIMESLICE_NS 10000000
 
 /* Every 10 ms: asks goroutines that held a worker for a whole period to
- * yield at their next poll, polls the network if nobody did lately, and gets
+ * yield at their next poll (and wakes an idle worker if work waits behind
+ * one), polls the network if nobody did lately, and gets
  * overdue timers run by a worker (waking an idle one, or preempting a busy
  * one so that it passes through its scheduler, which runs them and queues the
  * woken goroutines locally). Sleeps while every worker is idle. */
@@ -740,9 +746,14 @@ static void *monitor_main(void *unused)
 		for (int i = 0; i < sched_rt.cfg.procs; i++) {
 			struct sched_worker *w = &sched_rt.workers[i];
 			uint64_t t = atomic_load(&w->schedtick);
-			if (t == last[i] && __atomic_load_n(&w->cur, __ATOMIC_RELAXED) &&
-			    !atomic_exchange(&w->preempt, 1))
-				__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+			if (t == last[i] && __atomic_load_n(&w->cur, __ATOMIC_RELAXED)) {
+				if (!atomic_exchange(&w->preempt, 1))
+					__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+				/* Work waits behind it (a lone spawn sits in runnext
+				 * and woke nobody) while another worker sleeps. */
+				if (!sched_runq_empty(&w->runq) && atomic_load(&sched_rt.nidle) > 0)
+					sched_wakep();
+			}
 			last[i] = t;
 		}
 		int64_t now = sched_nanotime();

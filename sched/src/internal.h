@@ -205,7 +205,6 @@ struct sched {
 	_Atomic uint32_t stw_gen;            /* futex the stopped workers wait on */
 	int stw_lock;                        /* one stopper at a time */
 	struct sched_worker *stw_owner;      /* the stopper's worker (NULL: a thread); atomic */
-	int64_t stw_started;                 /* when the stopper began; stopper only */
 
 	/* stack visits */
 	_Atomic uint32_t visit_epoch;        /* bumped per visit */

@@ -77,7 +77,6 @@ void sched_stop_the_world(void)
 			sched_stw_park(self);
 		sched_yield();
 	}
-	int64_t t0 = sched_nanotime();
 	__atomic_store_n(&sched_rt.stw_owner, self, __ATOMIC_RELEASE);
 	atomic_store(&sched_rt.stw_pending, 1);
 	poll_word_add(1);
@@ -94,7 +93,6 @@ void sched_stop_the_world(void)
 	}
 	if (self)
 		self->stats.stw++;
-	sched_rt.stw_started = t0;
 }
 
 void sched_start_the_world(void)

@@ -178,6 +178,12 @@ void sched_stacks_fini(void)
 								   (char *)g->sp));
 		}
 	}
+	/* The slots' valgrind registrations end with the reservation. */
+	if (RUNNING_ON_VALGRIND && st.region) {
+		size_t n = sched_stack_high_water();
+		for (size_t i = 0; i < n; i++)
+			VALGRIND_STACK_DEREGISTER(sched_stack_g(i)->valgrind_stack_id);
+	}
 	if (st.region)
 		munmap(st.region, st.region_size);
 	st.region = NULL;

@@ -238,6 +238,22 @@ static inline struct sched_worker *sched_worker_self(void)
 	return w;
 }
 
+/* Asks w's goroutine to yield at its next poll (the monitor's time slice). */
+static inline void sched_preempt_request(struct sched_worker *w)
+{
+	if (!atomic_exchange(&w->preempt, 1))
+		__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+}
+
+/* Withdraws a pending request; true if there was one. */
+static inline bool sched_preempt_clear(struct sched_worker *w)
+{
+	if (!atomic_load_explicit(&w->preempt, memory_order_relaxed) || !atomic_exchange(&w->preempt, 0))
+		return false;
+	__atomic_fetch_sub(&sched_poll_word, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
 /* sched.c */
 void sched_g_main(struct sched_g *g);
 void sched_switch_out(struct sched_worker *w, enum sched_op op);

@@ -287,21 +287,18 @@ static int pd_wait(struct sched_pd *pd, bool write, int64_t deadline)
 		sched_timer_start(&d.t, deadline);
 	}
 	sched_park(pd_commit, &pw, write ? "net write" : "net read");
+	/* If the timer fired, let its callback finish with our frame first. */
+	bool fired = deadline && !sched_timer_stop(&d.t);
+	if (fired)
+		while (!atomic_load_explicit(&d.done, memory_order_acquire))
+			__builtin_ia32_pause();
 	if (atomic_load(&pd->seq) != seq || atomic_load(&pd->closing)) {
-		if (deadline && !sched_timer_stop(&d.t))
-			while (!atomic_load_explicit(&d.done, memory_order_acquire))
-				__builtin_ia32_pause();
 		sched_set_errno(EBADF);
 		return -1;
 	}
-	if (deadline && !sched_timer_stop(&d.t)) {
-		/* It fired: let its callback finish with our frame first. */
-		while (!atomic_load_explicit(&d.done, memory_order_acquire))
-			__builtin_ia32_pause();
-		if (atomic_load(timedout)) {
-			sched_set_errno(ETIMEDOUT);
-			return -1;
-		}
+	if (fired && atomic_load(timedout)) {
+		sched_set_errno(ETIMEDOUT);
+		return -1;
 	}
 	return 0;
 }

@@ -139,8 +139,7 @@ __attribute__((noinline)) void sched_poll_slow(void)
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
 		sched_visit_before_switch(w->cur);
 	if (atomic_load_explicit(&w->preempt, memory_order_relaxed) || atomic_load(&sched_rt.shutdown)) {
-		if (atomic_exchange(&w->preempt, 0))
-			poll_word_add(-1);
+		sched_preempt_clear(w);
 		sched_switch_out(w, SCHED_OP_PREEMPT);
 	}
 }

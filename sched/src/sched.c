@@ -383,6 +383,14 @@ static void worker_sleep(struct sched_worker *w)
 		sched_futex_wake(&sched_rt.monitor_wake, 1);
 }
 
+/* Every 61st tick the global queue goes first, so goroutines that keep a
+ * local queue busy cannot starve it (Go's rule); direct hand-offs are off on
+ * those ticks so the worker passes through find_runnable. */
+static inline bool fairness_tick(struct sched_worker *w)
+{
+	return atomic_load_explicit(&w->schedtick, memory_order_relaxed) % 61 == 0;
+}
+
 /* --- finding work ------------------------------------------------------------------- */
 
 static struct sched_g *steal_work(struct sched_worker *w)
@@ -423,10 +431,7 @@ static struct sched_g *find_runnable(struct sched_worker *w)
 		int64_t next = sched_timers_next();
 		if (next != INT64_MAX && next <= sched_nanotime())
 			sched_timers_run(sched_nanotime());
-		/* Every 61st tick the global queue goes first, so goroutines that
-		 * keep a local queue busy cannot starve it (Go's rule). */
-		if (atomic_load_explicit(&w->schedtick, memory_order_relaxed) % 61 == 0 &&
-		    (g = gq_get(w)))
+		if (fairness_tick(w) && (g = gq_get(w)))
 			goto found;
 		if ((g = sched_runq_pop(&w->runq)) || (g = gq_get(w)))
 			goto found;
@@ -476,8 +481,7 @@ static inline void prepare_execute(struct sched_worker *w, struct sched_g *g)
 {
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
 		sched_visit_before_execute(g);
-	if (atomic_load_explicit(&w->preempt, memory_order_relaxed) && atomic_exchange(&w->preempt, 0))
-		__atomic_fetch_sub(&sched_poll_word, 1, __ATOMIC_RELAXED);
+	sched_preempt_clear(w);
 	w->cur = g;
 	atomic_store_explicit(&w->schedtick, w->schedtick + 1, memory_order_relaxed);
 	w->stats.switches++;
@@ -525,12 +529,10 @@ static void finish_prev(struct sched_worker *w)
  * checks them). */
 static inline bool direct_ok(struct sched_worker *w)
 {
-	if (__atomic_load_n(&sched_poll_word, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&sched_poll_word, __ATOMIC_RELAXED) || fairness_tick(w))
 		return false;
-	uint64_t t = atomic_load_explicit(&w->schedtick, memory_order_relaxed);
-	if (t % 61 == 0)
-		return false;
-	return (t & 7) != 0 || sched_timers_next() == INT64_MAX;
+	return (atomic_load_explicit(&w->schedtick, memory_order_relaxed) & 7) != 0 ||
+	       sched_timers_next() == INT64_MAX;
 }
 
 /* Called on a goroutine: leave its stack with request op. Returns when the
@@ -674,8 +676,7 @@ uint64_t sched_go(void (*fn)(void *), void *arg)
 		runq_put(w, g, true);
 		/* The new goroutine sits in runnext, which thieves leave alone for a
 		 * while: wake a helper only when the ring holds stealable work. */
-		if (atomic_load_explicit(&w->runq.tail, memory_order_relaxed) !=
-		    atomic_load_explicit(&w->runq.head, memory_order_relaxed))
+		if (sched_runq_len(&w->runq) > 1)
 			sched_wakep();
 	} else {
 		atomic_fetch_add(&sched_rt.spawned_from_threads, 1);
@@ -747,8 +748,7 @@ static void *monitor_main(void *unused)
 			struct sched_worker *w = &sched_rt.workers[i];
 			uint64_t t = atomic_load(&w->schedtick);
 			if (t == last[i] && __atomic_load_n(&w->cur, __ATOMIC_RELAXED)) {
-				if (!atomic_exchange(&w->preempt, 1))
-					__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+				sched_preempt_request(w);
 				/* Work waits behind it (a lone spawn sits in runnext
 				 * and woke nobody) while another worker sleeps. */
 				if (!sched_runq_empty(&w->runq) && atomic_load(&sched_rt.nidle) > 0)
@@ -768,9 +768,7 @@ static void *monitor_main(void *unused)
 			if (atomic_load(&sched_rt.nidle) > 0) {
 				sched_wakep();
 			} else {
-				struct sched_worker *w = &sched_rt.workers[0];
-				if (!atomic_exchange(&w->preempt, 1))
-					__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+				sched_preempt_request(&sched_rt.workers[0]);
 			}
 		}
 	}

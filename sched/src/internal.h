@@ -105,6 +105,7 @@ struct sched_g {
 	const char *wait_reason;         /* why parked (traces) */
 	void *asan_fake_stack;           /* sanitizer fiber bookkeeping */
 	int valgrind_stack_id;           /* VALGRIND_STACK_REGISTER id, 0 if none */
+	void *stop_sp;                   /* while stopped for the world on its own stack: lowest spilled word */
 };
 
 /* --- spinlock and futex ----------------------------------------------------- */

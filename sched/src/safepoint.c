@@ -62,6 +62,24 @@ void sched_stw_park(struct sched_worker *w)
 	 * store above: look once more (the caller loops on poll_word). */
 }
 
+/* A goroutine that stops for the world on its own stack records where its
+ * registers were spilled, so a stopped-world stack visit sees them. */
+static void stw_park_spilled(void *sp, void *arg)
+{
+	struct sched_worker *w = arg;
+	w->cur->stop_sp = sp;
+	sched_stw_park(w);
+	w->cur->stop_sp = NULL;
+}
+
+static void stw_park_g(struct sched_worker *w)
+{
+	if (w->cur)
+		sched_ctx_spill(stw_park_spilled, w);
+	else
+		sched_stw_park(w);
+}
+
 static bool stw_is_owner(struct sched_worker *w)
 {
 	return w && __atomic_load_n(&sched_rt.stw_owner, __ATOMIC_ACQUIRE) == w;
@@ -74,7 +92,7 @@ void sched_stop_the_world(void)
 	 * other's request, or the two would wait for each other. */
 	while (__atomic_exchange_n(&sched_rt.stw_lock, 1, __ATOMIC_ACQUIRE)) {
 		if (self && atomic_load(&sched_rt.stw_pending))
-			sched_stw_park(self);
+			stw_park_g(self);
 		sched_yield();
 	}
 	__atomic_store_n(&sched_rt.stw_owner, self, __ATOMIC_RELEASE);
@@ -134,7 +152,7 @@ __attribute__((noinline)) void sched_poll_slow(void)
 		return;
 	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) &&
 	       !atomic_load(&sched_rt.shutdown))
-		sched_stw_park(w);
+		stw_park_g(w);
 	rcu_quiescent_state();
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
 		sched_visit_before_switch(w->cur);
@@ -266,5 +284,48 @@ void sched_visit_stacks(sched_stack_visitor visit, void *arg)
 	free(pending);
 	atomic_store(&sched_rt.visit_active, 0);
 	poll_word_add(-1);
+	sched_spin_unlock(&visit_lock);
+}
+
+/* With the world stopped every goroutine but the caller is off its worker
+ * (RUNNABLE or WAITING, its sp saved by the switch) or stopped at a
+ * safepoint on its own stack (RUNNING, stop_sp set). */
+static void self_visit_stopped(void *sp, void *arg)
+{
+	struct sched_g *g = arg;
+	visit_range(g, sp, sched_stack_top(g));
+}
+
+void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
+{
+	if (!atomic_load(&sched_rt.stw_pending))
+		sched_fatal("sched_visit_stacks_stopped: the world is not stopped");
+	sched_spin_lock(&visit_lock);
+	sched_rt.visit_fn = visit;
+	sched_rt.visit_arg = arg;
+	struct sched_g *self = sched_self();
+	if (self)
+		sched_ctx_spill(self_visit_stopped, self);
+	size_t n = sched_stack_high_water();
+	for (size_t i = 0; i < n; i++) {
+		struct sched_g *g = sched_stack_g(i);
+		if (g == self)
+			continue;
+		uint32_t s = atomic_load_explicit(&g->status, memory_order_acquire) & ~SCHED_G_SCAN;
+		switch (s) {
+		case SCHED_G_RUNNABLE:
+		case SCHED_G_WAITING:
+			visit_range(g, g->sp, sched_stack_top(g));
+			break;
+		case SCHED_G_RUNNING:
+			if (!g->stop_sp)
+				sched_fatal("sched_visit_stacks_stopped: goroutine %llu runs in a stopped world",
+					    (unsigned long long)g->id);
+			visit_range(g, g->stop_sp, sched_stack_top(g));
+			break;
+		default:
+			break;
+		}
+	}
 	sched_spin_unlock(&visit_lock);
 }

@@ -715,6 +715,22 @@ void **sched_g_slot(struct sched_g *g)
 	return &g->slot;
 }
 
+void *sched_g_arg(const struct sched_g *g)
+{
+	return g->arg;
+}
+
+int sched_worker_index(void)
+{
+	struct sched_worker *w = sched_worker_self();
+	return w ? w->id : -1;
+}
+
+int sched_procs(void)
+{
+	return atomic_load(&sched_rt.running) ? sched_rt.cfg.procs : 0;
+}
+
 void sched_set_hooks(const struct sched_hooks *hooks)
 {
 	if (hooks)

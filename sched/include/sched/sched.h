@@ -73,6 +73,13 @@ struct sched_g *sched_self(void);
 uint64_t sched_g_id(const struct sched_g *g);
 /* Per-goroutine pointer slot for the layers above (NULL at spawn). */
 void **sched_g_slot(struct sched_g *g);
+/* The argument g was started with (what its fresh stack holds). */
+void *sched_g_arg(const struct sched_g *g);
+/* The worker running the caller: 0..procs-1, or -1 off the workers. Valid
+ * until the caller's next safepoint (a goroutine may resume elsewhere). */
+int sched_worker_index(void);
+/* Workers of the running runtime (0 when none runs). */
+int sched_procs(void);
 
 /* Gives up the worker; the goroutine goes to the back of the run queue. */
 void sched_gosched(void);
@@ -164,6 +171,12 @@ typedef void (*sched_stack_visitor)(struct sched_g *g, const void *lo, const voi
  * call are visited at most once (their stacks hold only their arguments,
  * which the spawn hook sees). One visit at a time. */
 void sched_visit_stacks(sched_stack_visitor visit, void *arg);
+
+/* The same with the world stopped by the caller (sched_stop_the_world):
+ * visits every goroutine, on the calling thread, including those stopped at
+ * a safepoint in the middle of their code (their registers spilled when
+ * they stopped) and the caller itself. */
+void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg);
 
 /* --- statistics ----------------------------------------------------------- */
 

@@ -1,0 +1,236 @@
+/*
+ * gc.h — the mutator's interface to the garbage-collected heap.
+ *
+ * A program allocates objects of declared types, writes heap pointers only
+ * through gc_store() (the write barrier), keeps other pointers in locals
+ * (goroutine stacks and registers are scanned conservatively: interior
+ * pointers count) or in registered roots, and never frees anything.
+ *
+ *   struct node { struct node *left, *right; long value; };
+ *   GC_TYPE(node_type, struct node, left, right);
+ *
+ *   struct node *n = gc_alloc(&node_type);          // zeroed
+ *   gc_store(n, &n->left, gc_alloc(&node_type));    // barriered store
+ *   char *buf = gc_alloc_bytes(4096);               // pointer-free, never scanned
+ *
+ * The heap is Go's (DESIGN.md §4): 8 KiB pages, spans of one size class,
+ * side alloc/mark bitmaps. The collector is Go's concurrent mark-sweep
+ * (DESIGN.md §5), or a stop-the-world mark-sweep from the same code
+ * (TOC_GCMODE=stw). Allocation and gc_store must run on a goroutine of a
+ * runtime started by gc_run() (or gc_init() + sched_run()).
+ *
+ * Everything with program scope is prefixed gc_.
+ */
+#ifndef GC_GC_H
+#define GC_GC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sched/sched.h"
+
+/* --- type descriptors ------------------------------------------------------ */
+
+/* A type: its size and where its pointer words are. Objects are word-aligned;
+ * a pointer field must be a whole, aligned word. small_mask has bit i set
+ * when word i is a pointer (types up to 64 words; larger types use offsets). */
+struct gc_type {
+	const char *name;          /* for traces and verifier reports */
+	size_t size;               /* bytes, > 0 */
+	uint64_t small_mask;       /* pointer words 0..63 */
+	uint32_t nptrs;            /* entries in offsets */
+	const uint32_t *offsets;   /* byte offsets of the pointer fields, ascending */
+};
+
+#define GC_PRIV_WORD(ctype, f) (offsetof(ctype, f) / sizeof(void *))
+#define GC_PRIV_BIT(ctype, f)                                                  \
+	(GC_PRIV_WORD(ctype, f) < 64 ? (uint64_t)1 << (GC_PRIV_WORD(ctype, f) & 63) : 0)
+
+/* Applies m(ctype, field) to up to 16 fields, joined by sep. */
+#define GC_PRIV_N(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, n, ...) n
+#define GC_PRIV_COUNT(...)                                                     \
+	GC_PRIV_N(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define GC_PRIV_CAT(a, b) GC_PRIV_CAT2(a, b)
+#define GC_PRIV_CAT2(a, b) a##b
+#define GC_PRIV_MAP(m, sep, t, ...) GC_PRIV_CAT(GC_PRIV_MAP, GC_PRIV_COUNT(__VA_ARGS__))(m, sep, t, __VA_ARGS__)
+#define GC_PRIV_MAP1(m, s, t, a) m(t, a)
+#define GC_PRIV_MAP2(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP1(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP3(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP2(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP4(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP3(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP5(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP4(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP6(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP5(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP7(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP6(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP8(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP7(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP9(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP8(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP10(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP9(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP11(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP10(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP12(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP11(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP13(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP12(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP14(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP13(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP15(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP14(m, s, t, __VA_ARGS__)
+#define GC_PRIV_MAP16(m, s, t, a, ...) m(t, a) s() GC_PRIV_MAP15(m, s, t, __VA_ARGS__)
+#define GC_PRIV_OR() |
+#define GC_PRIV_COMMA() ,
+#define GC_PRIV_OFF(ctype, f) (uint32_t)offsetof(ctype, f)
+
+/* Declares `const struct gc_type var` for ctype whose pointer fields are the
+ * listed members (1 to 16, in ascending offset order). Use it next to the
+ * struct. Types with no pointers: GC_TYPE_NOPTR, or gc_alloc_bytes(). */
+#define GC_TYPE(var, ctype, ...)                                               \
+	static const uint32_t var##_gc_offsets[] = {                           \
+		GC_PRIV_MAP(GC_PRIV_OFF, GC_PRIV_COMMA, ctype, __VA_ARGS__)};  \
+	const struct gc_type var = {                                           \
+		#ctype, sizeof(ctype),                                         \
+		GC_PRIV_MAP(GC_PRIV_BIT, GC_PRIV_OR, ctype, __VA_ARGS__),      \
+		(uint32_t)(sizeof var##_gc_offsets / sizeof(uint32_t)),        \
+		var##_gc_offsets}
+#define GC_TYPE_NOPTR(var, ctype) const struct gc_type var = {#ctype, sizeof(ctype), 0, 0, NULL}
+
+/* One pointer word: gc_alloc_array(&gc_type_ptr, n) is an array of n pointers. */
+extern const struct gc_type gc_type_ptr;
+
+/* --- allocation -------------------------------------------------------------- */
+
+/* Zeroed objects. Allocation is a safepoint and may assist the collector.
+ * Out of memory (or past the hard limit of TOC_MAXHEAP) is fatal with a
+ * message naming the request, the heap size and the limit. */
+void *gc_alloc(const struct gc_type *t);
+/* n consecutive elements of t (n may be 0: a minimal object). */
+void *gc_alloc_array(const struct gc_type *t, size_t n);
+/* Pointer-free bytes: never scanned (a pointer stored here keeps nothing alive). */
+void *gc_alloc_bytes(size_t n);
+
+/* --- the write barrier ------------------------------------------------------- */
+
+/* The only way to write a heap pointer into the heap or a registered root.
+ * obj is the object containing slot (NULL for a root slot). val may be any
+ * pointer (non-heap pointers are stored and ignored by the collector). */
+extern int gc_barrier_on;          /* non-zero while the collector marks */
+void gc_store_slow(void *obj, void **slot, void *val);
+static inline void gc_store_ptr(void *obj, void **slot, void *val)
+{
+	if (__builtin_expect(__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) != 0, 0))
+		gc_store_slow(obj, slot, val);
+	else
+		__atomic_store_n(slot, val, __ATOMIC_RELAXED);
+}
+#define gc_store(obj, slotp, val)                                              \
+	gc_store_ptr((obj), (void **)(slotp), (void *)(val))
+
+/* Registers n pointer slots outside the heap (globals, malloc'd tables) as
+ * roots. Their contents must be heap pointers or NULL (or other non-heap
+ * values, which are ignored). Write them with gc_store(NULL, slot, v). */
+void gc_add_roots(void **slots, size_t n);
+void gc_remove_roots(void **slots);
+
+/* Keeps p reachable up to this point (the compiler may otherwise drop the
+ * last copy of a pointer before the object's final use through another). */
+static inline void gc_keep_alive(const void *p)
+{
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+/* --- collection ---------------------------------------------------------------- */
+
+/* Runs a full cycle and returns after it swept (Go's runtime.GC). A cycle
+ * already under way is finished first. Must run on a goroutine. */
+void gc_collect(void);
+
+/* Runs fn(obj, arg) on a finalizer goroutine some time after obj became
+ * unreachable (once; obj is kept for that call and reclaimed in a later
+ * cycle). fn NULL removes the finalizer. obj must be the start of a heap
+ * object. Returns 0, or -1 with errno EINVAL when it is not. */
+int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
+
+/* Is p inside a live heap object? Returns its start, or NULL. */
+void *gc_base(const void *p);
+
+/* --- configuration and statistics --------------------------------------------------- */
+
+enum gc_mode {
+	GC_MODE_CMS = 0,   /* concurrent mark-sweep (default) */
+	GC_MODE_STW = 1,   /* stop-the-world mark-sweep */
+};
+
+/* Knobs (environment, then flags). Zero/negative fields take the defaults
+ * in gc_config_from_env; gogc = GC_GOGC_OFF disables the heap goal. */
+#define GC_GOGC_OFF (-1)
+struct gc_config {
+	enum gc_mode mode;       /* TOC_GCMODE=cms|stw */
+	int gogc;                /* TOC_GOGC / GOGC: percent, or off; default 100 */
+	uint64_t memlimit;       /* TOC_MEMLIMIT / GOMEMLIMIT: soft limit in bytes; 0 none */
+	uint64_t maxheap;        /* TOC_MAXHEAP: hard limit of heap bytes mapped; default 64 GiB */
+	int gctrace;             /* TOC_GCTRACE / GODEBUG=gctrace=1: one line per cycle on stderr */
+	int verify;              /* TOC_GCVERIFY: re-mark with the world stopped and compare */
+	int poison;              /* TOC_GCPOISON: fill reclaimed slots with a pattern */
+	int numa;                /* TOC_NUMA: 1 place arenas per node (default when >1 node), 0 off */
+	int bg_percent;          /* TOC_GCBGPERCENT: background mark CPU share, default 25 */
+};
+#define GC_DEFAULT_GOGC 100
+#define GC_DEFAULT_MAXHEAP ((uint64_t)64 << 30)
+
+/* Fills *cfg from the environment (defaults for what is unset). Returns 0,
+ * or -1 with a message naming the variable in err. */
+int gc_config_from_env(struct gc_config *cfg, char *err, size_t errlen);
+/* Parses a flag value the same way (name is the flag, e.g. "--gogc"). */
+int gc_config_set(struct gc_config *cfg, const char *knob, const char *name,
+		  const char *value, char *err, size_t errlen);
+/* The knob table, printed by --help of the programs: one line per knob. */
+void gc_config_help(FILE *out);
+
+/* Creates the heap and installs the collector's scheduler hooks. Call before
+ * sched_run; cfg NULL reads the environment. Returns 0, or -1 with a message
+ * on stderr naming the bad knob. gc_fini releases the heap after sched_run
+ * returned. */
+int gc_init(const struct gc_config *cfg);
+void gc_fini(void);
+/* gc_init + sched_run + gc_fini. Returns 0, or -1 as they do. */
+int gc_run(const struct gc_config *gcfg, const struct sched_config *scfg,
+	   void (*main_fn)(void *), void *arg);
+/* The configuration in force (after defaults). */
+void gc_get_config(struct gc_config *out);
+/* Changes GOGC / the memory limit while running (debug.SetGCPercent). */
+void gc_set_gogc(int gogc);
+void gc_set_memlimit(uint64_t bytes);
+
+/* Statistics as one X-macro list (per-worker counters merged on read). */
+#define GC_STATS(X)                                                            \
+	X(cycles, "completed cycles")                                          \
+	X(forced_cycles, "cycles started by gc_collect")                       \
+	X(alloc_bytes, "bytes allocated, cumulative (slot sizes)")             \
+	X(alloc_objects, "objects allocated, cumulative")                      \
+	X(freed_bytes, "bytes reclaimed by sweeping, cumulative")              \
+	X(large_allocs, "objects over 32 KiB, cumulative")                     \
+	X(heap_live, "bytes in marked objects after the last cycle")           \
+	X(heap_goal, "heap goal of the current cycle")                         \
+	X(heap_inuse, "bytes in spans in use")                                 \
+	X(heap_mapped, "bytes of arenas reserved")                             \
+	X(heap_released, "bytes of free pages returned to the OS")             \
+	X(heap_committed, "bytes of pages in use or free but not returned")    \
+	X(stw_count, "stop-the-world pauses")                                  \
+	X(stw_total_ns, "time the world was stopped, cumulative")              \
+	X(stw_max_ns, "longest stop-the-world pause")                          \
+	X(mark_ns, "wall time with marking on, cumulative")                    \
+	X(gc_cpu_ns, "CPU spent in the collector: assists, background, pauses") \
+	X(assist_ns, "CPU in mark assists, cumulative")                        \
+	X(bg_mark_ns, "CPU in background mark workers, cumulative")            \
+	X(sweep_ns, "CPU in sweeping, cumulative")                             \
+	X(marked_objects, "objects marked, cumulative")                        \
+	X(scanned_bytes, "heap bytes scanned, cumulative")                     \
+	X(stack_bytes, "stack bytes scanned in the last cycle")                \
+	X(finalizers_run, "finalizers run")                                    \
+	X(limiter_engaged, "cycles where the GC CPU limiter capped assists")   \
+	X(memlimit_cycles, "cycles whose goal the memory limit lowered")
+struct gc_stats {
+#define GC_STAT_FIELD(name, doc) uint64_t name;
+	GC_STATS(GC_STAT_FIELD)
+#undef GC_STAT_FIELD
+};
+void gc_read_stats(struct gc_stats *out);
+/* Each pause's duration in ns (a ring of the last n_max); returns the count
+ * written. For p99 figures in benchmarks. */
+size_t gc_read_pauses(uint64_t *ns, size_t n_max);
+
+#endif /* GC_GC_H */

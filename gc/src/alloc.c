@@ -1,0 +1,190 @@
+/*
+ * alloc.c — gc_alloc and friends: the allocation fast path, refills from
+ * the central lists, large objects, and the out-of-memory report.
+ *
+ * Fast path (Go's mallocgc for small objects): poll for safepoints, pick
+ * the span class, take the worker's cached span for it, find the next free
+ * slot through alloc_cache (count trailing zeros), zero the slot if the
+ * span may hold garbage, record where the object's pointers are, and, while
+ * the collector marks, allocate black and charge the assist debt. Nothing
+ * between the poll and the return is a safepoint, so the worker's cache
+ * cannot change under us.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+const struct gc_type gc_type_ptr = {"void *", sizeof(void *), 1, 1, (const uint32_t[]){0}};
+
+_Noreturn void gc_out_of_memory(size_t request)
+{
+	struct gc_stats st;
+	gc_read_stats(&st);
+	gc_fatal("out of memory: allocating %zu bytes with %.1f MiB of heap in use, %.1f MiB mapped "
+		 "(TOC_MAXHEAP=%.1f MiB%s%s)",
+		 request, st.heap_inuse / 1048576.0, st.heap_mapped / 1048576.0,
+		 gc_st.cfg.maxheap / 1048576.0, gc_st.cfg.memlimit ? ", TOC_MEMLIMIT=" : "",
+		 gc_st.cfg.memlimit ? "set" : "");
+}
+
+/* Where the object's pointer words are, for the scanner. */
+static void record_type(struct gc_span *s, uint32_t idx, const struct gc_type *t, size_t count)
+{
+	if (s->ptr_bits) {
+		size_t ew = s->elemsize / GC_WORD;
+		size_t tw = t->size / GC_WORD;
+		uint64_t m = 0;
+		for (size_t i = 0; i < count && i * tw < ew; i++)
+			m |= t->small_mask << (i * tw);
+		if (ew < 64)
+			m &= ((uint64_t)1 << ew) - 1;
+		size_t bit = (size_t)idx * ew;
+		size_t w = bit >> 6, off = bit & 63;
+		/* Clear the slot's old bits and write the new ones, over at most two words. */
+		uint64_t clear = ew >= 64 ? ~0ull : (((uint64_t)1 << ew) - 1);
+		uint64_t lo = atomic_load_explicit(&s->ptr_bits[w], memory_order_relaxed);
+		lo = (lo & ~(clear << off)) | (m << off);
+		atomic_store_explicit(&s->ptr_bits[w], lo, memory_order_relaxed);
+		if (off + ew > 64) {
+			uint64_t hi = atomic_load_explicit(&s->ptr_bits[w + 1], memory_order_relaxed);
+			hi = (hi & ~(clear >> (64 - off))) | (m >> (64 - off));
+			atomic_store_explicit(&s->ptr_bits[w + 1], hi, memory_order_relaxed);
+		}
+	} else if (s->types) {
+		s->types[idx] = t;
+	}
+}
+
+static struct gc_cache *cache_self(void)
+{
+	int w = sched_worker_index();
+	if (w < 0)
+		gc_fatal("gc_alloc: called outside a goroutine");
+	return &gc_caches[w];
+}
+
+/* The cached span for spc is full: hand it back and take another. */
+static struct gc_span *refill(struct gc_cache *c, int spc, size_t size)
+{
+	gc_central_put(c->alloc[spc]);
+	c->alloc[spc] = &gc_empty_span;
+	struct gc_span *s = gc_central_get(spc);
+	if (!s)
+		gc_out_of_memory(size);
+	c->alloc[spc] = s;
+	return s;
+}
+
+static inline void *alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan)
+{
+	sched_poll();
+	int spc = gc_spanclass(gc_size_class(size), noscan);
+	struct gc_cache *c = cache_self();
+	struct gc_span *s = c->alloc[spc];
+	uint32_t idx = gc_span_next_free(s);
+	bool refilled = false;
+	if (__builtin_expect(idx >= s->nelems, 0)) {
+		s = refill(c, spc, size);
+		idx = gc_span_next_free(s);
+		refilled = true;
+	}
+	s->nalloc++;
+	char *obj = (char *)(s->base + (uintptr_t)idx * s->elemsize);
+	if (s->needzero) {
+		if (gc_st.cfg.poison && *(uint64_t *)obj != GC_POISON_WORD && *(uint64_t *)obj != 0)
+			gc_fatal("poison: free slot %p (span %p, %zu B) was written after it was reclaimed",
+				 (void *)obj, (void *)s->base, s->elemsize);
+		memset(obj, 0, s->elemsize);
+	}
+	if (!noscan)
+		record_type(s, idx, t, count);
+	c->alloc_bytes += s->elemsize;
+	c->alloc_objects++;
+	if (atomic_load_explicit(&gc_st.alloc_black, memory_order_relaxed)) {
+		gc_bit_test_and_set(s->mark_bits, idx);
+		c->black_bytes += s->elemsize;
+		c->assist_debt += s->elemsize;
+		if (c->assist_debt >= 64 * 1024)
+			gc_assist(c);
+	}
+	if (refilled)
+		gc_trigger_check();
+	return obj;
+}
+
+void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
+{
+	sched_poll();
+	size_t npages = (size + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
+	if (npages > (SIZE_MAX >> GC_PAGE_SHIFT) - 1)
+		gc_out_of_memory(size);
+	bool zeroed;
+	struct gc_span *s = gc_pages_alloc(npages, &zeroed);
+	if (!s)
+		gc_out_of_memory(size);
+	gc_span_init_large(s, t, count, size);
+	if (!zeroed)
+		memset((void *)s->base, 0, size);
+	/* Large spans live on their class's full list (swept), where the
+	 * sweeper finds them. Published before the object is returned; marked
+	 * first when the collector is marking. */
+	atomic_store(&s->sweepgen, atomic_load(&gc_heap.sweepgen));
+	struct gc_cache *c = cache_self();
+	bool black = atomic_load(&gc_st.alloc_black);
+	if (black) {
+		gc_bit_test_and_set(s->mark_bits, 0);
+		c->black_bytes += npages * GC_PAGE_SIZE;
+	}
+	gc_central_insert_swept(s);
+	c->alloc_bytes += npages * GC_PAGE_SIZE;
+	c->alloc_objects++;
+	gc_stat_add(&gc_counters.large_allocs, 1);
+	atomic_fetch_add(&gc_st.heap_live, npages * GC_PAGE_SIZE);
+	if (black) {
+		c->assist_debt += npages * GC_PAGE_SIZE;
+		gc_assist(c);
+	}
+	gc_trigger_check();
+	return (void *)s->base;
+}
+
+void *gc_alloc_array(const struct gc_type *t, size_t n)
+{
+	size_t size;
+	if (__builtin_mul_overflow(t->size, n, &size))
+		gc_out_of_memory(SIZE_MAX);
+	if (size == 0)
+		size = GC_WORD;
+	bool noscan = t->nptrs == 0;
+	if (size > GC_MAX_SMALL)
+		return gc_alloc_large(noscan ? NULL : t, n, size);
+	return alloc_small(t, n, size, noscan);
+}
+
+void *gc_alloc(const struct gc_type *t)
+{
+	bool noscan = t->nptrs == 0;
+	if (t->size > GC_MAX_SMALL)
+		return gc_alloc_large(noscan ? NULL : t, 1, t->size);
+	return alloc_small(t, 1, t->size, noscan);
+}
+
+void *gc_alloc_bytes(size_t n)
+{
+	if (n == 0)
+		n = GC_WORD;
+	if (n > GC_MAX_SMALL)
+		return gc_alloc_large(NULL, 0, n);
+	return alloc_small(NULL, 0, n, true);
+}
+
+void *gc_base(const void *p)
+{
+	struct gc_span *s;
+	uint32_t idx;
+	uintptr_t obj = gc_find_object((uintptr_t)p, &s, &idx);
+	if (!obj || !gc_span_allocated(s, idx))
+		return NULL;
+	return (void *)obj;
+}

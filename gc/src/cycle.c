@@ -1,0 +1,609 @@
+/*
+ * cycle.c — the collection cycle (Go's mgc.go), in two modes from one code
+ * path: cms (concurrent) and stw (everything with the world stopped).
+ *
+ * A cycle, run by the controller goroutine (DESIGN.md §5):
+ *   1. Sweep termination. Finish sweeping the last cycle's spans (on the
+ *      controller, concurrently), then stop the world briefly: reset the
+ *      cycle's counters, compute the assist ratio, set phase MARK and
+ *      allocate-black. Start the world.
+ *   2. Mark (cms). Turn the write barrier on and wait for a ragged
+ *      safepoint (every worker passed a safepoint, so every goroutine sees
+ *      it before any root is scanned). Scan roots: registered roots,
+ *      finalizer roots, the finalizer queue, then every goroutine stack
+ *      once (sched_visit_stacks: parked ones here, running ones by
+ *      themselves at their next safepoint). Background workers (the
+ *      controller and ceil(procs * 25%) - 1 more goroutines) drain gray
+ *      objects at their CPU share; allocating goroutines pay assists in
+ *      proportion to what they allocate. With the hybrid barrier (shade
+ *      old and new on every heap pointer store) stacks are never rescanned.
+ *   3. Mark termination. When no marker holds work and the global lists
+ *      are empty, stop the world; flush each worker's barrier buffer; if
+ *      that found work, start the world and go on marking (Go's mark-done
+ *      restart). Otherwise, still stopped: barrier and allocate-black off,
+ *      verify (TOC_GCVERIFY), record the marked bytes, flip sweepgen, empty
+ *      the caches onto the unswept lists, set the next goal. Start the world.
+ *   4. Sweep: lazily by allocators and by the background sweeper.
+ * In stw mode step 2 happens inside the stop of step 3.
+ *
+ * Stop-the-world work is bounded by the number of workers and size
+ * classes: never by goroutines (their stacks are scanned concurrently),
+ * finalizers (swept and run concurrently) or the heap (swept lazily).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "sched/chan.h"
+
+struct gc_state gc_st;
+int gc_barrier_on;
+const char *const gc_phase_names[] = {"off", "mark", "markterm"};
+
+static struct sched_chan *ctl_wake;     /* token: want_cycle was set */
+static struct sched_chan *sweep_wake;   /* token: a flip happened */
+static _Atomic int services_started;
+static _Atomic int forced_pending;
+static int services_lock;
+static int64_t start_ns;                /* gc_init time, for gctrace */
+static double last_runway = 0.3;        /* alloc during the last mark / headroom */
+
+/* --- stop-the-world with timing ------------------------------------------------------ */
+
+static int64_t stw_t0;
+
+static void stw_begin(void)
+{
+	stw_t0 = sched_nanotime();
+	sched_stop_the_world();
+}
+
+static uint64_t stw_end(void)
+{
+	sched_start_the_world();
+	uint64_t ns = (uint64_t)(sched_nanotime() - stw_t0);
+	gc_record_pause(ns);
+	gc_stat_add(&gc_counters.gc_cpu_ns, ns * (uint64_t)sched_procs());
+	return ns;
+}
+
+/* --- services ---------------------------------------------------------------------------- */
+
+static void controller_main(void *arg);
+
+static void ensure_started(void)
+{
+	if (atomic_load_explicit(&services_started, memory_order_acquire))
+		return;
+	gc_lock(&services_lock);
+	if (!atomic_load(&services_started)) {
+		ctl_wake = sched_chan_new(1, 1);
+		sweep_wake = sched_chan_new(1, 1);
+		if (!ctl_wake || !sweep_wake || !sched_go(controller_main, NULL) ||
+		    !sched_go(gc_sweeper_main, sweep_wake))
+			gc_fatal("cannot start the collector's goroutines");
+		gc_finalizer_start();
+		atomic_store_explicit(&services_started, 1, memory_order_release);
+	}
+	gc_unlock(&services_lock);
+}
+
+static void request_cycle(void)
+{
+	ensure_started();
+	atomic_store(&gc_st.want_cycle, 1);
+	uint8_t token = 1;
+	sched_chan_trysend(ctl_wake, &token);
+}
+
+void gc_trigger_check(void)
+{
+	if (atomic_load_explicit(&gc_st.phase, memory_order_relaxed) != GC_PHASE_OFF ||
+	    atomic_load_explicit(&gc_st.want_cycle, memory_order_relaxed))
+		return;
+	if (atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.trigger))
+		request_cycle();
+}
+
+/* --- marking helpers ---------------------------------------------------------------------- */
+
+static _Atomic uint64_t stack_bytes_cycle;
+
+static void stack_visitor(struct sched_g *g, const void *lo, const void *hi, void *arg)
+{
+	(void)g;
+	(void)arg;
+	int w = sched_worker_index();
+	struct gc_marker tmp, *m;
+	if (w >= 0) {
+		m = gc_caches[w].barrier;
+	} else {
+		gc_marker_init(&tmp, false);
+		m = &tmp;
+	}
+	gc_scan_conservative(m, lo, hi);
+	if (w < 0)
+		gc_marker_flush(&tmp);
+	atomic_fetch_add_explicit(&stack_bytes_cycle, (uint64_t)((const char *)hi - (const char *)lo),
+				  memory_order_relaxed);
+}
+
+/* Shades p from any thread (the spawn hook may run on one). */
+static void shade_anywhere(uintptr_t p)
+{
+	int w = sched_worker_index();
+	if (w >= 0) {
+		gc_shade(gc_caches[w].barrier, p);
+		return;
+	}
+	struct gc_marker tmp;
+	gc_marker_init(&tmp, false);
+	gc_shade(&tmp, p);
+	gc_marker_flush(&tmp);
+}
+
+/* A goroutine spawned during mark may never be visited: its stack holds
+ * only its argument, shaded here (the child is black from birth). */
+static void hook_spawn(struct sched_g *parent, struct sched_g *child)
+{
+	(void)parent;
+	if (atomic_load_explicit(&gc_st.phase, memory_order_acquire) == GC_PHASE_MARK)
+		shade_anywhere((uintptr_t)sched_g_arg(child));
+}
+
+static void update_assist_ratio(void)
+{
+	uint64_t expected = atomic_load(&gc_st.heap_scan_last);
+	uint64_t live = atomic_load(&gc_st.heap_live);
+	if (expected < live / 2)
+		expected = live / 2;
+	expected += atomic_load(&gc_st.stack_bytes) + gc_roots_bytes();
+	uint64_t done = atomic_load(&gc_st.mark_scan_work);
+	uint64_t left = expected > done ? expected - done : expected / 10;
+	uint64_t goal = atomic_load(&gc_st.goal);
+	uint64_t room = goal > live ? goal - live : 0;
+	if (room < (1u << 20))
+		room = 1u << 20;
+	atomic_store(&gc_st.assist_ratio, (double)left / (double)room);
+}
+
+void gc_assist(struct gc_cache *c)
+{
+	uint64_t debt = c->assist_debt;
+	c->assist_debt = 0;
+	if (atomic_load(&gc_st.phase) != GC_PHASE_MARK || atomic_load(&gc_st.limiter_on))
+		return;
+	int64_t work = (int64_t)((double)debt * atomic_load(&gc_st.assist_ratio));
+	if (work <= 0)
+		return;
+	/* Background credit first. */
+	int64_t credit = atomic_load(&gc_st.bg_credit);
+	while (credit > 0) {
+		int64_t take = credit < work ? credit : work;
+		if (atomic_compare_exchange_weak(&gc_st.bg_credit, &credit, credit - take)) {
+			work -= take;
+			break;
+		}
+	}
+	if (work <= 0)
+		return;
+	uint64_t t0 = gc_thread_cpu_ns();
+	struct gc_marker m;
+	gc_marker_init(&m, false);
+	atomic_fetch_add(&gc_st.nbusy, 1);
+	gc_drain(&m, (uint64_t)work, true);
+	gc_marker_flush(&m);
+	atomic_fetch_sub(&gc_st.nbusy, 1);
+	uint64_t dt = gc_thread_cpu_ns() - t0;
+	gc_stat_add(&gc_counters.assist_ns, dt);
+	gc_stat_add(&gc_counters.gc_cpu_ns, dt);
+}
+
+/* --- background mark workers ------------------------------------------------------------- */
+
+static int64_t mark_start_ns;
+static double bg_fraction;     /* CPU share of each background worker */
+static _Atomic int bg_alive;
+
+/* Stops the world if marking is complete; returns true with it stopped. */
+static bool mark_done(void)
+{
+	if (!atomic_load(&gc_st.roots_done) || atomic_load(&gc_st.nbusy) != 0 || gc_work_available())
+		return false;
+	stw_begin();
+	bool more = gc_flush_barrier_buffers();
+	if (more || gc_work_available() || atomic_load(&gc_st.nbusy) != 0) {
+		stw_end();
+		return false;
+	}
+	return true;
+}
+
+/* Drains at the worker's CPU share until marking ends. The controller
+ * returns with the world stopped for mark termination. */
+static void bg_mark_loop(bool controller)
+{
+	struct gc_marker m;
+	gc_marker_init(&m, false);
+	uint64_t busy = 0;
+	unsigned idle_spins = 0;
+	while (atomic_load(&gc_st.phase) == GC_PHASE_MARK) {
+		if (controller && mark_done())
+			return;
+		atomic_fetch_add(&gc_st.nbusy, 1);
+		uint64_t t0 = gc_thread_cpu_ns();
+		uint64_t scanned = gc_drain(&m, 256 * 1024, true);
+		gc_marker_flush(&m);
+		atomic_fetch_sub(&gc_st.nbusy, 1);
+		uint64_t dt = gc_thread_cpu_ns() - t0;
+		busy += dt;
+		gc_stat_add(&gc_counters.bg_mark_ns, dt);
+		gc_stat_add(&gc_counters.gc_cpu_ns, dt);
+		atomic_fetch_add(&gc_st.bg_credit, (int64_t)scanned);
+		if (controller)
+			update_assist_ratio();
+		if (scanned == 0) {
+			/* Nothing to do now: roots still being scanned, or others
+			 * hold the last work. */
+			if (idle_spins++ < 4)
+				sched_gosched();
+			else
+				sched_sleep(20000);
+			continue;
+		}
+		idle_spins = 0;
+		int64_t elapsed = sched_nanotime() - mark_start_ns;
+		double allowed = bg_fraction * (double)elapsed;
+		if ((double)busy > allowed && bg_fraction < 1.0)
+			sched_sleep((int64_t)(((double)busy - allowed) / bg_fraction));
+		else
+			sched_gosched();
+	}
+}
+
+static void bg_worker_main(void *arg)
+{
+	(void)arg;
+	bg_mark_loop(false);
+	atomic_fetch_sub(&bg_alive, 1);
+}
+
+/* --- the cycle ---------------------------------------------------------------------------- */
+
+static void scan_roots(void)
+{
+	struct gc_marker m;
+	gc_marker_init(&m, false);
+	gc_roots_scan(&m);
+	gc_finalizer_mark_roots(&m);
+	gc_finalizer_mark_queue(&m);
+	gc_marker_flush(&m);
+}
+
+static double mb(uint64_t b)
+{
+	return (double)b / 1048576.0;
+}
+
+static void run_cycle(bool forced)
+{
+	int procs = sched_procs();
+	int64_t t_begin = sched_nanotime();
+	gc_sweep_all();
+
+	/* 1. sweep termination */
+	stw_begin();
+	uint64_t cycle = atomic_fetch_add(&gc_st.cycle, 1) + 1;
+	uint64_t heap_start = atomic_load(&gc_st.heap_live);
+	uint64_t marked_prev = atomic_load(&gc_st.heap_marked);
+	uint64_t goal = atomic_load(&gc_st.goal);
+	atomic_store(&gc_st.mark_scan_work, 0);
+	atomic_store(&gc_st.marked_bytes, 0);
+	atomic_store(&gc_st.bg_credit, 0);
+	atomic_store(&gc_st.roots_done, 0);
+	atomic_store(&stack_bytes_cycle, 0);
+	int n = gc_ncaches();
+	for (int w = 0; w < n; w++) {
+		gc_caches[w].black_bytes = 0;
+		gc_caches[w].assist_debt = 0;
+	}
+	update_assist_ratio();
+	bool cms = gc_st.cfg.mode == GC_MODE_CMS;
+	if (cms) {
+		atomic_store(&gc_st.alloc_black, 1);
+		atomic_store(&gc_st.phase, GC_PHASE_MARK);
+	}
+	uint64_t cpu0 = atomic_load(&gc_counters.gc_cpu_ns);
+	uint64_t assist0 = atomic_load(&gc_counters.assist_ns);
+	uint64_t bg0 = atomic_load(&gc_counters.bg_mark_ns);
+	uint64_t pause1 = 0;
+	uint64_t mark_wall;
+	int64_t t_mark;
+	if (cms) {
+		pause1 = stw_end();
+		/* 2. mark */
+		t_mark = sched_nanotime();
+		mark_start_ns = t_mark;
+		__atomic_store_n(&gc_barrier_on, 1, __ATOMIC_SEQ_CST);
+		sched_ragged_barrier();
+		double share = (double)procs * gc_st.cfg.bg_percent / 100.0;
+		int nbg = (int)ceil(share - 1e-9);
+		if (nbg < 1)
+			nbg = 1;
+		bg_fraction = share / nbg;
+		for (int i = 1; i < nbg; i++) {
+			atomic_fetch_add(&bg_alive, 1);
+			if (!sched_go(bg_worker_main, NULL))
+				atomic_fetch_sub(&bg_alive, 1);
+		}
+		scan_roots();
+		sched_visit_stacks(stack_visitor, NULL);
+		atomic_store(&gc_st.roots_done, 1);
+		bg_mark_loop(true);   /* returns with the world stopped */
+		mark_wall = (uint64_t)(sched_nanotime() - t_mark);
+	} else {
+		pause1 = (uint64_t)(sched_nanotime() - stw_t0);  /* the same stop continues */
+		t_mark = sched_nanotime();
+		atomic_store(&gc_st.phase, GC_PHASE_MARK);
+		struct gc_marker m;
+		gc_marker_init(&m, false);
+		gc_roots_scan(&m);
+		gc_finalizer_mark_roots(&m);
+		gc_finalizer_mark_queue(&m);
+		sched_visit_stacks_stopped(stack_visitor, NULL);
+		gc_flush_barrier_buffers();
+		gc_drain(&m, 0, false);
+		gc_marker_flush(&m);
+		mark_wall = (uint64_t)(sched_nanotime() - t_mark);
+	}
+
+	/* 3. mark termination: the world is stopped */
+	int64_t t_term = sched_nanotime();
+	atomic_store(&gc_st.phase, GC_PHASE_MARKTERM);
+	__atomic_store_n(&gc_barrier_on, 0, __ATOMIC_SEQ_CST);
+	atomic_store(&gc_st.alloc_black, 0);
+	if (gc_st.cfg.verify)
+		gc_verify_heap();
+	uint64_t marked = atomic_load(&gc_st.marked_bytes);
+	for (int w = 0; w < n; w++)
+		marked += gc_caches[w].black_bytes;
+	uint64_t heap_end = atomic_load(&gc_st.heap_live);
+	atomic_store(&gc_st.heap_marked, marked);
+	atomic_store(&gc_st.heap_scan_last, atomic_load(&gc_st.mark_scan_work));
+	atomic_store(&gc_st.stack_bytes, atomic_load(&stack_bytes_cycle));
+	atomic_fetch_add(&gc_heap.sweepgen, 2);
+	gc_sweep_reset();
+	for (int w = 0; w < n; w++)
+		gc_cache_release_all(&gc_caches[w]);
+	atomic_store(&gc_st.heap_live, marked);
+	if (goal != UINT64_MAX && goal > marked_prev && cms)
+		last_runway = (double)(heap_end > heap_start ? heap_end - heap_start : 0) /
+			      (double)(goal - marked_prev);
+	gc_pacer_recompute();
+	atomic_store(&gc_st.phase, GC_PHASE_OFF);
+	atomic_fetch_add(&gc_st.cycles_done, 1);
+	gc_stat_add(&gc_counters.cycles, 1);
+	if (forced)
+		gc_stat_add(&gc_counters.forced_cycles, 1);
+	uint64_t pause2_start = (uint64_t)(t_term - stw_t0);
+	uint64_t pause2 = stw_end();
+	if (!cms) {
+		/* One stop covered all three phases; stw_end recorded it whole. */
+		pause2 = pause2 > pause2_start ? pause2 - pause2_start : 0;
+	}
+	gc_stat_add(&gc_counters.mark_ns, mark_wall);
+	uint8_t token = 1;
+	sched_chan_trysend(sweep_wake, &token);
+
+	/* GC CPU limiter: this cycle's GC CPU against all workers' time. */
+	int64_t now = sched_nanotime();
+	uint64_t gc_total = atomic_load(&gc_counters.gc_cpu_ns);
+	if (gc_st.limiter_last_ns)
+		gc_limiter_update((int64_t)(gc_total - gc_st.limiter_last_gc_ns),
+				  (now - gc_st.limiter_last_ns) * procs, procs);
+	gc_st.limiter_last_ns = now;
+	gc_st.limiter_last_gc_ns = gc_total;
+
+	if (gc_st.cfg.gctrace) {
+		double since = (double)(now - start_ns) / 1e9;
+		uint64_t cpu = gc_total;
+		int pct = since > 0 ? (int)(100.0 * (double)cpu / 1e9 / (since * procs)) : 0;
+		uint64_t assist = atomic_load(&gc_counters.assist_ns) - assist0;
+		uint64_t bg = atomic_load(&gc_counters.bg_mark_ns) - bg0;
+		(void)cpu0;
+		fprintf(stderr,
+			"gc %" PRIu64 " @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, "
+			"%.3f+%.3f/%.3f/%.3f+%.3f ms cpu, %.0f->%.0f->%.0f MB, %.0f MB goal, "
+			"%.0f MB stacks, %.0f MB globals, %d P%s%s\n",
+			cycle, (double)(t_begin - start_ns) / 1e9, pct, pause1 / 1e6,
+			cms ? mark_wall / 1e6 : 0.0, (cms ? pause2 : pause2 + mark_wall) / 1e6,
+			pause1 * procs / 1e6, assist / 1e6, bg / 1e6, 0.0,
+			(cms ? pause2 : pause2 + mark_wall) * procs / 1e6, mb(heap_start), mb(heap_end),
+			mb(marked), goal == UINT64_MAX ? 0.0 : mb(goal), mb(atomic_load(&gc_st.stack_bytes)),
+			mb(gc_roots_bytes()), procs, cms ? "" : " (stw)", forced ? " (forced)" : "");
+	}
+}
+
+static void controller_main(void *arg)
+{
+	(void)arg;
+	uint8_t token;
+	while (sched_chan_recv(ctl_wake, &token)) {
+		while (atomic_exchange(&gc_st.want_cycle, 0)) {
+			bool forced = atomic_exchange(&forced_pending, 0);
+			run_cycle(forced);
+			while (atomic_load(&bg_alive))
+				sched_sleep(10000);
+		}
+	}
+}
+
+/* --- pacing -------------------------------------------------------------------------------- */
+
+static uint64_t memlimit_overhead(void)
+{
+	struct gc_stats st;
+	gc_read_stats(&st);
+	uint64_t free_committed = st.heap_committed - st.heap_inuse;
+	return atomic_load(&gc_st.stack_bytes) + atomic_load(&gc_heap.metadata_bytes) + free_committed;
+}
+
+void gc_pacer_recompute(void)
+{
+	struct gc_pacer_in in = {
+		.marked = atomic_load(&gc_st.heap_marked),
+		.stacks = atomic_load(&gc_st.stack_bytes),
+		.globals = gc_roots_bytes(),
+		.gogc = gc_st.cfg.gogc,
+		.memlimit = gc_st.cfg.memlimit,
+		.overhead = gc_st.cfg.memlimit ? memlimit_overhead() : 0,
+	};
+	bool limited;
+	uint64_t goal = gc_pacer_goal(&in, &limited);
+	if (limited)
+		gc_stat_add(&gc_counters.memlimit_cycles, 1);
+	atomic_store(&gc_st.goal, goal);
+	atomic_store(&gc_counters.heap_goal, goal);
+	atomic_store(&gc_st.trigger, gc_pacer_trigger(in.marked, goal, last_runway));
+}
+
+void gc_scavenge_after_sweep(void)
+{
+	struct gc_stats st;
+	gc_read_stats(&st);
+	uint64_t goal = atomic_load(&gc_st.goal);
+	uint64_t target = goal == UINT64_MAX ? st.heap_inuse : (goal > st.heap_inuse ? goal : st.heap_inuse);
+	target += target / 10;
+	if (gc_st.cfg.memlimit) {
+		uint64_t other = atomic_load(&gc_st.stack_bytes) + atomic_load(&gc_heap.metadata_bytes);
+		uint64_t cap = gc_st.cfg.memlimit > other ? gc_st.cfg.memlimit - other : 0;
+		if (cap < target)
+			target = cap;
+	}
+	size_t keep = target > st.heap_inuse ? target - st.heap_inuse : 0;
+	gc_pages_scavenge(keep);
+}
+
+void gc_set_gogc(int gogc)
+{
+	gc_st.cfg.gogc = gogc;
+	gc_pacer_recompute();
+	gc_trigger_check();
+}
+
+void gc_set_memlimit(uint64_t bytes)
+{
+	gc_st.cfg.memlimit = bytes;
+	gc_pacer_recompute();
+	gc_trigger_check();
+}
+
+/* --- the public entry points ------------------------------------------------------------- */
+
+void gc_collect(void)
+{
+	if (!sched_self())
+		gc_fatal("gc_collect: called outside a goroutine");
+	ensure_started();
+	uint64_t target = atomic_load(&gc_st.cycle) + 1;
+	atomic_store(&forced_pending, 1);
+	request_cycle();
+	while (atomic_load(&gc_st.cycles_done) < target) {
+		sched_sleep(20000);
+		if (atomic_load(&gc_st.cycles_done) < target && !atomic_load(&gc_st.want_cycle) &&
+		    atomic_load(&gc_st.cycle) < target)
+			request_cycle(); /* the request was taken by a cycle that began before it */
+	}
+	gc_sweep_all();
+}
+
+void gc_get_config(struct gc_config *out)
+{
+	*out = gc_st.cfg;
+}
+
+int gc_init(const struct gc_config *cfg)
+{
+	char err[256];
+	struct gc_config c;
+	if (cfg) {
+		c = *cfg;
+	} else if (gc_config_from_env(&c, err, sizeof err)) {
+		fprintf(stderr, "gc: %s\n", err);
+		return -1;
+	}
+	if (c.gogc == 0)
+		c.gogc = GC_DEFAULT_GOGC;
+	if (c.gogc < GC_GOGC_OFF) {
+		fprintf(stderr, "gc: gogc=%d: must be positive or off\n", c.gogc);
+		return -1;
+	}
+	if (!c.maxheap)
+		c.maxheap = GC_DEFAULT_MAXHEAP;
+	if (c.bg_percent <= 0 || c.bg_percent > 100)
+		c.bg_percent = 25;
+	gc_sizeclass_init();
+	memset(&gc_st, 0, sizeof gc_st);
+	memset(&gc_heap, 0, sizeof gc_heap);
+	gc_st.cfg = c;
+	gc_heap.maxheap = c.maxheap;
+	atomic_store(&gc_heap.sweepgen, 2);
+	gc_stats_reset();
+	gc_pages_reset();
+	if (gc_arena_init(c.numa)) {
+		fprintf(stderr, "gc: cannot reserve the arena map\n");
+		return -1;
+	}
+	gc_central_init();
+	gc_mark_init();
+	gc_caches_init(SCHED_MAX_PROCS);
+	gc_barrier_on = 0;
+	services_started = 0;
+	forced_pending = 0;
+	bg_alive = 0;
+	last_runway = 0.3;
+	start_ns = sched_nanotime();
+	gc_pacer_recompute();
+	static const struct sched_hooks hooks = {.spawn = hook_spawn};
+	sched_set_hooks(&hooks);
+	return 0;
+}
+
+void gc_fini(void)
+{
+	sched_set_hooks(NULL);
+	__atomic_store_n(&gc_barrier_on, 0, __ATOMIC_SEQ_CST);
+	atomic_store(&gc_st.phase, GC_PHASE_OFF);
+	/* The service goroutines were discarded by sched_run while parked on
+	 * their channels, which still name them: the channels are not freed. */
+	ctl_wake = sweep_wake = NULL;
+	gc_finalizer_fini();
+	/* Span metadata is freed with the arenas' spans. */
+	for (struct gc_arena *a = gc_heap.arenas; a; a = a->next)
+		for (size_t i = 0; i < GC_ARENA_PAGES; i++) {
+			struct gc_span *s = atomic_load(&a->spans[i]);
+			if (s && s->base == a->base + i * GC_PAGE_SIZE) {
+				while (s->specials) {
+					struct gc_special *sp = s->specials;
+					s->specials = sp->next;
+					free(sp);
+				}
+				gc_span_free_meta(s);
+			}
+		}
+	gc_caches_fini();
+	gc_mark_fini();
+	gc_roots_fini();
+	gc_arena_fini();
+}
+
+int gc_run(const struct gc_config *gcfg, const struct sched_config *scfg, void (*main_fn)(void *), void *arg)
+{
+	if (gc_init(gcfg))
+		return -1;
+	int rc = sched_run(scfg, main_fn, arg);
+	gc_fini();
+	return rc;
+}

@@ -1,0 +1,246 @@
+/*
+ * pages.c — the page heap: runs of free pages, spans over them, and giving
+ * free pages back to the OS.
+ *
+ * Each arena keeps two bitmaps over its 8,192 pages: free (1 = not in any
+ * span) and released (1 = free and returned with MADV_DONTNEED, so it reads
+ * as zero). A free run is a run of set bits, so freeing a span coalesces
+ * with its neighbours by construction; allocation is first fit over the
+ * arenas, newest first, found with word-at-a-time bit scans. Everything here
+ * runs under gc_heap.lock (Go's mheap lock); the lock is held for a bitmap
+ * scan, never for a system call other than madvise of released pages.
+ *
+ * A request larger than an arena gets fresh contiguous arenas of its own;
+ * their pages return to the ordinary free bitmaps when freed.
+ */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+struct gc_heap gc_heap;
+
+void gc_lock(int *l)
+{
+	for (unsigned spins = 0; __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE); spins++) {
+		while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+			if (spins++ < 64)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+	}
+}
+
+/* --- span structs: a pool that never returns memory ------------------------------ */
+
+static struct gc_span *span_pool;   /* heap lock */
+
+struct gc_span *gc_span_struct_alloc(void)
+{
+	if (!span_pool) {
+		enum { CHUNK = 128 };
+		struct gc_span *chunk = calloc(CHUNK, sizeof *chunk);
+		if (!chunk)
+			return NULL;
+		atomic_fetch_add(&gc_heap.metadata_bytes, CHUNK * sizeof *chunk);
+		for (int i = 0; i < CHUNK; i++) {
+			chunk[i].next = span_pool;
+			span_pool = &chunk[i];
+		}
+	}
+	struct gc_span *s = span_pool;
+	span_pool = s->next;
+	s->next = NULL;
+	return s;
+}
+
+void gc_span_struct_free(struct gc_span *s)
+{
+	s->next = span_pool;
+	span_pool = s;
+}
+
+void gc_pages_reset(void)
+{
+	/* The chunks are not tracked individually; a fresh heap leaks the
+	 * pool of the last one (bounded by its peak span count). */
+	span_pool = NULL;
+}
+
+/* --- bit runs ------------------------------------------------------------------------ */
+
+static bool test_bit(const uint64_t *b, size_t i)
+{
+	return (b[i >> 6] >> (i & 63)) & 1;
+}
+
+static void set_range(uint64_t *b, size_t i, size_t n, bool v)
+{
+	while (n) {
+		size_t bit = i & 63;
+		size_t take = 64 - bit < n ? 64 - bit : n;
+		uint64_t m = take == 64 ? ~0ull : (((uint64_t)1 << take) - 1) << bit;
+		if (v)
+			b[i >> 6] |= m;
+		else
+			b[i >> 6] &= ~m;
+		i += take;
+		n -= take;
+	}
+}
+
+/* First run of n set bits in b (len bits); returns its start or len. */
+static size_t find_run(const uint64_t *b, size_t len, size_t n)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint64_t w = b[i >> 6] >> (i & 63);
+		if (!w) {
+			i = (i | 63) + 1;
+			continue;
+		}
+		i += (size_t)__builtin_ctzll(w);
+		size_t start = i;
+		/* Length of the run of ones from start. */
+		while (i < len) {
+			uint64_t z = ~b[i >> 6] >> (i & 63);
+			if (z) {
+				i += (size_t)__builtin_ctzll(z);
+				break;
+			}
+			i = (i | 63) + 1;
+		}
+		if (i > len)
+			i = len;
+		if (i - start >= n)
+			return start;
+	}
+	return len;
+}
+
+/* Takes [first, first+n) of arena a: returns whether all of it was released (zero). */
+static bool take_pages(struct gc_arena *a, size_t first, size_t n)
+{
+	bool zero = true;
+	size_t released = 0;
+	for (size_t i = first; i < first + n; i++) {
+		if (test_bit(a->released, i))
+			released++;
+		else
+			zero = false;
+	}
+	set_range(a->free_pages, first, n, false);
+	set_range(a->released, first, n, false);
+	a->nfree -= (uint32_t)n;
+	gc_heap.pages_free -= n;
+	gc_heap.pages_released -= released;
+	gc_heap.pages_inuse += n;
+	return zero;
+}
+
+struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
+{
+	gc_lock(&gc_heap.lock);
+	struct gc_span *s = gc_span_struct_alloc();
+	if (!s) {
+		gc_unlock(&gc_heap.lock);
+		return NULL;
+	}
+	uintptr_t base = 0;
+	bool zero = true;
+	if (npages <= GC_ARENA_PAGES) {
+		for (int round = 0; round < 2 && !base; round++) {
+			for (struct gc_arena *a = gc_heap.arenas; a; a = a->next) {
+				if (a->nfree < npages)
+					continue;
+				size_t at = find_run(a->free_pages, GC_ARENA_PAGES, npages);
+				if (at == GC_ARENA_PAGES)
+					continue;
+				zero = take_pages(a, at, npages);
+				base = a->base + at * GC_PAGE_SIZE;
+				break;
+			}
+			if (!base && round == 0 && !gc_arena_grow_locked(1))
+				break;
+		}
+	} else {
+		size_t k = (npages + GC_ARENA_PAGES - 1) / GC_ARENA_PAGES;
+		struct gc_arena *a = gc_arena_grow_locked(k);
+		if (a) {
+			base = a->base;
+			size_t left = npages;
+			for (uintptr_t p = base; left; p += GC_ARENA_SIZE) {
+				size_t n = left < GC_ARENA_PAGES ? left : GC_ARENA_PAGES;
+				zero &= take_pages(gc_arena_of(p), 0, n);
+				left -= n;
+			}
+		}
+	}
+	if (!base) {
+		gc_span_struct_free(s);
+		gc_unlock(&gc_heap.lock);
+		return NULL;
+	}
+	memset(s, 0, sizeof *s);
+	s->base = base;
+	s->npages = npages;
+	gc_arena_set_spans(s);
+	gc_span_set_state(s, GC_SPAN_INUSE);
+	gc_unlock(&gc_heap.lock);
+	*zeroed = zero;
+	return s;
+}
+
+void gc_pages_free(struct gc_span *s)
+{
+	gc_lock(&gc_heap.lock);
+	gc_arena_clear_spans(s);
+	gc_span_set_state(s, GC_SPAN_FREE);
+	size_t left = s->npages;
+	for (uintptr_t p = s->base; left;) {
+		struct gc_arena *a = gc_arena_of(p);
+		size_t first = (p - a->base) >> GC_PAGE_SHIFT;
+		size_t n = GC_ARENA_PAGES - first < left ? GC_ARENA_PAGES - first : left;
+		set_range(a->free_pages, first, n, true);
+		a->nfree += (uint32_t)n;
+		gc_heap.pages_free += n;
+		gc_heap.pages_inuse -= n;
+		left -= n;
+		p += n * GC_PAGE_SIZE;
+	}
+	gc_span_struct_free(s);
+	gc_unlock(&gc_heap.lock);
+}
+
+size_t gc_pages_scavenge(size_t keep)
+{
+	size_t released = 0;
+	gc_lock(&gc_heap.lock);
+	for (struct gc_arena *a = gc_heap.arenas; a; a = a->next) {
+		size_t committed_free = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
+		if (committed_free <= keep)
+			break;
+		for (size_t i = 0; i < GC_ARENA_PAGES;) {
+			if (!test_bit(a->free_pages, i) || test_bit(a->released, i)) {
+				i++;
+				continue;
+			}
+			size_t j = i;
+			while (j < GC_ARENA_PAGES && test_bit(a->free_pages, j) && !test_bit(a->released, j))
+				j++;
+			madvise((void *)(a->base + i * GC_PAGE_SIZE), (j - i) * GC_PAGE_SIZE, MADV_DONTNEED);
+			set_range(a->released, i, j - i, true);
+			gc_heap.pages_released += j - i;
+			released += (j - i) * GC_PAGE_SIZE;
+			committed_free -= (j - i) * GC_PAGE_SIZE;
+			i = j;
+			if (committed_free <= keep)
+				break;
+		}
+	}
+	gc_unlock(&gc_heap.lock);
+	return released;
+}

@@ -1,0 +1,133 @@
+/*
+ * sweep.c — sweeping: turning mark bits into alloc bits, span by span.
+ *
+ * After mark termination flips the heap's sweepgen, every span in use is
+ * unswept (on an unswept central list, or held by nobody: caches were
+ * emptied in the same stop). Spans are swept
+ *   - lazily, by an allocator that takes an unswept span from its class's
+ *     central list (central.c), and
+ *   - in the background, by the sweeper goroutine, one span at a time with
+ *     a yield every few spans, so it never holds a worker for long.
+ * Whoever moves a span's sweepgen from sg-2 to sg-1 sweeps it. Sweeping
+ * ends before the next cycle's mark begins (the cycle finishes it first).
+ *
+ * Sweeping a span: finalizers of unmarked objects are queued (and the
+ * objects kept one more cycle), reclaimed slots are poisoned in poison
+ * mode, the mark bits become the alloc bits, freeindex goes back to 0, and
+ * a span with nothing left goes back to the page heap.
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+_Atomic uint64_t gc_sweep_pages_pending;
+static _Atomic int sweep_active;   /* sweeps in progress */
+
+void gc_poison_slot(struct gc_span *s, uint32_t idx)
+{
+	uint64_t *p = (uint64_t *)(s->base + (uintptr_t)idx * s->elemsize);
+	size_t n = s->elemsize / 8;
+	for (size_t i = 0; i < n; i++)
+		p[i] = GC_POISON_WORD;
+}
+
+bool gc_sweep_span(struct gc_span *s, bool preserve)
+{
+	atomic_fetch_add(&sweep_active, 1);
+	uint32_t sg = atomic_load(&gc_heap.sweepgen);
+	if (s->specials)
+		gc_finalizer_sweep(s);
+	uint32_t live = gc_bits_count(s->mark_bits, s->nelems);
+	uint32_t before = s->large ? 1 : s->nalloc;
+	if (gc_st.cfg.poison && live < before) {
+		for (uint32_t i = 0; i < s->nelems; i++)
+			if (gc_span_allocated(s, i) && !gc_bit(s->mark_bits, i))
+				gc_poison_slot(s, i);
+	}
+	if (live < before)
+		gc_stat_add(&gc_counters.freed_bytes, (uint64_t)(before - live) * s->elemsize);
+	uint64_t *t = s->alloc_bits;
+	s->alloc_bits = s->mark_bits;
+	s->mark_bits = t;
+	memset(s->mark_bits, 0, s->nbits_words * sizeof(uint64_t));
+	if (s->check_bits)
+		memset(s->check_bits, 0, s->nbits_words * sizeof(uint64_t));
+	s->nalloc = live;
+	if (!s->large) {
+		s->freeindex = 0;
+		gc_span_refill_cache(s);
+		s->needzero = 1;
+	}
+	atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
+	bool freed = false;
+	if (live == 0 && !(preserve && !s->large)) {
+		if (s->on_special_list)
+			gc_finalizer_forget_span(s);
+		gc_span_free_meta(s);
+		gc_pages_free(s);
+		freed = true;
+	} else if (!preserve) {
+		gc_central_insert_swept(s);
+	}
+	atomic_fetch_sub(&sweep_active, 1);
+	return freed;
+}
+
+static int sweep_cursor;   /* the background sweeper's position; reset at each flip */
+
+void gc_sweep_reset(void)
+{
+	sweep_cursor = 0;
+}
+
+bool gc_sweep_one(void)
+{
+	int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
+	struct gc_span *s = gc_central_take_unswept(&cursor);
+	__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
+	if (!s)
+		return false;
+	gc_sweep_span(s, false);
+	return true;
+}
+
+/* Sweeps until nothing is unswept and no other sweep is in progress. */
+void gc_sweep_all(void)
+{
+	uint64_t t0 = gc_thread_cpu_ns();
+	unsigned n = 0;
+	while (gc_sweep_one())
+		if ((++n & 15) == 0)
+			sched_poll();
+	while (atomic_load(&sweep_active))
+		sched_gosched();
+	gc_stat_add(&gc_counters.sweep_ns, gc_thread_cpu_ns() - t0);
+}
+
+/* The background sweeper: woken after each mark termination. */
+void gc_sweeper_main(void *arg)
+{
+	struct sched_chan *wake = arg;
+	uint8_t token;
+	while (sched_chan_recv(wake, &token)) {
+		uint64_t cycle = atomic_load(&gc_st.cycles_done);
+		uint64_t t0 = gc_thread_cpu_ns();
+		unsigned n = 0;
+		while (gc_sweep_one()) {
+			if ((++n & 7) == 0) {
+				gc_stat_add(&gc_counters.sweep_ns, gc_thread_cpu_ns() - t0);
+				sched_gosched();
+				t0 = gc_thread_cpu_ns();
+			}
+		}
+		gc_stat_add(&gc_counters.sweep_ns, gc_thread_cpu_ns() - t0);
+		while (atomic_load(&sweep_active))
+			sched_gosched();
+		if (atomic_load(&gc_st.cycles_done) == cycle) {
+			atomic_store(&gc_st.sweep_done_cycle, cycle);
+			gc_scavenge_after_sweep();
+		}
+		gc_finalizer_wake();
+	}
+}

@@ -108,8 +108,13 @@ static inline void *alloc_small(const struct gc_type *t, size_t count, size_t si
 		if (c->assist_debt >= 64 * 1024)
 			gc_assist(c);
 	}
-	if (refilled)
-		gc_trigger_check();
+	if (refilled) {
+		if (atomic_load_explicit(&gc_st.phase, memory_order_relaxed) == GC_PHASE_MARK &&
+		    atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.goal))
+			gc_assist(c);
+		else
+			gc_trigger_check();
+	}
 	return obj;
 }
 
@@ -119,13 +124,18 @@ void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
 	size_t npages = (size + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
 	if (npages > (SIZE_MAX >> GC_PAGE_SHIFT) - 1)
 		gc_out_of_memory(size);
+	gc_sweep_reclaim(npages);
 	bool zeroed;
 	struct gc_span *s = gc_pages_alloc(npages, &zeroed);
 	if (!s)
 		gc_out_of_memory(size);
 	gc_span_init_large(s, t, count, size);
+	/* The object's address must sit in this frame across the assist and
+	 * the trigger below (both may switch): the span struct is not a heap
+	 * pointer, so holding only s would hide the object from the stack scan. */
+	void *obj = (void *)s->base;
 	if (!zeroed)
-		memset((void *)s->base, 0, size);
+		memset(obj, 0, size);
 	/* Large spans live on their class's full list (swept), where the
 	 * sweeper finds them. Published before the object is returned; marked
 	 * first when the collector is marking. */
@@ -146,7 +156,8 @@ void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
 		gc_assist(c);
 	}
 	gc_trigger_check();
-	return (void *)s->base;
+	gc_keep_alive(obj);
+	return obj;
 }
 
 void *gc_alloc_array(const struct gc_type *t, size_t n)

@@ -32,6 +32,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,8 +104,14 @@ void gc_trigger_check(void)
 	if (atomic_load_explicit(&gc_st.phase, memory_order_relaxed) != GC_PHASE_OFF ||
 	    atomic_load_explicit(&gc_st.want_cycle, memory_order_relaxed))
 		return;
-	if (atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.trigger))
+	if (atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.trigger)) {
 		request_cycle();
+		/* The controller was readied here: let it start the cycle now
+		 * rather than at this goroutine's next preemption (Go starts
+		 * the cycle on the allocating goroutine itself). */
+		if (sched_self())
+			sched_gosched();
+	}
 }
 
 /* --- marking helpers ---------------------------------------------------------------------- */
@@ -176,6 +183,11 @@ void gc_assist(struct gc_cache *c)
 	if (atomic_load(&gc_st.phase) != GC_PHASE_MARK || atomic_load(&gc_st.limiter_on))
 		return;
 	int64_t work = (int64_t)((double)debt * atomic_load(&gc_st.assist_ratio));
+	/* Past the goal the allocator drains whatever it finds: the heap must
+	 * not grow further while the mark lags. */
+	bool over = atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.goal);
+	if (over)
+		work = INT64_MAX;
 	if (work <= 0)
 		return;
 	/* Background credit first. */
@@ -192,10 +204,23 @@ void gc_assist(struct gc_cache *c)
 	uint64_t t0 = gc_thread_cpu_ns();
 	struct gc_marker m;
 	gc_marker_init(&m, false);
-	atomic_fetch_add(&gc_st.nbusy, 1);
-	gc_drain(&m, (uint64_t)work, true);
-	gc_marker_flush(&m);
-	atomic_fetch_sub(&gc_st.nbusy, 1);
+	for (;;) {
+		atomic_fetch_add(&gc_st.nbusy, 1);
+		uint64_t done = gc_drain(&m, over ? 0 : (uint64_t)work, true);
+		gc_marker_flush(&m);
+		atomic_fetch_sub(&gc_st.nbusy, 1);
+		/* Past the goal with no gray work in sight, the allocator waits
+		 * for the mark to end (Go parks it on the assist queue), unless
+		 * the CPU limiter says the collector already takes too much. */
+		if (!over || done > 0 || atomic_load(&gc_st.phase) != GC_PHASE_MARK ||
+		    atomic_load(&gc_st.limiter_on) ||
+		    atomic_load(&gc_st.heap_live) < atomic_load(&gc_st.goal))
+			break;
+		gc_stat_add(&gc_counters.assist_ns, gc_thread_cpu_ns() - t0);
+		gc_stat_add(&gc_counters.gc_cpu_ns, gc_thread_cpu_ns() - t0);
+		sched_sleep(20000);
+		t0 = gc_thread_cpu_ns();
+	}
 	uint64_t dt = gc_thread_cpu_ns() - t0;
 	gc_stat_add(&gc_counters.assist_ns, dt);
 	gc_stat_add(&gc_counters.gc_cpu_ns, dt);
@@ -292,6 +317,7 @@ static void run_cycle(bool forced)
 	int procs = sched_procs();
 	int64_t t_begin = sched_nanotime();
 	gc_sweep_all();
+	gc_scavenge_after_sweep();   /* the sweep is complete: fragmentation is known */
 
 	/* 1. sweep termination */
 	stw_begin();
@@ -311,10 +337,8 @@ static void run_cycle(bool forced)
 	}
 	update_assist_ratio();
 	bool cms = gc_st.cfg.mode == GC_MODE_CMS;
-	if (cms) {
-		atomic_store(&gc_st.alloc_black, 1);
+	if (cms)
 		atomic_store(&gc_st.phase, GC_PHASE_MARK);
-	}
 	uint64_t cpu0 = atomic_load(&gc_counters.gc_cpu_ns);
 	uint64_t assist0 = atomic_load(&gc_counters.assist_ns);
 	uint64_t bg0 = atomic_load(&gc_counters.bg_mark_ns);
@@ -326,8 +350,13 @@ static void run_cycle(bool forced)
 		/* 2. mark */
 		t_mark = sched_nanotime();
 		mark_start_ns = t_mark;
+		/* The barrier first, everywhere; only then allocate black.
+		 * The other order would let a goroutine that does not yet see
+		 * the barrier store a white object into a black one unshaded. */
 		__atomic_store_n(&gc_barrier_on, 1, __ATOMIC_SEQ_CST);
 		sched_ragged_barrier();
+		atomic_store(&gc_st.alloc_black, 1);
+		sched_ragged_barrier();   /* no stack is scanned before all allocate black */
 		double share = (double)procs * gc_st.cfg.bg_percent / 100.0;
 		int nbg = (int)ceil(share - 1e-9);
 		if (nbg < 1)
@@ -447,7 +476,10 @@ static uint64_t memlimit_overhead(void)
 	struct gc_stats st;
 	gc_read_stats(&st);
 	uint64_t free_committed = st.heap_committed - st.heap_inuse;
-	return atomic_load(&gc_st.stack_bytes) + atomic_load(&gc_heap.metadata_bytes) + free_committed;
+	/* Spans hold more than their live objects (free slots, tails): what
+	 * the last full sweep left beyond the marked bytes counts too. */
+	return atomic_load(&gc_st.stack_bytes) + atomic_load(&gc_heap.metadata_bytes) + free_committed +
+	       atomic_load(&gc_st.frag_bytes);
 }
 
 void gc_pacer_recompute(void)
@@ -473,6 +505,10 @@ void gc_scavenge_after_sweep(void)
 {
 	struct gc_stats st;
 	gc_read_stats(&st);
+	uint64_t marked = atomic_load(&gc_st.heap_marked);
+	atomic_store(&gc_st.frag_bytes, st.heap_inuse > marked ? st.heap_inuse - marked : 0);
+	if (gc_st.cfg.memlimit && atomic_load(&gc_st.phase) == GC_PHASE_OFF)
+		gc_pacer_recompute();
 	uint64_t goal = atomic_load(&gc_st.goal);
 	uint64_t target = goal == UINT64_MAX ? st.heap_inuse : (goal > st.heap_inuse ? goal : st.heap_inuse);
 	target += target / 10;
@@ -496,6 +532,7 @@ void gc_set_gogc(int gogc)
 void gc_set_memlimit(uint64_t bytes)
 {
 	gc_st.cfg.memlimit = bytes;
+	__atomic_store_n(&gc_heap.memlimit, bytes, __ATOMIC_RELAXED);
 	gc_pacer_recompute();
 	gc_trigger_check();
 }
@@ -549,6 +586,7 @@ int gc_init(const struct gc_config *cfg)
 	memset(&gc_heap, 0, sizeof gc_heap);
 	gc_st.cfg = c;
 	gc_heap.maxheap = c.maxheap;
+	gc_heap.memlimit = c.memlimit;
 	atomic_store(&gc_heap.sweepgen, 2);
 	gc_stats_reset();
 	gc_pages_reset();

@@ -247,6 +247,7 @@ struct gc_heap {
 	size_t pages_free;                 /* lock: free, committed or released */
 	size_t pages_released;             /* lock */
 	uint64_t maxheap;                  /* hard limit on arena bytes */
+	uint64_t memlimit;                 /* soft limit: scavenge before committing past it; set by the collector */
 	_Atomic uint32_t sweepgen;         /* += 2 at mark termination */
 	int numa;                          /* place arenas per node */
 	int nnodes;                        /* nodes in use (1 without NUMA) */
@@ -409,6 +410,7 @@ struct gc_state {
 	_Atomic uint64_t sweep_done_cycle;   /* cycle whose sweep finished */
 	_Atomic int sweeping;                /* the background sweeper has work */
 	_Atomic uint64_t stack_bytes;        /* scanned in the last cycle */
+	_Atomic uint64_t frag_bytes;         /* span bytes beyond marked after the last full sweep */
 	uint64_t globals_bytes;              /* registered roots */
 	struct sched_g *controller;          /* the cycle goroutine, parked between cycles */
 	_Atomic int controller_parked;
@@ -437,6 +439,9 @@ bool gc_sweep_span(struct gc_span *s, bool from_cache);
 /* Sweeps one unswept span; returns false when none is left. */
 bool gc_sweep_one(void);
 void gc_sweep_all(void);
+/* Before the heap takes fresh pages: sweeps unswept spans until npages
+ * were freed or none is left (Go's reclaim). Returns pages freed. */
+size_t gc_sweep_reclaim(size_t npages);
 void gc_sweeper_main(void *arg);
 void gc_sweep_reset(void);
 void gc_scavenge_after_sweep(void);

@@ -180,6 +180,10 @@ static bool pop(struct gc_marker *m, uintptr_t *obj)
 	return true;
 }
 
+/* Scan work charged per object marked, in bytes: finding and marking a
+ * noscan object costs about as much as scanning a few words. */
+#define GC_SHADE_WORK 32
+
 static inline uint64_t *marks_of(struct gc_marker *m, struct gc_span *s)
 {
 	return m->checkmark ? s->check_bits : s->mark_bits;
@@ -191,6 +195,7 @@ void gc_shade_obj(struct gc_marker *m, struct gc_span *s, uint32_t idx, uintptr_
 		return;
 	m->marked++;
 	m->marked_bytes += s->elemsize;
+	m->scanned += GC_SHADE_WORK;  /* marking costs work even when nothing is scanned */
 	if (!s->noscan)
 		push(m, obj);
 }
@@ -218,13 +223,37 @@ static inline void shade_field(struct gc_marker *m, uintptr_t p, uintptr_t from)
 	gc_shade(m, p);
 }
 
-static void scan_offsets(struct gc_marker *m, const struct gc_type *t, uintptr_t obj, size_t bytes)
+/* Scans the elements of an array of t (bytes long, at obj) that start in
+ * [from, to). */
+static void scan_offsets(struct gc_marker *m, const struct gc_type *t, uintptr_t obj, size_t bytes,
+			 size_t from, size_t to)
 {
-	for (size_t base = 0; base + t->size <= bytes; base += t->size)
+	size_t first = (from + t->size - 1) / t->size * t->size;
+	for (size_t base = first; base < to && base + t->size <= bytes; base += t->size)
 		for (uint32_t k = 0; k < t->nptrs; k++) {
 			uintptr_t v = __atomic_load_n((uintptr_t *)(obj + base + t->offsets[k]), __ATOMIC_RELAXED);
 			shade_field(m, v, obj);
 		}
+}
+
+/* Large objects are scanned in oblets of GC_OBLET bytes (Go's scheme), so
+ * several markers and assists share one big array: the gray entry for the
+ * object scans its first oblet and pushes the others as interior pointers,
+ * which drain recognizes (an entry that is not a span's base). */
+#define GC_OBLET ((size_t)128 * 1024)
+
+static void scan_large(struct gc_marker *m, struct gc_span *s, uintptr_t entry)
+{
+	const struct gc_type *t = s->large_type;
+	size_t bytes = t ? t->size * s->large_count : 0;
+	size_t from = entry - s->base;
+	if (from == 0)
+		for (size_t off = GC_OBLET; off < bytes; off += GC_OBLET)
+			push(m, s->base + off);
+	size_t to = from + GC_OBLET < bytes ? from + GC_OBLET : bytes;
+	if (t)
+		scan_offsets(m, t, s->base, bytes, from, to);
+	m->scanned += to > from ? to - from : 0;
 }
 
 void gc_scan_object(struct gc_marker *m, struct gc_span *s, uint32_t idx, uintptr_t obj)
@@ -232,10 +261,10 @@ void gc_scan_object(struct gc_marker *m, struct gc_span *s, uint32_t idx, uintpt
 	if (s->noscan)
 		return;
 	if (s->large) {
-		const struct gc_type *t = s->large_type;
-		if (t)
-			scan_offsets(m, t, obj, t->size * s->large_count);
-		m->scanned += s->elemsize;
+		if (obj == s->base) {
+			/* Whole-object scans (finalizer roots) go oblet by oblet too. */
+			scan_large(m, s, obj);
+		}
 		return;
 	}
 	m->scanned += s->elemsize;
@@ -262,7 +291,7 @@ void gc_scan_object(struct gc_marker *m, struct gc_span *s, uint32_t idx, uintpt
 	}
 	const struct gc_type *t = s->types ? s->types[idx] : NULL;
 	if (t)
-		scan_offsets(m, t, obj, s->elemsize);
+		scan_offsets(m, t, obj, s->elemsize, 0, s->elemsize);
 }
 
 GC_NO_ASAN void gc_scan_conservative(struct gc_marker *m, const void *lo, const void *hi)
@@ -282,8 +311,10 @@ uint64_t gc_drain(struct gc_marker *m, uint64_t budget, bool poll)
 	unsigned n = 0;
 	while (pop(m, &obj)) {
 		struct gc_span *s = gc_span_of(obj);
-		uint32_t idx = s->large ? 0 : gc_span_index(s, obj);
-		gc_scan_object(m, s, idx, obj);
+		if (s->large)
+			scan_large(m, s, obj);
+		else
+			gc_scan_object(m, s, gc_span_index(s, obj), obj);
 		if (budget && m->scanned - start >= budget)
 			break;
 		if (poll && (++n & 63) == 0)

@@ -27,7 +27,7 @@ uint64_t gc_pacer_goal(const struct gc_pacer_in *in, bool *limited)
 	if (in->gogc != GC_GOGC_OFF) {
 		uint64_t base = in->marked + in->stacks + in->globals;
 		goal = in->marked + base / 100 * (uint64_t)in->gogc + base % 100 * (uint64_t)in->gogc / 100;
-		uint64_t floor = GC_HEAP_MIN / 100 * (uint64_t)in->gogc;
+		uint64_t floor = GC_HEAP_MIN * (uint64_t)in->gogc / 100;
 		if (goal < floor)
 			goal = floor;
 	}

@@ -141,6 +141,8 @@ static bool take_pages(struct gc_arena *a, size_t first, size_t n)
 	return zero;
 }
 
+static size_t scavenge_locked(size_t keep);
+
 struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 {
 	gc_lock(&gc_heap.lock);
@@ -151,6 +153,15 @@ struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 	}
 	uintptr_t base = 0;
 	bool zero = true;
+	/* Under a memory limit, free pages are returned to the OS before the
+	 * committed total would pass it (Go scavenges synchronously too). */
+	uint64_t limit = __atomic_load_n(&gc_heap.memlimit, __ATOMIC_RELAXED);
+	if (limit) {
+		uint64_t committed = (gc_heap.pages_inuse + gc_heap.pages_free - gc_heap.pages_released + npages) *
+				     GC_PAGE_SIZE + atomic_load(&gc_heap.metadata_bytes);
+		if (committed > limit)
+			scavenge_locked(0);
+	}
 	if (npages <= GC_ARENA_PAGES) {
 		for (int round = 0; round < 2 && !base; round++) {
 			for (struct gc_arena *a = gc_heap.arenas; a; a = a->next) {
@@ -217,8 +228,15 @@ void gc_pages_free(struct gc_span *s)
 
 size_t gc_pages_scavenge(size_t keep)
 {
-	size_t released = 0;
 	gc_lock(&gc_heap.lock);
+	size_t released = scavenge_locked(keep);
+	gc_unlock(&gc_heap.lock);
+	return released;
+}
+
+static size_t scavenge_locked(size_t keep)
+{
+	size_t released = 0;
 	for (struct gc_arena *a = gc_heap.arenas; a; a = a->next) {
 		size_t committed_free = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
 		if (committed_free <= keep)
@@ -241,6 +259,5 @@ size_t gc_pages_scavenge(size_t keep)
 				break;
 		}
 	}
-	gc_unlock(&gc_heap.lock);
 	return released;
 }

@@ -92,6 +92,22 @@ bool gc_sweep_one(void)
 	return true;
 }
 
+size_t gc_sweep_reclaim(size_t npages)
+{
+	size_t freed = 0;
+	while (freed < npages) {
+		int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
+		struct gc_span *s = gc_central_take_unswept(&cursor);
+		__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
+		if (!s)
+			break;
+		size_t n = s->npages;
+		if (gc_sweep_span(s, false))
+			freed += n;
+	}
+	return freed;
+}
+
 /* Sweeps until nothing is unswept and no other sweep is in progress. */
 void gc_sweep_all(void)
 {

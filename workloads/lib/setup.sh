@@ -27,7 +27,7 @@ toc_ensure_packages() {
 }
 
 # The packages every build needs.
-TOC_BUILD_PACKAGES=(build-essential cmake pkg-config libcunit1-dev liburcu-dev libnuma-dev valgrind)
+TOC_BUILD_PACKAGES=(build-essential cmake pkg-config libcunit1-dev liburcu-dev libnuma-dev libgc-dev valgrind)
 
 toc_configure_build() {
 	local dir=$1 type=$2

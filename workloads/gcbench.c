@@ -1,0 +1,342 @@
+/*
+ * gcbench — GCBench and binary-trees over four heaps, one binary:
+ *
+ *   --mode=cms|stw   toc's collector (concurrent or stop-the-world mark-sweep),
+ *                    one goroutine per worker              gcbench_toc.c
+ *   --mode=boehm     bdwgc 8.2, one registered pthread per worker, as many
+ *                    parallel markers as workers, the same heap budget
+ *                                                          gcbench_boehm.c
+ *   --mode=malloc    malloc/free, one pthread per worker   gcbench_malloc.c
+ *
+ * The workload (gcbench_work.c) is the same code in every mode. Each worker
+ * runs its own copy, so --workers=N does N times the work of one. One run per
+ * process: a harness compares modes by running this once per mode,
+ * interleaved (DESIGN.md §10). This file parses the flags, runs the mode's
+ * backend, checks the node counts and prints the figures: a table, or with
+ * --json one object on stdout. Progress goes to stderr.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gc/gc.h"
+#include "sched/knob.h"
+#include "sched/sched.h"
+#include "gcbench.h"
+
+/* toc's knob names for gc_config_set (its table's names for TOC_GOGC and
+ * TOC_MEMLIMIT). */
+#define GCB_KNOB_GOGC "gogc"
+#define GCB_KNOB_MEMLIMIT "memlimit"
+
+static const char *const mode_names[] = {
+	[GCB_MODE_CMS] = "cms",
+	[GCB_MODE_STW] = "stw",
+	[GCB_MODE_BOEHM] = "boehm",
+	[GCB_MODE_MALLOC] = "malloc",
+};
+
+static const char *const bench_names[] = {
+	[GCB_BENCH_GCBENCH] = "gcbench",
+	[GCB_BENCH_BINARYTREES] = "binarytrees",
+	[GCB_BENCH_BOTH] = "both",
+};
+
+/* --- helpers shared by the parts ------------------------------------------------ */
+
+_Noreturn void gcb_fatal(int status, const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fputs("gcbench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	/* _exit: this may run on a goroutine or a worker thread while others
+	 * still run; exit's handlers would tear the runtime down under them. */
+	_exit(status);
+}
+
+void gcb_progress(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("gcbench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int64_t gcb_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double gcb_peak_rss_mb(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru))
+		return NAN;
+	return (double)ru.ru_maxrss / 1024.0;  /* ru_maxrss is in KiB on Linux */
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void gcb_pause_figures(uint64_t *ns, size_t n, double *max_us, double *p99_us)
+{
+	*max_us = 0;
+	*p99_us = 0;
+	if (!n)
+		return;
+	qsort(ns, n, sizeof *ns, cmp_u64);
+	/* Nearest rank: the smallest pause at least 99% of pauses do not exceed. */
+	size_t rank = (size_t)ceil(0.99 * (double)n);
+	*max_us = (double)ns[n - 1] / 1e3;
+	*p99_us = (double)ns[rank - 1] / 1e3;
+}
+
+/* --- flags ------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gcbench [options]\n"
+		"Runs GCBench and binary-trees over one heap: toc's collector (cms, stw), Boehm GC,\n"
+		"or malloc/free. One run per process; compare modes by running it once per mode.\n\n"
+		"  --mode=MODE           cms | stw: toc's collector, workers on goroutines;\n"
+		"                        boehm: bdwgc, workers on pthreads, one marker per worker;\n"
+		"                        malloc: malloc/free, workers on pthreads\n"
+		"                        (default: TOC_GCMODE, else cms)\n"
+		"  --bench=NAME          gcbench | binarytrees | both (default both)\n"
+		"  --workers=N           copies of the workload run at once, each independent\n"
+		"                        (default: TOC_PROCS, else CPUs online)\n"
+		"  --procs=N             scheduler worker threads, cms/stw only (default: --workers)\n"
+		"  --max-depth=N         deepest iterated trees, %d..24; the stretch tree is one\n"
+		"                        deeper (default 16)\n"
+		"  --long-lived-depth=N  GCBench's long-lived tree, 0..24 (default 16)\n"
+		"  --gogc=N|off          heap growth between cycles, percent (default: TOC_GOGC or\n"
+		"                        GOGC, else 100); boehm: mapped to its free-space divisor;\n"
+		"                        malloc: ignored\n"
+		"  --memlimit=SIZE       soft memory limit, e.g. 512M, 2G (default: TOC_MEMLIMIT or\n"
+		"                        GOMEMLIMIT, else none); boehm: its maximum heap size (hard);\n"
+		"                        malloc: ignored\n"
+		"  --parked=N            goroutines parked for the whole run, each holding three heap\n"
+		"                        objects in three stack frames (cms/stw only; default 0)\n"
+		"  --live-mb=M           extra live heap of about M MiB, kept to the end: 64-byte nodes\n"
+		"                        on lists, every 16th with a 1 KiB pointer-free buffer (default 0)\n"
+		"  --json                print one JSON object on stdout\n"
+		"  --help                this text\n\n"
+		"Figures (JSON keys; null where a mode does not measure one): mode, bench, workers,\n"
+		"procs, max_depth, long_lived_depth, seconds (wall time of the workload, setup\n"
+		"excluded), gc_cycles, gc_cpu_fraction (collector CPU / (seconds x procs)),\n"
+		"gc_cpu_seconds, stw_count, stw_max_us, stw_p99_us, peak_rss_mb, peak_heap_mb,\n"
+		"goal_mb (heap goal when the heap peaked), pacer_peak_over_goal (max over cycles of\n"
+		"sampled peak heap / goal), allocated_mb, parked, live_mb, gogc (-1: off),\n"
+		"memlimit_mb, markers (boehm), nodes_checked.\n\n"
+		"--mode=cms|stw, --gogc and --memlimit override the knobs below.\n",
+		GCB_MIN_DEPTH);
+	gc_config_help(f);
+	fprintf(f, "Scheduler: TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES (see README).\n");
+}
+
+static int lookup(const char *flag, const char *value, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && strcmp(value, names[i]) == 0)
+			return i;
+	fprintf(stderr, "gcbench: %s: unknown value \"%s\" (expected:", flag, value);
+	for (int i = 0; i < n; i++)
+		if (names[i])
+			fprintf(stderr, " %s", names[i]);
+	fprintf(stderr, ")\n");
+	exit(2);
+}
+
+static struct gc_config gc_cfg;
+
+static void parse(int argc, char **argv, struct gcb_options *o)
+{
+	enum { F_MODE = 256, F_BENCH, F_WORKERS, F_PROCS, F_MAXD, F_LLD, F_GOGC, F_MEMLIMIT,
+	       F_PARKED, F_LIVE, F_JSON, F_HELP };
+	static const struct option longopts[] = {
+		{"mode", required_argument, NULL, F_MODE},
+		{"bench", required_argument, NULL, F_BENCH},
+		{"workers", required_argument, NULL, F_WORKERS},
+		{"procs", required_argument, NULL, F_PROCS},
+		{"max-depth", required_argument, NULL, F_MAXD},
+		{"long-lived-depth", required_argument, NULL, F_LLD},
+		{"gogc", required_argument, NULL, F_GOGC},
+		{"memlimit", required_argument, NULL, F_MEMLIMIT},
+		{"parked", required_argument, NULL, F_PARKED},
+		{"live-mb", required_argument, NULL, F_LIVE},
+		{"json", no_argument, NULL, F_JSON},
+		{"help", no_argument, NULL, F_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	char err[256];
+	struct sched_config scfg = {0};
+	if (gc_config_from_env(&gc_cfg, err, sizeof err) || sched_config_from_env(&scfg, err, sizeof err))
+		gcb_fatal(2, "%s", err);
+	*o = (struct gcb_options){
+		.mode = gc_cfg.mode == GC_MODE_STW ? GCB_MODE_STW : GCB_MODE_CMS,
+		.bench = GCB_BENCH_BOTH,
+		.max_depth = 16,
+		.long_lived_depth = 16,
+		.gc_cfg = &gc_cfg,
+	};
+	int64_t workers = scfg.procs, procs = 0, v = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		const char *flag = NULL;
+		int64_t min = 1, max = 0, *dst = &v;
+		switch (c) {
+		case F_MODE: o->mode = (enum gcb_mode)lookup("--mode", optarg, mode_names, 4); continue;
+		case F_BENCH: o->bench = (unsigned)lookup("--bench", optarg, bench_names, 4); continue;
+		case F_JSON: o->json = true; continue;
+		case F_HELP: usage(stdout); exit(0);
+		case F_GOGC:
+			if (gc_config_set(&gc_cfg, GCB_KNOB_GOGC, "--gogc", optarg, err, sizeof err))
+				gcb_fatal(2, "%s", err);
+			continue;
+		case F_MEMLIMIT:
+			if (gc_config_set(&gc_cfg, GCB_KNOB_MEMLIMIT, "--memlimit", optarg, err, sizeof err))
+				gcb_fatal(2, "%s", err);
+			continue;
+		case F_WORKERS: flag = "--workers"; dst = &workers; max = 65536; break;
+		case F_PROCS: flag = "--procs"; dst = &procs; max = SCHED_MAX_PROCS; break;
+		case F_MAXD: flag = "--max-depth"; min = GCB_MIN_DEPTH; max = 24; break;
+		case F_LLD: flag = "--long-lived-depth"; min = 0; max = 24; break;
+		case F_PARKED: flag = "--parked"; dst = &o->parked; min = 0; max = 16000000; break;
+		case F_LIVE: flag = "--live-mb"; dst = &o->live_mb; min = 0; max = (int64_t)1 << 20; break;
+		default: usage(stderr); exit(2);
+		}
+		if (sched_knob_int(flag, optarg, min, max, dst, err, sizeof err))
+			gcb_fatal(2, "%s", err);
+		if (c == F_MAXD)
+			o->max_depth = (int)v;
+		else if (c == F_LLD)
+			o->long_lived_depth = (int)v;
+	}
+	if (optind < argc)
+		gcb_fatal(2, "unexpected argument \"%s\" (flags are --name=value; --help lists them)",
+			  argv[optind]);
+
+	bool toc = o->mode == GCB_MODE_CMS || o->mode == GCB_MODE_STW;
+	if (!toc && o->parked)
+		gcb_fatal(2, "--parked applies to cms/stw only");
+	if (!toc && procs)
+		gcb_fatal(2, "--procs applies to cms/stw only (boehm and malloc run one thread per worker)");
+	if (!workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		workers = n < 1 ? 1 : n;
+	}
+	o->workers = (int)workers;
+	o->procs = procs ? (int)procs : (int)(workers < SCHED_MAX_PROCS ? workers : SCHED_MAX_PROCS);
+	o->gogc = gc_cfg.gogc;
+	o->memlimit = gc_cfg.memlimit;
+}
+
+/* --- output ------------------------------------------------------------------------ */
+
+struct field {
+	const char *key;
+	char text[48];   /* the value as JSON: a number, null, or a quoted string */
+};
+
+static void num(struct field *f, const char *key, const char *fmt, double v)
+{
+	f->key = key;
+	if (isnan(v))
+		snprintf(f->text, sizeof f->text, "null");
+	else
+		snprintf(f->text, sizeof f->text, fmt, v);
+}
+
+static void print_result(const struct gcb_options *o, const struct gcb_result *r)
+{
+	struct field fs[32];
+	int n = 0;
+	fs[n].key = "mode";
+	snprintf(fs[n++].text, sizeof fs[0].text, "\"%s\"", mode_names[o->mode]);
+	fs[n].key = "bench";
+	snprintf(fs[n++].text, sizeof fs[0].text, "\"%s\"", bench_names[o->bench]);
+	num(&fs[n++], "workers", "%.0f", o->workers);
+	num(&fs[n++], "procs", "%.0f", r->procs);
+	num(&fs[n++], "max_depth", "%.0f", o->max_depth);
+	num(&fs[n++], "long_lived_depth", "%.0f", o->long_lived_depth);
+	num(&fs[n++], "seconds", "%.4f", r->seconds);
+	num(&fs[n++], "gc_cycles", "%.0f", (double)r->gc_cycles);
+	num(&fs[n++], "gc_cpu_fraction", "%.4f", r->gc_cpu_fraction);
+	num(&fs[n++], "gc_cpu_seconds", "%.4f", r->gc_cpu_seconds);
+	num(&fs[n++], "stw_count", "%.0f", (double)r->stw_count);
+	num(&fs[n++], "stw_max_us", "%.1f", r->stw_max_us);
+	num(&fs[n++], "stw_p99_us", "%.1f", r->stw_p99_us);
+	num(&fs[n++], "peak_rss_mb", "%.1f", gcb_peak_rss_mb());
+	num(&fs[n++], "peak_heap_mb", "%.1f", r->peak_heap_mb);
+	num(&fs[n++], "goal_mb", "%.1f", r->goal_mb);
+	num(&fs[n++], "pacer_peak_over_goal", "%.3f", r->pacer_peak_over_goal);
+	num(&fs[n++], "allocated_mb", "%.1f", r->allocated_mb);
+	num(&fs[n++], "parked", "%.0f", (double)o->parked);
+	num(&fs[n++], "live_mb", "%.0f", (double)o->live_mb);
+	num(&fs[n++], "gogc", "%.0f", o->gogc);
+	num(&fs[n++], "memlimit_mb", "%.1f", (double)o->memlimit / (1024.0 * 1024.0));
+	num(&fs[n++], "markers", "%.0f", r->markers);
+	num(&fs[n++], "nodes_checked", "%.0f", (double)r->nodes_checked);
+
+	if (o->json) {
+		putchar('{');
+		for (int i = 0; i < n; i++)
+			printf("%s\"%s\":%s", i ? "," : "", fs[i].key, fs[i].text);
+		printf("}\n");
+	} else {
+		for (int i = 0; i < n; i++) {
+			const char *t = fs[i].text;
+			size_t len = strlen(t);
+			if (t[0] == '"')  /* strings without their quotes */
+				printf("%-22s %.*s\n", fs[i].key, (int)(len - 2), t + 1);
+			else
+				printf("%-22s %s\n", fs[i].key, t);
+		}
+	}
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct gcb_options o;
+	parse(argc, argv, &o);
+	struct gcb_result r = {0};
+	gcb_progress("mode %s, bench %s, %d workers, max depth %d, long-lived depth %d", mode_names[o.mode],
+		     bench_names[o.bench], o.workers, o.max_depth, o.long_lived_depth);
+
+	int rc;
+	switch (o.mode) {
+	case GCB_MODE_CMS:
+	case GCB_MODE_STW: rc = gcb_toc_run(&o, &r); break;
+	case GCB_MODE_BOEHM: rc = gcb_boehm_run(&o, &r); break;
+	default: rc = gcb_malloc_run(&o, &r); break;
+	}
+	if (rc)
+		gcb_fatal(1, "the %s run did not complete", mode_names[o.mode]);
+
+	uint64_t want = gcb_expected_nodes(&o) * (uint64_t)o.workers;
+	if (r.nodes_checked != want)
+		gcb_fatal(1, "the workers counted %llu tree nodes, %llu expected: a live node was lost",
+			  (unsigned long long)r.nodes_checked, (unsigned long long)want);
+	print_result(&o, &r);
+	return 0;
+}

@@ -1,0 +1,326 @@
+/*
+ * gcbench_toc.c — the cms and stw modes: toc's collector, workers on goroutines.
+ *
+ * gc_run starts the runtime with cfg.mode = GC_MODE_CMS or GC_MODE_STW and
+ * runs toc_main as the first goroutine, which
+ *   1. registers gcb_live_root as a root and parks --parked goroutines, each
+ *      holding three fresh objects in three stack frames (so every cycle has
+ *      that many stacks to scan);
+ *   2. builds the --live-mb heap and runs one full cycle (gc_collect), so every
+ *      mode starts the timed part with its live data marked once;
+ *   3. starts a sampler thread and the workers (one goroutine each), and
+ *      times them;
+ *   4. reads the statistics, stops the sampler, releases the parked
+ *      goroutines and checks what they and the live heap hold.
+ *
+ * Figures over the timed part only: counters are read before and after it
+ * and subtracted; the pauses are the last (stw_count after - before)
+ * entries of gc_read_pauses.
+ *
+ * Pacer accuracy: a sampler thread reads gc_read_stats every GCB_SAMPLE_NS.
+ * An interval is the time between two completed cycles (`cycles` constant);
+ * the goal read in it is that of the cycle that closes it. The heap the goal
+ * bounds is Go's heap_live: what the last cycle marked (heap_live) plus what
+ * was allocated since it ended (alloc_bytes since the interval opened).
+ * pacer_peak_over_goal is the largest (that heap) / (goal) over all samples;
+ * above 1 means a cycle finished late. heap_inuse is not used for it: it
+ * counts spans not yet swept, which right after a cycle still hold the last
+ * interval's garbage and would be compared with the new, smaller goal. The
+ * estimate errs by at most one period of allocation toward a larger heap.
+ * peak_heap_mb is the largest sampled heap_inuse (spans in use), the figure
+ * comparable with bdwgc's heap in use; goal_mb the goal read with it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gc/gc.h"
+#include "sched/chan.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+#include "gcbench.h"
+
+GC_TYPE(gcb_node_type, struct gcb_node, left, right);
+GC_TYPE(gcb_live_type, struct gcb_live, next, buf);
+
+static struct gcb_node *toc_node(void)
+{
+	return gc_alloc(&gcb_node_type);
+}
+
+static struct gcb_live *toc_live(void)
+{
+	return gc_alloc(&gcb_live_type);
+}
+
+static void **toc_ptrs(size_t n)
+{
+	return gc_alloc_array(&gc_type_ptr, n);
+}
+
+static void *toc_noscan(size_t bytes)
+{
+	return gc_alloc_bytes(bytes);
+}
+
+static const struct gcb_heap toc_heap = {
+	.name = "toc",
+	.node = toc_node,
+	.live = toc_live,
+	.ptrs = toc_ptrs,
+	.noscan = toc_noscan,
+	.release = NULL,
+	.barrier = true,
+};
+
+#define GCB_SAMPLE_NS 1000000          /* pacer sampling period: 1 ms */
+#define GCB_PAUSES_MAX ((size_t)1 << 16) /* pauses read back from gc_read_pauses */
+#define MIB (1024.0 * 1024.0)
+
+/* The run in progress: set by gcb_toc_run before gc_run, read by goroutines. */
+static const struct gcb_options *opt;
+static struct gcb_result *res;
+
+/* --- the pacer sampler ----------------------------------------------------------- */
+
+/* Written only by the sampler thread; read by toc_main after joining it. */
+struct pacer {
+	bool started;            /* an interval is open */
+	uint64_t cycle;          /* completed cycles during the open interval */
+	uint64_t alloc_base;     /* alloc_bytes when it opened (see pacer_sample) */
+	uint64_t last_alloc;     /* alloc_bytes at the latest sample */
+	double worst;            /* max estimated heap / goal; NAN before a sample with a goal */
+	uint64_t peak_inuse;     /* largest heap_inuse seen */
+	uint64_t goal_at_peak;   /* heap_goal read with it */
+};
+
+static struct pacer pacer;
+static int sampler_stop;     /* atomic: set by toc_main to end the sampler */
+
+static bool has_goal(uint64_t goal)
+{
+	return goal != 0 && goal != UINT64_MAX;  /* GOGC=off without a limit: none */
+}
+
+static void pacer_sample(struct pacer *p)
+{
+	struct gc_stats st;
+	gc_read_stats(&st);
+	if (!p->started || st.cycles != p->cycle) {
+		/* The cycle that closed the last interval ended between the
+		 * previous sample and this one; counting from the previous
+		 * sample's alloc_bytes errs toward a larger heap. */
+		p->alloc_base = p->started ? p->last_alloc : st.alloc_bytes;
+		p->cycle = st.cycles;
+		p->started = true;
+	}
+	p->last_alloc = st.alloc_bytes;
+	if (has_goal(st.heap_goal)) {
+		double heap = (double)st.heap_live + (double)(st.alloc_bytes - p->alloc_base);
+		double ratio = heap / (double)st.heap_goal;
+		if (isnan(p->worst) || ratio > p->worst)
+			p->worst = ratio;
+	}
+	if (st.heap_inuse > p->peak_inuse) {
+		p->peak_inuse = st.heap_inuse;
+		p->goal_at_peak = st.heap_goal;
+	}
+}
+
+/* A thread, not a goroutine: with every worker busy a goroutine would be
+ * run only when one is preempted, at irregular and long intervals. The
+ * sampler needs only gc_read_stats, which reads counters. */
+static void *sampler_main(void *unused)
+{
+	(void)unused;
+	const struct timespec period = {0, GCB_SAMPLE_NS};
+	for (;;) {
+		pacer_sample(&pacer);
+		if (__atomic_load_n(&sampler_stop, __ATOMIC_ACQUIRE))
+			return NULL;
+		nanosleep(&period, NULL);
+	}
+}
+
+/* --- parked goroutines ----------------------------------------------------------- */
+
+static struct sched_chan *park_release;      /* closed to wake every parked goroutine */
+static struct sched_waitgroup park_ready;    /* parked goroutines about to block */
+static struct sched_waitgroup park_exited;   /* parked goroutines gone */
+static int park_damaged;                     /* atomic: some parked object was overwritten */
+
+/* Three frames, each holding a pointer to an object no other object refers
+ * to: only the conservative scan of this stack keeps them. noinline, and a
+ * use after each call, so the frames and the pointers in them stay real. */
+__attribute__((noinline)) static void park_frame3(struct gcb_node *a, struct gcb_live *b)
+{
+	unsigned char *c = gc_alloc_bytes(64);
+	c[0] = 0xc3;
+	sched_wg_done(&park_ready);
+	sched_chan_recv(park_release, NULL);
+	if (a->i != 0x0a || b->payload[0] != 0x0b || c[0] != 0xc3)
+		__atomic_store_n(&park_damaged, 1, __ATOMIC_RELAXED);
+	gc_keep_alive(c);
+}
+
+__attribute__((noinline)) static void park_frame2(struct gcb_node *a)
+{
+	struct gcb_live *b = gc_alloc(&gcb_live_type);
+	b->payload[0] = 0x0b;
+	park_frame3(a, b);
+	gc_keep_alive(b);
+}
+
+__attribute__((noinline)) static void park_frame1(void)
+{
+	struct gcb_node *a = gc_alloc(&gcb_node_type);
+	a->i = 0x0a;
+	park_frame2(a);
+	gc_keep_alive(a);
+}
+
+static void parked_main(void *unused)
+{
+	(void)unused;
+	park_frame1();
+	sched_wg_done(&park_exited);
+}
+
+static void parked_start(int64_t n)
+{
+	park_release = sched_chan_new(0, 0);
+	if (!park_release)
+		gcb_fatal(1, "out of memory for a channel");
+	sched_wg_add(&park_ready, n);
+	sched_wg_add(&park_exited, n);
+	for (int64_t i = 0; i < n; i++) {
+		if (!sched_go(parked_main, NULL))
+			gcb_fatal(1, "could not start parked goroutine %lld: %s", (long long)i,
+				  strerror(sched_errno()));
+		if (i % 100000 == 99999)
+			gcb_progress("%lld parked goroutines started", (long long)i + 1);
+	}
+	sched_wg_wait(&park_ready);
+}
+
+static void parked_stop(void)
+{
+	sched_chan_close(park_release);
+	sched_wg_wait(&park_exited);
+	sched_chan_free(park_release);
+	if (__atomic_load_n(&park_damaged, __ATOMIC_RELAXED))
+		gcb_fatal(1, "an object held only by a parked goroutine's stack was damaged");
+}
+
+/* --- workers -------------------------------------------------------------------- */
+
+struct toc_worker {
+	int index;        /* 0 reports progress */
+	uint64_t nodes;   /* what gcb_work counted */
+};
+
+static struct sched_waitgroup work_done;
+
+static void worker_main(void *arg)
+{
+	struct toc_worker *w = arg;
+	w->nodes = gcb_work(opt, w->index);
+	sched_wg_done(&work_done);
+}
+
+/* Pause figures over the last n pauses (the timed part's). */
+static void pause_figures(uint64_t n, const struct gc_stats *after)
+{
+	uint64_t *ns = malloc(GCB_PAUSES_MAX * sizeof *ns);
+	if (!ns)
+		gcb_fatal(1, "out of memory for the pause list");
+	size_t got = gc_read_pauses(ns, GCB_PAUSES_MAX);
+	size_t k = n < got ? (size_t)n : got;
+	gcb_pause_figures(ns + (got - k), k, &res->stw_max_us, &res->stw_p99_us);
+	/* More pauses than the ring kept: the cumulative maximum is the best
+	 * bound left (it may include the setup's pauses). */
+	if (k < n && (double)after->stw_max_ns / 1e3 > res->stw_max_us)
+		res->stw_max_us = (double)after->stw_max_ns / 1e3;
+	free(ns);
+}
+
+static void toc_main(void *unused)
+{
+	(void)unused;
+	gcb_use_heap(&toc_heap);
+	gc_add_roots(&gcb_live_root, 1);
+	if (opt->parked) {
+		gcb_progress("parking %lld goroutines", (long long)opt->parked);
+		parked_start(opt->parked);
+	}
+	if (opt->live_mb) {
+		gcb_progress("building a live heap of %lld MiB", (long long)opt->live_mb);
+		gcb_live_build((uint64_t)opt->live_mb << 20);
+	}
+	gc_collect();
+
+	struct toc_worker *workers = calloc((size_t)opt->workers, sizeof *workers);
+	if (!workers)
+		gcb_fatal(1, "out of memory for %d workers", opt->workers);
+	pacer = (struct pacer){.worst = NAN};
+	pthread_t sampler;
+	int err = pthread_create(&sampler, NULL, sampler_main, NULL);
+	if (err)
+		gcb_fatal(1, "could not start the sampler thread: %s", strerror(err));
+
+	struct gc_stats before, after;
+	gc_read_stats(&before);
+	int64_t t0 = sched_nanotime();
+	sched_wg_add(&work_done, opt->workers);
+	for (int i = 0; i < opt->workers; i++) {
+		workers[i].index = i;
+		if (!sched_go(worker_main, &workers[i]))
+			gcb_fatal(1, "could not start worker %d: %s", i, strerror(sched_errno()));
+	}
+	sched_wg_wait(&work_done);
+	int64_t t1 = sched_nanotime();
+	gc_read_stats(&after);
+
+	__atomic_store_n(&sampler_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(sampler, NULL);
+
+	struct sched_stats ss;
+	sched_read_stats(&ss);
+	res->seconds = (double)(t1 - t0) / 1e9;
+	res->procs = ss.procs;
+	res->gc_cycles = after.cycles - before.cycles;
+	res->gc_cpu_seconds = (double)(after.gc_cpu_ns - before.gc_cpu_ns) / 1e9;
+	res->gc_cpu_fraction = res->gc_cpu_seconds / (res->seconds * (double)res->procs);
+	res->stw_count = after.stw_count - before.stw_count;
+	pause_figures(res->stw_count, &after);
+	res->peak_heap_mb = (double)pacer.peak_inuse / MIB;
+	res->goal_mb = has_goal(pacer.goal_at_peak) ? (double)pacer.goal_at_peak / MIB : NAN;
+	res->pacer_peak_over_goal = pacer.worst;
+	res->allocated_mb = (double)(after.alloc_bytes - before.alloc_bytes) / MIB;
+	res->markers = 0;
+	res->nodes_checked = 0;
+	for (int i = 0; i < opt->workers; i++)
+		res->nodes_checked += workers[i].nodes;
+	free(workers);
+
+	if (opt->parked)
+		parked_stop();
+	gcb_live_check((uint64_t)opt->live_mb << 20);
+	gc_remove_roots(&gcb_live_root);
+}
+
+int gcb_toc_run(const struct gcb_options *o, struct gcb_result *r)
+{
+	struct gc_config cfg = *o->gc_cfg;
+	cfg.mode = o->mode == GCB_MODE_STW ? GC_MODE_STW : GC_MODE_CMS;
+	struct sched_config scfg = {.procs = o->procs};
+	/* Room for the parked goroutines, the workers and the runtime's own. */
+	size_t need = (size_t)o->parked + (size_t)o->workers + 1024;
+	if (need > SCHED_DEFAULT_MAX_GOROUTINES)
+		scfg.max_goroutines = need;
+	opt = o;
+	res = r;
+	return gc_run(&cfg, &scfg, toc_main, NULL);
+}

@@ -95,7 +95,13 @@ static inline void *alloc_small(const struct gc_type *t, size_t count, size_t si
 		if (gc_st.cfg.poison && *(uint64_t *)obj != GC_POISON_WORD && *(uint64_t *)obj != 0)
 			gc_fatal("poison: free slot %p (span %p, %zu B) was written after it was reclaimed",
 				 (void *)obj, (void *)s->base, s->elemsize);
-		memset(obj, 0, s->elemsize);
+		if (s->elemsize <= 64) {
+			/* Small slots: a few word stores beat a call to memset. */
+			for (size_t w = 0; w < s->elemsize / 8; w++)
+				((uint64_t *)obj)[w] = 0;
+		} else {
+			memset(obj, 0, s->elemsize);
+		}
 	}
 	if (!noscan)
 		record_type(s, idx, t, count);

@@ -211,7 +211,10 @@ void gc_shade(struct gc_marker *m, uintptr_t p)
 }
 
 /* A precise pointer field holding p, in object `from`: shade it, and in the
- * verifier check it does not lead to a free slot. */
+ * verifier check it does not lead to a free slot. A precise pointer leads
+ * to an allocated object (the verifier checks that), so unlike a stack word
+ * it skips the allocated test, whose read of freeindex would pull the
+ * allocating worker's span line to this core. */
 static inline void shade_field(struct gc_marker *m, uintptr_t p, uintptr_t from)
 {
 	if (p < 4096)
@@ -220,7 +223,11 @@ static inline void shade_field(struct gc_marker *m, uintptr_t p, uintptr_t from)
 		gc_verify_field(m, p, from);
 		return;
 	}
-	gc_shade(m, p);
+	struct gc_span *s;
+	uint32_t idx;
+	uintptr_t obj = gc_find_object(p, &s, &idx);
+	if (obj)
+		gc_shade_obj(m, s, idx, obj);
 }
 
 /* Scans the elements of an array of t (bytes long, at obj) that start in

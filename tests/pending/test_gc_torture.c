@@ -36,17 +36,22 @@
  * Heap pointers are written only through gc_store. The CMS test runs
  * TOC_TORTURE_SEEDS seeds (default 3; seed i is harness_seed() + i), each
  * with a fresh gc_init / runtime / gc_fini, alternating 4 and 2 workers; the
- * STW test runs one. TOC_TORTURE_OPS sets the operations per goroutine;
- * TOC_TORTURE_ONLY=cms or stw runs one of the tests.
- * Repeat a run's choices with TOC_TEST_SEED (the schedule itself is not
- * repeatable, the operations are).
+ * STW test runs one seed with half the operations (its cycles are all
+ * pauses that verify the heap). TOC_TORTURE_OPS sets the operations per
+ * goroutine (default 20,000); TOC_TORTURE_ONLY=cms or stw runs one test.
+ * Each run prints its seed before it starts: TOC_TEST_SEED=<seed>
+ * TOC_TORTURE_SEEDS=1 repeats every goroutine's sequence of operations (not
+ * the interleaving, which the schedule decides). A watchdog thread aborts a
+ * run in which no goroutine finished an operation for STALL_SECONDS.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gc/gc.h"
 #include "harness.h"
@@ -66,6 +71,7 @@
 #define DEFAULT_SEEDS 3         /* CMS runs */
 #define MAX_ARRAY 6000          /* elements: 48,000 bytes, a large object */
 #define MIN_CYCLES 5            /* a run must overlap at least this many cycles */
+#define STALL_SECONDS 60        /* no operation done for this long: report and abort */
 #define ID_SHIFT 40             /* id = (goroutine + 1) << ID_SHIFT | counter */
 #define COUNTER_MASK (((uint64_t)1 << ID_SHIFT) - 1)
 
@@ -104,7 +110,7 @@ enum op {
 static const char *const op_names[OP_COUNT] = {
 	"alloc", "field", "clear", "garbage", "array", "array-set", "local", "publish", "read",
 };
-/* Cumulative weights out of 1000. */
+/* How often each operation is chosen, out of 1000. */
 static const int op_weights[OP_COUNT] = {300, 200, 60, 250, 10, 60, 50, 30, 40};
 
 struct torture;
@@ -140,8 +146,8 @@ struct torture {
 	struct worker *workers;
 	void *exchange[NEXCH];          /* published nodes, any owner; atomic */
 	_Atomic int stop;               /* workers done: the forcing goroutine ends */
-	_Atomic long forced;            /* gc_collect calls that returned */
 	_Atomic long foreign_checked;   /* published nodes read and checked */
+	_Atomic long progress;          /* operations done, all goroutines; read by the watchdog */
 	struct sched_waitgroup wg;      /* the workers */
 	struct sched_waitgroup forcer;  /* the forcing goroutine */
 };
@@ -180,8 +186,9 @@ static bool wfail(struct worker *w, const char *file, int line, const char *fmt,
 /* n must be a live node owned by w. */
 static bool check_own(struct worker *w, const struct tnode *n)
 {
-	if (!WCHECK(w, gc_base(n) == n, "node %p is not a live heap object (base %p)", (void *)n,
-		    gc_base(n)))
+	/* The second gc_base in the message shows whether the answer changed. */
+	if (!WCHECK(w, gc_base(n) == n, "node %p is not a live heap object: gc_base gave another answer "
+		    "(now %p)", (void *)n, gc_base(n)))
 		return false;
 	uint64_t first = *(const uint64_t *)n;
 	if (!WCHECK(w, first != GC_POISON_WORD, "node %p holds the poison pattern", (void *)n))
@@ -297,7 +304,8 @@ static bool validate_from(struct worker *w, struct tnode *n)
 /* A node another goroutine may own and mutate: only its identity is fixed. */
 static bool check_foreign(struct worker *w, const struct tnode *n)
 {
-	if (!WCHECK(w, gc_base(n) == n, "published node %p is not a live heap object", (void *)n))
+	if (!WCHECK(w, gc_base(n) == n, "published node %p is not a live heap object: gc_base gave another "
+		    "answer (now %p)", (void *)n, gc_base(n)))
 		return false;
 	if (!WCHECK(w, *(const uint64_t *)n != GC_POISON_WORD, "published node %p holds the poison pattern",
 		    (void *)n))
@@ -469,12 +477,12 @@ static void op_array_set(struct worker *w)
 }
 
 /* Allocation that keeps nothing: enough to start and finish cycles. */
-static void churn(struct worker *w)
+static void churn(uint64_t *rng)
 {
-	for (int i = (int)(rnd(w) % 32); i >= 0; i--) {
-		unsigned char *b = gc_alloc_bytes(1 + rnd(w) % 2048);
+	for (int i = (int)(harness_rand(rng) % 32); i >= 0; i--) {
+		unsigned char *b = gc_alloc_bytes(1 + harness_rand(rng) % 2048);
 		b[0] = 1;
-		if (rnd(w) % 4 == 0)
+		if (harness_rand(rng) % 4 == 0)
 			(void)gc_alloc(&tnode_type);
 	}
 }
@@ -500,7 +508,7 @@ static void op_local(struct worker *w)
 		sched_sleep(US(rnd(w) % 300));
 		break;
 	default:
-		churn(w);
+		churn(&w->rng);
 		break;
 	}
 	if (!validate_from(w, n))
@@ -516,22 +524,27 @@ static void op_publish(struct worker *w)
 		gc_store(NULL, &w->t->exchange[rnd(w) % NEXCH], n);
 }
 
+/* What it finds depends on the schedule, so it draws once from the
+ * goroutine's generator whatever happens: the goroutine's later choices
+ * depend on the seed alone. */
 static void op_read(struct worker *w)
 {
-	struct tnode *n = __atomic_load_n((struct tnode **)&w->t->exchange[rnd(w) % NEXCH], __ATOMIC_RELAXED);
+	uint64_t rng = rnd(w);
+	struct tnode *n = __atomic_load_n((struct tnode **)&w->t->exchange[harness_rand(&rng) % NEXCH],
+					  __ATOMIC_RELAXED);
 	if (!n)
 		return;
 	atomic_thread_fence(memory_order_acquire);
 	if (!check_foreign(w, n))
 		return;
 	/* Only this stack may hold n now: its owner can drop it meanwhile. */
-	if (rnd(w) % 2)
+	if (harness_rand(&rng) % 2)
 		sched_gosched();
 	else
-		churn(w);
+		churn(&rng);
 	if (!check_foreign(w, n))
 		return;
-	struct tnode *c = __atomic_load_n(&n->f[rnd(w) % 4], __ATOMIC_RELAXED);
+	struct tnode *c = __atomic_load_n(&n->f[harness_rand(&rng) % 4], __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_acquire);
 	if (c && !check_foreign(w, c))
 		return;
@@ -588,6 +601,7 @@ static void worker_main(void *arg)
 	gc_add_roots(w->arrays, NARRAYS);
 	for (w->op = 0; w->op < t->ops && !w->failed; w->op++) {
 		run_op(w, choose_op(w));
+		atomic_fetch_add_explicit(&t->progress, 1, memory_order_relaxed);
 		if (w->op % VALIDATE_EVERY == VALIDATE_EVERY - 1 && !w->failed) {
 			validate_all(w);
 			if (harness_failures() > 0)
@@ -616,7 +630,6 @@ static void forcer_main(void *arg)
 	while (!atomic_load(&t->stop)) {
 		sched_sleep(MS(1 + harness_rand(&s) % 4));
 		gc_collect();
-		atomic_fetch_add(&t->forced, 1);
 	}
 	sched_wg_done(&t->forcer);
 }
@@ -638,6 +651,48 @@ static void torture_main(void *arg)
 	gc_remove_roots(t->exchange);
 }
 
+/* --- the watchdog -------------------------------------------------------------------------- */
+
+/* A thread outside the runtime: a run whose goroutines stop making progress
+ * (a deadlock in the runtime) is reported with each goroutine's position and
+ * aborted, rather than left to the CTest timeout. */
+struct watchdog {
+	struct torture *t;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;                      /* lock: the run returned */
+};
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *wd = arg;
+	long last = -1;
+	int still = 0;
+	pthread_mutex_lock(&wd->lock);
+	while (!wd->done) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&wd->cond, &wd->lock, &ts);
+		long now = atomic_load(&wd->t->progress);
+		still = now == last ? still + 1 : 0;
+		last = now;
+		if (!wd->done && still >= STALL_SECONDS) {
+			fprintf(stderr, "torture: seed %#" PRIx64 ": no operation done for %d s (%ld in all):",
+				wd->t->seed, STALL_SECONDS, now);
+			for (int i = 0; i < wd->t->nworkers; i++) {
+				const struct worker *w = &wd->t->workers[i];
+				fprintf(stderr, " g%d op %ld (%s)", i, __atomic_load_n(&w->op, __ATOMIC_RELAXED),
+					op_names[__atomic_load_n(&w->last_op, __ATOMIC_RELAXED)]);
+			}
+			fprintf(stderr, "\n");
+			abort();
+		}
+	}
+	pthread_mutex_unlock(&wd->lock);
+	return NULL;
+}
+
 /* --- the tests ---------------------------------------------------------------------------- */
 
 /* A positive count from the environment, or def; -1 (and a message) on a bad value. */
@@ -655,10 +710,9 @@ static long env_count(const char *name, long def)
 	return v;
 }
 
-static void run_torture(enum gc_mode mode, uint64_t seed, int procs)
+/* One run: a fresh collector, NWORKERS goroutines doing ops operations each. */
+static void run_torture(enum gc_mode mode, uint64_t seed, int procs, long ops)
 {
-	long ops = env_count("TOC_TORTURE_OPS", DEFAULT_OPS);
-	CU_ASSERT_FATAL(ops > 0);
 	char err[256];
 	struct gc_config cfg;
 	CU_ASSERT_EQUAL_FATAL(gc_config_from_env(&cfg, err, sizeof err), 0);
@@ -679,9 +733,20 @@ static void run_torture(enum gc_mode mode, uint64_t seed, int procs)
 		ws[i].t = t;
 		ws[i].index = i;
 	}
+	const char *mode_name = mode == GC_MODE_CMS ? "cms" : "stw";
+	printf("\n    %s seed %#" PRIx64 " procs %d, %d x %ld ops: ", mode_name, seed, procs, NWORKERS, ops);
+	fflush(stdout);
+	struct watchdog wd = {.t = t, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	pthread_t wd_thread;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&wd_thread, NULL, watchdog_main, &wd), 0);
 	int64_t t0 = sched_nanotime();
 	harness_run(procs, torture_main, t);
 	double secs = (double)(sched_nanotime() - t0) / 1e9;
+	pthread_mutex_lock(&wd.lock);
+	wd.done = true;
+	pthread_cond_signal(&wd.cond);
+	pthread_mutex_unlock(&wd.lock);
+	pthread_join(wd_thread, NULL);
 	int failures = harness_failures();
 	struct gc_stats st;
 	gc_read_stats(&st);
@@ -694,14 +759,15 @@ static void run_torture(enum gc_mode mode, uint64_t seed, int procs)
 		for (int op = 0; op < OP_COUNT; op++)
 			counts[op] += ws[i].counts[op];
 	}
-	printf("\n    %s seed %#" PRIx64 " procs %d: %d x %ld ops in %.2f s, %" PRIu64 " cycles (%" PRIu64
-	       " forced), %" PRIu64 " large objects, %ld validations (up to %ld nodes), %ld foreign reads\n",
-	       mode == GC_MODE_CMS ? "cms" : "stw", seed, procs, NWORKERS, ops, secs, st.cycles,
-	       st.forced_cycles, st.large_allocs, validations, reached, (long)atomic_load(&t->foreign_checked));
+	printf("%.2f s, %" PRIu64 " cycles (%" PRIu64 " forced), %" PRIu64 " large objects, "
+	       "%ld validations (up to %ld nodes), %ld foreign reads\n",
+	       secs, st.cycles, st.forced_cycles, st.large_allocs, validations, reached,
+	       (long)atomic_load(&t->foreign_checked));
 	printf("     ");
 	for (int op = 0; op < OP_COUNT; op++)
 		printf(" %s %ld", op_names[op], counts[op]);
 	printf("\n");
+	fflush(stdout);
 	if (failures)
 		fprintf(stderr, "torture: %d failures; repeat with TOC_TEST_SEED=%#" PRIx64 " TOC_TORTURE_SEEDS=1\n",
 			failures, seed);
@@ -723,9 +789,10 @@ static void test_torture_cms(void)
 	if (!mode_wanted("cms"))
 		return;
 	long seeds = env_count("TOC_TORTURE_SEEDS", DEFAULT_SEEDS);
-	CU_ASSERT_FATAL(seeds > 0);
+	long ops = env_count("TOC_TORTURE_OPS", DEFAULT_OPS);
+	CU_ASSERT_FATAL(seeds > 0 && ops > 0);
 	for (long i = 0; i < seeds; i++) {
-		run_torture(GC_MODE_CMS, harness_seed() + (uint64_t)i, i % 2 == 0 ? 4 : 2);
+		run_torture(GC_MODE_CMS, harness_seed() + (uint64_t)i, i % 2 == 0 ? 4 : 2, ops);
 		if (CU_get_number_of_failures() > 0)
 			break;
 	}
@@ -735,7 +802,11 @@ static void test_torture_stw(void)
 {
 	if (!mode_wanted("stw"))
 		return;
-	run_torture(GC_MODE_STW, harness_seed(), 2);
+	long ops = env_count("TOC_TORTURE_OPS", DEFAULT_OPS);
+	CU_ASSERT_FATAL(ops > 0);
+	/* Every stw cycle verifies the whole heap inside its pause, and they
+	 * come often: half the operations cover as many cycles as cms does. */
+	run_torture(GC_MODE_STW, harness_seed(), 2, ops > 1 ? ops / 2 : 1);
 }
 
 int main(void)

@@ -118,21 +118,30 @@ void gc_trigger_check(void)
 
 static _Atomic uint64_t stack_bytes_cycle;
 
+/* The marker for shading from the calling thread: this worker's barrier
+ * marker, or *tmp off the workers (the caller flushes it with done_here). */
+static struct gc_marker *marker_here(struct gc_marker *tmp)
+{
+	int w = sched_worker_index();
+	if (w >= 0)
+		return gc_caches[w].barrier;
+	gc_marker_init(tmp, false);
+	return tmp;
+}
+
+static void done_here(struct gc_marker *m, struct gc_marker *tmp)
+{
+	if (m == tmp)
+		gc_marker_flush(tmp);
+}
+
 static void stack_visitor(struct sched_g *g, const void *lo, const void *hi, void *arg)
 {
 	(void)g;
 	(void)arg;
-	int w = sched_worker_index();
-	struct gc_marker tmp, *m;
-	if (w >= 0) {
-		m = gc_caches[w].barrier;
-	} else {
-		gc_marker_init(&tmp, false);
-		m = &tmp;
-	}
+	struct gc_marker tmp, *m = marker_here(&tmp);
 	gc_scan_conservative(m, lo, hi);
-	if (w < 0)
-		gc_marker_flush(&tmp);
+	done_here(m, &tmp);
 	atomic_fetch_add_explicit(&stack_bytes_cycle, (uint64_t)((const char *)hi - (const char *)lo),
 				  memory_order_relaxed);
 }
@@ -140,15 +149,9 @@ static void stack_visitor(struct sched_g *g, const void *lo, const void *hi, voi
 /* Shades p from any thread (the spawn hook may run on one). */
 static void shade_anywhere(uintptr_t p)
 {
-	int w = sched_worker_index();
-	if (w >= 0) {
-		gc_shade(gc_caches[w].barrier, p);
-		return;
-	}
-	struct gc_marker tmp;
-	gc_marker_init(&tmp, false);
-	gc_shade(&tmp, p);
-	gc_marker_flush(&tmp);
+	struct gc_marker tmp, *m = marker_here(&tmp);
+	gc_shade(m, p);
+	done_here(m, &tmp);
 }
 
 /* A goroutine spawned during mark may never be visited: its stack holds
@@ -297,16 +300,6 @@ static void bg_worker_main(void *arg)
 
 /* --- the cycle ---------------------------------------------------------------------------- */
 
-static void scan_roots(void)
-{
-	struct gc_marker m;
-	gc_marker_init(&m, false);
-	gc_roots_scan(&m);
-	gc_finalizer_mark_roots(&m);
-	gc_finalizer_mark_queue(&m);
-	gc_marker_flush(&m);
-}
-
 static double mb(uint64_t b)
 {
 	return (double)b / 1048576.0;
@@ -339,7 +332,6 @@ static void run_cycle(bool forced)
 	bool cms = gc_st.cfg.mode == GC_MODE_CMS;
 	if (cms)
 		atomic_store(&gc_st.phase, GC_PHASE_MARK);
-	uint64_t cpu0 = atomic_load(&gc_counters.gc_cpu_ns);
 	uint64_t assist0 = atomic_load(&gc_counters.assist_ns);
 	uint64_t bg0 = atomic_load(&gc_counters.bg_mark_ns);
 	uint64_t pause1 = 0;
@@ -367,7 +359,10 @@ static void run_cycle(bool forced)
 			if (!sched_go(bg_worker_main, NULL))
 				atomic_fetch_sub(&bg_alive, 1);
 		}
-		scan_roots();
+		struct gc_marker m;
+		gc_marker_init(&m, false);
+		gc_roots_scan_all(&m);
+		gc_marker_flush(&m);
 		sched_visit_stacks(stack_visitor, NULL);
 		atomic_store(&gc_st.roots_done, 1);
 		bg_mark_loop(true);   /* returns with the world stopped */
@@ -378,9 +373,7 @@ static void run_cycle(bool forced)
 		atomic_store(&gc_st.phase, GC_PHASE_MARK);
 		struct gc_marker m;
 		gc_marker_init(&m, false);
-		gc_roots_scan(&m);
-		gc_finalizer_mark_roots(&m);
-		gc_finalizer_mark_queue(&m);
+		gc_roots_scan_all(&m);
 		sched_visit_stacks_stopped(stack_visitor, NULL);
 		gc_flush_barrier_buffers();
 		gc_drain(&m, 0, false);
@@ -441,7 +434,6 @@ static void run_cycle(bool forced)
 		int pct = since > 0 ? (int)(100.0 * (double)cpu / 1e9 / (since * procs)) : 0;
 		uint64_t assist = atomic_load(&gc_counters.assist_ns) - assist0;
 		uint64_t bg = atomic_load(&gc_counters.bg_mark_ns) - bg0;
-		(void)cpu0;
 		fprintf(stderr,
 			"gc %" PRIu64 " @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, "
 			"%.3f+%.3f/%.3f/%.3f+%.3f ms cpu, %.0f->%.0f->%.0f MB, %.0f MB goal, "

@@ -404,17 +404,10 @@ struct gc_state {
 	_Atomic double assist_ratio;         /* scan bytes owed per allocated byte */
 	_Atomic int nbusy;                   /* markers draining */
 	_Atomic int roots_done;              /* roots scanned this cycle */
-	_Atomic int bg_running;              /* background mark goroutines alive */
 	_Atomic int want_cycle;              /* a trigger fired */
 	_Atomic uint64_t cycles_done;        /* completed cycles (wakes gc_collect) */
-	_Atomic uint64_t sweep_done_cycle;   /* cycle whose sweep finished */
-	_Atomic int sweeping;                /* the background sweeper has work */
 	_Atomic uint64_t stack_bytes;        /* scanned in the last cycle */
 	_Atomic uint64_t frag_bytes;         /* span bytes beyond marked after the last full sweep */
-	uint64_t globals_bytes;              /* registered roots */
-	struct sched_g *controller;          /* the cycle goroutine, parked between cycles */
-	_Atomic int controller_parked;
-	_Atomic int running;                 /* runtime up: goroutines spawned */
 	/* limiter (leaky bucket, ns) */
 	_Atomic int64_t limiter_fill;
 	_Atomic int limiter_on;
@@ -445,7 +438,6 @@ size_t gc_sweep_reclaim(size_t npages);
 void gc_sweeper_main(void *arg);
 void gc_sweep_reset(void);
 void gc_scavenge_after_sweep(void);
-extern _Atomic uint64_t gc_sweep_pages_pending;
 
 /* --- pacer (pacer.c) ------------------------------------------------------------------------- */
 
@@ -487,6 +479,8 @@ void gc_finalizer_fini(void);
 /* --- roots (roots.c) ------------------------------------------------------------------------------ */
 
 void gc_roots_scan(struct gc_marker *m);
+/* Every root but the stacks: registered roots, finalizer roots and queue. */
+void gc_roots_scan_all(struct gc_marker *m);
 uint64_t gc_roots_bytes(void);
 void gc_roots_fini(void);
 

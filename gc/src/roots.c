@@ -65,6 +65,13 @@ void gc_roots_scan(struct gc_marker *m)
 	gc_unlock(&roots_lock);
 }
 
+void gc_roots_scan_all(struct gc_marker *m)
+{
+	gc_roots_scan(m);
+	gc_finalizer_mark_roots(m);
+	gc_finalizer_mark_queue(m);
+}
+
 uint64_t gc_roots_bytes(void)
 {
 	return __atomic_load_n(&root_bytes, __ATOMIC_RELAXED);

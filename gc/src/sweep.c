@@ -21,7 +21,6 @@
 
 #include "internal.h"
 
-_Atomic uint64_t gc_sweep_pages_pending;
 static _Atomic int sweep_active;   /* sweeps in progress */
 
 void gc_poison_slot(struct gc_span *s, uint32_t idx)
@@ -81,11 +80,18 @@ void gc_sweep_reset(void)
 	sweep_cursor = 0;
 }
 
-bool gc_sweep_one(void)
+/* The next unswept span, claimed, from the shared cursor; or NULL. */
+static struct gc_span *take_unswept(void)
 {
 	int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
 	struct gc_span *s = gc_central_take_unswept(&cursor);
 	__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
+	return s;
+}
+
+bool gc_sweep_one(void)
+{
+	struct gc_span *s = take_unswept();
 	if (!s)
 		return false;
 	gc_sweep_span(s, false);
@@ -96,9 +102,7 @@ size_t gc_sweep_reclaim(size_t npages)
 {
 	size_t freed = 0;
 	while (freed < npages) {
-		int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
-		struct gc_span *s = gc_central_take_unswept(&cursor);
-		__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
+		struct gc_span *s = take_unswept();
 		if (!s)
 			break;
 		size_t n = s->npages;
@@ -140,10 +144,8 @@ void gc_sweeper_main(void *arg)
 		gc_stat_add(&gc_counters.sweep_ns, gc_thread_cpu_ns() - t0);
 		while (atomic_load(&sweep_active))
 			sched_gosched();
-		if (atomic_load(&gc_st.cycles_done) == cycle) {
-			atomic_store(&gc_st.sweep_done_cycle, cycle);
+		if (atomic_load(&gc_st.cycles_done) == cycle)
 			gc_scavenge_after_sweep();
-		}
 		gc_finalizer_wake();
 	}
 }

@@ -132,12 +132,8 @@ void gc_verify_heap(void)
 	for_each_span(alloc_check_bits);
 	struct gc_marker m;
 	gc_marker_init(&m, true);
-	root_desc = "a registered root";
-	gc_roots_scan(&m);
-	root_desc = "an object with a finalizer";
-	gc_finalizer_mark_roots(&m);
-	root_desc = "the finalizer queue";
-	gc_finalizer_mark_queue(&m);
+	root_desc = "a registered root, a finalizer root or the finalizer queue";
+	gc_roots_scan_all(&m);
 	root_desc = "a registered root";
 	sched_visit_stacks_stopped(visit_stack, &m);
 	gc_drain(&m, 0, false);

@@ -198,10 +198,21 @@ void *gc_alloc_bytes(size_t n)
 
 void *gc_base(const void *p)
 {
-	struct gc_span *s;
-	uint32_t idx;
-	uintptr_t obj = gc_find_object((uintptr_t)p, &s, &idx);
-	if (!obj || !gc_span_allocated(s, idx))
-		return NULL;
-	return (void *)obj;
+	for (;;) {
+		struct gc_span *s;
+		uint32_t idx;
+		uintptr_t obj = gc_find_object((uintptr_t)p, &s, &idx);
+		if (!obj)
+			return NULL;
+		uint32_t g1 = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
+		if (g1 == atomic_load(&gc_heap.sweepgen) - 1) {
+			sched_yield();
+			continue;
+		}
+		bool a = gc_span_allocated(s, idx);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load(&s->sweepgen) != g1)
+			continue;
+		return a ? (void *)obj : NULL;
+	}
 }

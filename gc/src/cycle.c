@@ -38,6 +38,7 @@
 
 #include "internal.h"
 #include "sched/chan.h"
+#include "sched/sync.h"
 
 struct gc_state gc_st;
 int gc_barrier_on;
@@ -47,7 +48,7 @@ static struct sched_chan *ctl_wake;     /* token: want_cycle was set */
 static struct sched_chan *sweep_wake;   /* token: a flip happened */
 static _Atomic int services_started;
 static _Atomic int forced_pending;
-static int services_lock;
+static struct sched_mutex services_lock;
 static int64_t start_ns;                /* gc_init time, for gctrace */
 static double last_runway = 0.3;        /* alloc during the last mark / headroom */
 
@@ -78,7 +79,7 @@ static void ensure_started(void)
 {
 	if (atomic_load_explicit(&services_started, memory_order_acquire))
 		return;
-	gc_lock(&services_lock);
+	sched_mutex_lock(&services_lock);
 	if (!atomic_load(&services_started)) {
 		ctl_wake = sched_chan_new(1, 1);
 		sweep_wake = sched_chan_new(1, 1);
@@ -88,7 +89,7 @@ static void ensure_started(void)
 		gc_finalizer_start();
 		atomic_store_explicit(&services_started, 1, memory_order_release);
 	}
-	gc_unlock(&services_lock);
+	sched_mutex_unlock(&services_lock);
 }
 
 static void request_cycle(void)
@@ -607,7 +608,11 @@ void gc_fini(void)
 	__atomic_store_n(&gc_barrier_on, 0, __ATOMIC_SEQ_CST);
 	atomic_store(&gc_st.phase, GC_PHASE_OFF);
 	/* The service goroutines were discarded by sched_run while parked on
-	 * their channels, which still name them: the channels are not freed. */
+	 * these channels; sched_chan_free allows that once the runtime stopped. */
+	if (sched_procs() != 0)
+		gc_fatal("gc_fini: called while the runtime runs");
+	sched_chan_free(ctl_wake);
+	sched_chan_free(sweep_wake);
 	ctl_wake = sweep_wake = NULL;
 	gc_finalizer_fini();
 	/* Span metadata is freed with the arenas' spans. */
@@ -627,6 +632,7 @@ void gc_fini(void)
 	gc_mark_fini();
 	gc_roots_fini();
 	gc_arena_fini();
+	gc_pages_reset();
 }
 
 int gc_run(const struct gc_config *gcfg, const struct sched_config *scfg, void (*main_fn)(void *), void *arg)

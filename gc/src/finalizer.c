@@ -219,5 +219,6 @@ void gc_finalizer_fini(void)
 		e = n;
 	}
 	queue_head = queue_tail = running = NULL;
-	fin_wake = NULL;  /* not freed: see gc_fini */
+	sched_chan_free(fin_wake);  /* its goroutine was discarded: see gc_fini */
+	fin_wake = NULL;
 }

@@ -418,6 +418,7 @@ extern struct gc_state gc_st;
 
 void gc_pacer_recompute(void);
 void gc_stats_reset(void);
+/* Frees the span structs of the last heap (gc_init and gc_fini). */
 void gc_pages_reset(void);
 /* Called by allocation when heap_live crosses the trigger. */
 void gc_trigger_check(void);

@@ -34,19 +34,24 @@ void gc_lock(int *l)
 	}
 }
 
-/* --- span structs: a pool that never returns memory ------------------------------ */
+/* --- span structs: a pool, returned to malloc only by gc_pages_reset -------------- */
 
+/* A chunk's first struct links the chunks (it never leaves the pool's list of
+ * chunks, and is never handed out). */
+enum { SPAN_CHUNK = 128 };
 static struct gc_span *span_pool;   /* heap lock */
+static struct gc_span *span_chunks; /* heap lock; linked through chunk[0].next */
 
 struct gc_span *gc_span_struct_alloc(void)
 {
 	if (!span_pool) {
-		enum { CHUNK = 128 };
-		struct gc_span *chunk = calloc(CHUNK, sizeof *chunk);
+		struct gc_span *chunk = calloc(SPAN_CHUNK, sizeof *chunk);
 		if (!chunk)
 			return NULL;
-		atomic_fetch_add(&gc_heap.metadata_bytes, CHUNK * sizeof *chunk);
-		for (int i = 0; i < CHUNK; i++) {
+		atomic_fetch_add(&gc_heap.metadata_bytes, SPAN_CHUNK * sizeof *chunk);
+		chunk[0].next = span_chunks;
+		span_chunks = chunk;
+		for (int i = 1; i < SPAN_CHUNK; i++) {
 			chunk[i].next = span_pool;
 			span_pool = &chunk[i];
 		}
@@ -65,8 +70,11 @@ void gc_span_struct_free(struct gc_span *s)
 
 void gc_pages_reset(void)
 {
-	/* The chunks are not tracked individually; a fresh heap leaks the
-	 * pool of the last one (bounded by its peak span count). */
+	while (span_chunks) {
+		struct gc_span *next = span_chunks[0].next;
+		free(span_chunks);
+		span_chunks = next;
+	}
 	span_pool = NULL;
 }
 

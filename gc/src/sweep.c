@@ -26,7 +26,7 @@ static _Atomic int sweep_active;   /* sweeps in progress */
 void gc_poison_slot(struct gc_span *s, uint32_t idx)
 {
 	uint64_t *p = (uint64_t *)(s->base + (uintptr_t)idx * s->elemsize);
-	size_t n = s->elemsize / 8;
+	size_t n = (s->elemsize + 7) / 8;
 	for (size_t i = 0; i < n; i++)
 		p[i] = GC_POISON_WORD;
 }

@@ -70,8 +70,11 @@ static void check_and_shade(struct gc_marker *m, uintptr_t p, uintptr_t from, bo
 			report("pointer to a free slot", p, from, root_desc);
 		return;
 	}
-	if (!gc_bit(s->mark_bits, idx))
+	if (!gc_bit(s->mark_bits, idx)) {
+		if (conservative)
+			return; /* a stale stack word: nothing the mutator can load */
 		report("reachable object was not marked by the concurrent mark", p, from, root_desc);
+	}
 	gc_shade_obj(m, s, idx, obj);
 }
 

@@ -141,6 +141,8 @@ static void g_transition(struct sched_g *g, uint32_t from, uint32_t to)
 {
 	for (unsigned spins = 0; !sched_g_cas(g, from, to); spins++) {
 		uint32_t s = atomic_load_explicit(&g->status, memory_order_relaxed);
+		if (s == from)
+			continue; /* the visitor let go between the CAS and the load */
 		if (s != (from | SCHED_G_SCAN))
 			sched_fatal("goroutine %llu: status %s (%#x), expected %s",
 				    (unsigned long long)g->id,

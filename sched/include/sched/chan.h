@@ -21,7 +21,8 @@ struct sched_chan;
 /* elem_size may be 0 (a signal-only channel). Returns NULL with errno EINVAL
  * (elem_size > 64 KiB) or ENOMEM. */
 struct sched_chan *sched_chan_new(size_t elem_size, size_t capacity);
-/* Frees a channel no goroutine is blocked on. */
+/* Frees a channel no goroutine is blocked on (after sched_run returned, the
+ * goroutines it discarded may still be queued: allowed). */
 void sched_chan_free(struct sched_chan *c);
 
 void sched_chan_send(struct sched_chan *c, const void *elem);

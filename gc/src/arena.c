@@ -64,7 +64,7 @@ void gc_arena_fini(void)
 		free(a);
 		a = next;
 	}
-	gc_heap.arenas = NULL;
+	gc_heap.arenas = gc_heap.arenas_tail = NULL;
 	gc_heap.narenas = 0;
 	if (gc_arena_map)
 		munmap((void *)gc_arena_map, arena_map_bytes);
@@ -167,6 +167,11 @@ struct gc_arena *gc_arena_grow_locked(size_t k)
 	for (size_t i = k; i-- > 0;) {
 		struct gc_arena *a = made[i];
 		a->next = gc_heap.arenas;
+		a->prev = NULL;
+		if (gc_heap.arenas)
+			gc_heap.arenas->prev = a;
+		else
+			gc_heap.arenas_tail = a;
 		gc_heap.arenas = a;
 		gc_heap.narenas++;
 		gc_heap.pages_free += GC_ARENA_PAGES;

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "internal.h"
 
 struct gc_central gc_centrals[GC_NUM_SPANCLASSES];
@@ -96,6 +98,12 @@ static struct gc_span *grow(int spanclass)
 		return NULL;
 	gc_span_init_small(s, spanclass);
 	s->needzero = !zeroed;
+	/* Fresh pages: fault them in writable now, in one call. Otherwise the
+	 * first touch may be a read (the barrier loads the old field value),
+	 * which maps the shared zero page, and the write after it costs a
+	 * copy-on-write fault with a TLB shootdown of every other worker. */
+	if (zeroed)
+		(void)madvise((void *)s->base, k->npages * GC_PAGE_SIZE, MADV_POPULATE_WRITE);
 	atomic_store(&s->sweepgen, atomic_load(&gc_heap.sweepgen));
 	return s;
 }

@@ -502,7 +502,14 @@ void gc_scavenge_after_sweep(void)
 	atomic_store(&gc_st.frag_bytes, st.heap_inuse > marked ? st.heap_inuse - marked : 0);
 	if (gc_st.cfg.memlimit && atomic_load(&gc_st.phase) == GC_PHASE_OFF)
 		gc_pacer_recompute();
+	/* Retain what the largest goal of the last few cycles needs: a goal that
+	 * dips for one cycle would otherwise release pages the next cycle faults
+	 * back in (Go's scavenger gets the same hysteresis from its pacing). */
 	uint64_t goal = atomic_load(&gc_st.goal);
+	gc_st.goal_history[gc_st.ngoals++ % GC_GOAL_HISTORY] = goal;
+	for (unsigned i = 0; i < GC_GOAL_HISTORY && i < gc_st.ngoals; i++)
+		if (gc_st.goal_history[i] > goal)
+			goal = gc_st.goal_history[i];
 	uint64_t target = goal == UINT64_MAX ? st.heap_inuse : (goal > st.heap_inuse ? goal : st.heap_inuse);
 	target += target / 10;
 	if (gc_st.cfg.memlimit) {

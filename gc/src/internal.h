@@ -105,38 +105,44 @@ extern const char *const gc_span_state_names[];
 struct gc_special; /* finalizer records, finalizer.c */
 
 struct gc_span {
+	/* First line: read by every lookup and marker, written only when the
+	 * span changes hands (state) or is set up. */
 	uintptr_t base;                   /* first byte */
 	size_t npages;                    /* length in pages */
-	struct gc_span *next;             /* list link: central list or span pool; its lock */
 	_Atomic uint8_t state;            /* enum gc_span_state; written under the heap lock, read racily by lookups */
 	uint8_t spanclass;                /* size class * 2 + noscan; 0/1 for large */
 	uint8_t noscan;                   /* no pointers in any slot */
-	uint8_t needzero;                 /* free slots may hold garbage */
-	uint8_t list;                     /* which central list holds it (GC_LIST_*) */
 	uint8_t large;                    /* one large object */
-	size_t elemsize;                  /* slot size; for large: the object's bytes */
 	uint32_t nelems;                  /* slots */
+	size_t elemsize;                  /* slot size; for large: the object's bytes */
 	uint32_t divmul;                  /* slot index from offset, see gc_sizeclass */
-	uint32_t freeindex;               /* next candidate slot; owner cache only */
-	uint32_t nalloc;                  /* slots allocated (after last sweep + since) */
-	uint64_t alloc_cache;             /* inverted alloc bits from freeindex (1 = free); owner only */
+	_Atomic uint32_t sweepgen;        /* see above */
 	uint64_t *alloc_bits;             /* survivors of the last sweep */
 	uint64_t *mark_bits;              /* written by markers (atomic or) */
-	uint64_t *check_bits;             /* the verifier's marks, allocated on demand */
 	_Atomic uint64_t *ptr_bits;       /* small scan spans: 1 bit per word, pointer or not */
+	/* Second line: the allocating cache's cursor, written on every
+	 * allocation; kept off the first line so markers reading it do not
+	 * pull the line away from the allocating core. */
+	_Alignas(64) uint32_t freeindex;  /* next candidate slot; owner cache only */
+	uint32_t nalloc;                  /* slots allocated (after last sweep + since) */
+	uint64_t alloc_cache;             /* inverted alloc bits from freeindex (1 = free); owner only */
+	uint8_t needzero;                 /* free slots may hold garbage */
+	uint8_t list;                     /* which central list holds it (GC_LIST_*) */
+	bool on_special_list;             /* heap.special_lock */
+	struct gc_span *next;             /* list link: central list or span pool; its lock */
+	uint64_t *check_bits;             /* the verifier's marks, allocated on demand */
 	const struct gc_type **types;     /* scan spans with slots > 512 B: type of each slot */
 	const struct gc_type *large_type; /* large scan object: element type */
 	size_t large_count;               /* its element count */
-	_Atomic uint32_t sweepgen;        /* see above */
+	/* Cold. */
 	int specials_lock;                /* spin lock for specials */
 	struct gc_special *specials;      /* finalizers, sorted by offset; specials_lock */
 	struct gc_span *special_next;     /* in the heap's list of spans with specials; heap.special_lock */
-	bool on_special_list;             /* heap.special_lock */
 	size_t nbits_words;               /* 64-bit words in each bitmap */
 	size_t meta_bytes;                /* bytes of the metadata block */
 	void *meta;                       /* the block (alloc and mark bits swap inside it) */
 };
-
+_Static_assert(offsetof(struct gc_span, freeindex) == 64, "the span's first line holds the read-mostly fields");
 /* Allocates and frees span structs (a pool; never returned to malloc). */
 struct gc_span *gc_span_struct_alloc(void);
 void gc_span_struct_free(struct gc_span *s);
@@ -201,7 +207,7 @@ struct gc_arena {
 	uint64_t free_pages[GC_ARENA_PAGES / 64];  /* 1 = free; heap lock */
 	uint64_t released[GC_ARENA_PAGES / 64];    /* 1 = free and returned to the OS (reads as zero); heap lock */
 	uint32_t nfree;                            /* free pages; heap lock */
-	struct gc_arena *next;                     /* all arenas; heap lock */
+	struct gc_arena *next, *prev;              /* all arenas, newest first; heap lock */
 };
 extern _Atomic(struct gc_arena *) *gc_arena_map; /* GC_ARENA_MAP_LEN entries, MAP_NORESERVE */
 
@@ -241,7 +247,8 @@ void gc_arena_clear_spans(struct gc_span *s);
 
 struct gc_heap {
 	int lock;                          /* spin lock: pages, arenas, span pool */
-	struct gc_arena *arenas;           /* lock */
+	struct gc_arena *arenas;           /* lock; allocation walks from here */
+	struct gc_arena *arenas_tail;      /* lock; the scavenger walks back from here */
 	size_t narenas;                    /* lock */
 	size_t pages_inuse;                /* lock */
 	size_t pages_free;                 /* lock: free, committed or released */
@@ -388,6 +395,7 @@ enum gc_phase {
 };
 extern const char *const gc_phase_names[];
 
+#define GC_GOAL_HISTORY 8
 struct gc_state {
 	struct gc_config cfg;
 	_Atomic int phase;                   /* enum gc_phase */
@@ -408,6 +416,8 @@ struct gc_state {
 	_Atomic uint64_t cycles_done;        /* completed cycles (wakes gc_collect) */
 	_Atomic uint64_t stack_bytes;        /* scanned in the last cycle */
 	_Atomic uint64_t frag_bytes;         /* span bytes beyond marked after the last full sweep */
+	uint64_t goal_history[GC_GOAL_HISTORY]; /* the scavenger's last goals; its goroutine only */
+	unsigned ngoals;
 	/* limiter (leaky bucket, ns) */
 	_Atomic int64_t limiter_fill;
 	_Atomic int limiter_on;

@@ -45,9 +45,10 @@ static struct gc_span *span_chunks; /* heap lock; linked through chunk[0].next *
 struct gc_span *gc_span_struct_alloc(void)
 {
 	if (!span_pool) {
-		struct gc_span *chunk = calloc(SPAN_CHUNK, sizeof *chunk);
+		struct gc_span *chunk = aligned_alloc(_Alignof(struct gc_span), SPAN_CHUNK * sizeof *chunk);
 		if (!chunk)
 			return NULL;
+		memset(chunk, 0, SPAN_CHUNK * sizeof *chunk);
 		atomic_fetch_add(&gc_heap.metadata_bytes, SPAN_CHUNK * sizeof *chunk);
 		chunk[0].next = span_chunks;
 		span_chunks = chunk;
@@ -167,8 +168,11 @@ struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 	if (limit) {
 		uint64_t committed = (gc_heap.pages_inuse + gc_heap.pages_free - gc_heap.pages_released + npages) *
 				     GC_PAGE_SIZE + atomic_load(&gc_heap.metadata_bytes);
-		if (committed > limit)
-			scavenge_locked(0);
+		if (committed > limit) {
+			size_t free_committed = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
+			size_t over = committed - limit;
+			scavenge_locked(free_committed > over ? free_committed - over : 0);
+		}
 	}
 	if (npages <= GC_ARENA_PAGES) {
 		for (int round = 0; round < 2 && !base; round++) {
@@ -242,29 +246,32 @@ size_t gc_pages_scavenge(size_t keep)
 	return released;
 }
 
+/* Releases free committed pages until at most keep bytes of them remain.
+ * Allocation takes the first fit from the head of the arena list and the
+ * low end of each arena; the scavenger works from the other end (the tail,
+ * high pages first), so the pages it returns are the last ones allocation
+ * reaches, and a steady heap does not fault its memory back in every cycle. */
 static size_t scavenge_locked(size_t keep)
 {
 	size_t released = 0;
-	for (struct gc_arena *a = gc_heap.arenas; a; a = a->next) {
-		size_t committed_free = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
-		if (committed_free <= keep)
-			break;
-		for (size_t i = 0; i < GC_ARENA_PAGES;) {
-			if (!test_bit(a->free_pages, i) || test_bit(a->released, i)) {
-				i++;
+	size_t committed_free = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
+	for (struct gc_arena *a = gc_heap.arenas_tail; a && committed_free > keep; a = a->prev) {
+		for (size_t j = GC_ARENA_PAGES; j > 0 && committed_free > keep;) {
+			if (!test_bit(a->free_pages, j - 1) || test_bit(a->released, j - 1)) {
+				j--;
 				continue;
 			}
-			size_t j = i;
-			while (j < GC_ARENA_PAGES && test_bit(a->free_pages, j) && !test_bit(a->released, j))
-				j++;
+			/* The run [i, j) of free committed pages, no longer than needed. */
+			size_t want = (committed_free - keep + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
+			size_t i = j - 1;
+			while (i > 0 && j - i < want && test_bit(a->free_pages, i - 1) && !test_bit(a->released, i - 1))
+				i--;
 			madvise((void *)(a->base + i * GC_PAGE_SIZE), (j - i) * GC_PAGE_SIZE, MADV_DONTNEED);
 			set_range(a->released, i, j - i, true);
 			gc_heap.pages_released += j - i;
 			released += (j - i) * GC_PAGE_SIZE;
 			committed_free -= (j - i) * GC_PAGE_SIZE;
-			i = j;
-			if (committed_free <= keep)
-				break;
+			j = i;
 		}
 	}
 	return released;

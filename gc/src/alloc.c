@@ -34,8 +34,8 @@ static void record_type(struct gc_span *s, uint32_t idx, const struct gc_type *t
 	if (s->ptr_bits) {
 		size_t ew = s->elemsize / GC_WORD;
 		size_t tw = t->size / GC_WORD;
-		uint64_t m = 0;
-		for (size_t i = 0; i < count && i * tw < ew; i++)
+		uint64_t m = t->small_mask;
+		for (size_t i = 1; i < count && i * tw < ew; i++)
 			m |= t->small_mask << (i * tw);
 		if (ew < 64)
 			m &= ((uint64_t)1 << ew) - 1;
@@ -92,7 +92,8 @@ static inline void *alloc_small(const struct gc_type *t, size_t count, size_t si
 	s->nalloc++;
 	char *obj = (char *)(s->base + (uintptr_t)idx * s->elemsize);
 	if (s->needzero) {
-		if (gc_st.cfg.poison && *(uint64_t *)obj != GC_POISON_WORD && *(uint64_t *)obj != 0)
+		if (__builtin_expect(gc_st.cfg.poison, 0) && *(uint64_t *)obj != GC_POISON_WORD &&
+		    *(uint64_t *)obj != 0)
 			gc_fatal("poison: free slot %p (span %p, %zu B) was written after it was reclaimed",
 				 (void *)obj, (void *)s->base, s->elemsize);
 		if (s->elemsize <= 64) {

@@ -38,6 +38,7 @@
 
 struct sched sched_rt;
 __thread struct sched_worker *sched_tls_worker;
+__thread int sched_tls_worker_index = -1;
 int sched_poll_word;
 
 const char *const sched_gstatus_names[] = {"free", "runnable", "running", "waiting", "dead"};
@@ -722,12 +723,6 @@ void *sched_g_arg(const struct sched_g *g)
 	return g->arg;
 }
 
-int sched_worker_index(void)
-{
-	struct sched_worker *w = sched_worker_self();
-	return w ? w->id : -1;
-}
-
 int sched_procs(void)
 {
 	return atomic_load(&sched_rt.running) ? sched_rt.cfg.procs : 0;
@@ -800,6 +795,7 @@ static void *worker_main(void *arg)
 {
 	struct sched_worker *w = arg;
 	sched_tls_worker = w;
+	sched_tls_worker_index = w->id;
 	rcu_register_thread();
 	sched_overflow_altstack(w);
 	pthread_attr_t attr;
@@ -815,6 +811,7 @@ static void *worker_main(void *arg)
 	sched_overflow_altstack_remove(w);
 	rcu_unregister_thread();
 	sched_tls_worker = NULL;
+	sched_tls_worker_index = -1;
 	return NULL;
 }
 

@@ -76,8 +76,20 @@ void **sched_g_slot(struct sched_g *g);
 /* The argument g was started with (what its fresh stack holds). */
 void *sched_g_arg(const struct sched_g *g);
 /* The worker running the caller: 0..procs-1, or -1 off the workers. Valid
- * until the caller's next safepoint (a goroutine may resume elsewhere). */
-int sched_worker_index(void);
+ * until the caller's next safepoint (a goroutine may resume elsewhere).
+ * Inline: a thread-local read through asm volatile, so the compiler never
+ * reuses it (or the thread's TLS address) across a switch. */
+extern __thread int sched_tls_worker_index;
+static inline int sched_worker_index(void)
+{
+	int i;
+	__asm__ volatile("movq sched_tls_worker_index@gottpoff(%%rip), %%rax\n\t"
+			 "movl %%fs:(%%rax), %0"
+			 : "=r"(i)
+			 :
+			 : "rax");
+	return i;
+}
 /* Workers of the running runtime (0 when none runs). */
 int sched_procs(void);
 

@@ -51,6 +51,16 @@ static bool barrier;                  /* heap->barrier, kept in its own word */
 			(field) = (val);                                       \
 	} while (0)
 
+/* A safepoint poll in loops and recursions that do not allocate (allocation
+ * polls): goroutines on this runtime are preempted only at polls, the
+ * contract Go 1.13 kept with a check in every function prologue. Without it
+ * a stop-the-world waits for a whole tree walk. The toc modes only. */
+#define POLL()                                                                 \
+	do {                                                                   \
+		if (barrier)                                                   \
+			sched_poll();                                          \
+	} while (0)
+
 void gcb_use_heap(const struct gcb_heap *h)
 {
 	heap = h;
@@ -94,6 +104,7 @@ static uint64_t count(const struct gcb_node *n)
 {
 	if (!n)
 		return 0;
+	POLL();
 	return 1 + count(n->left) + count(n->right);
 }
 
@@ -135,8 +146,11 @@ static uint64_t run_gcbench(const struct gcb_options *o, bool report)
 	struct gcb_node *long_lived = heap->node();
 	populate(o->long_lived_depth, long_lived);
 	double *array = heap->noscan(GCB_ARRAY_DOUBLES * sizeof(double));
-	for (int i = 1; i < GCB_ARRAY_DOUBLES / 2; i++)
+	for (int i = 1; i < GCB_ARRAY_DOUBLES / 2; i++) {
 		array[i] = 1.0 / i;
+		if ((i & 4095) == 0)
+			POLL();
+	}
 	if (report)
 		gcb_progress("GCBench: stretch tree and long-lived data built (%.3f s)",
 			     (double)(gcb_now_ns() - t0) / 1e9);
@@ -278,6 +292,7 @@ void gcb_live_check(uint64_t bytes)
 	for (size_t l = 0; l < lists; l++)
 		for (const struct gcb_live *x = heads[l]; x; x = x->next) {
 			uint64_t k = x->payload[0], mark = 0;
+			POLL();
 			if (k >= n || k % lists != l)
 				gcb_fatal(1, "live heap: list %zu holds a damaged node (payload %llu)", l,
 					  (unsigned long long)k);

@@ -131,7 +131,7 @@ void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
 	size_t npages = (size + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
 	if (npages > (SIZE_MAX >> GC_PAGE_SHIFT) - 1)
 		gc_out_of_memory(size);
-	gc_sweep_reclaim(npages);
+	gc_sweep_reclaim(npages, true);
 	bool zeroed;
 	struct gc_span *s = gc_pages_alloc(npages, &zeroed);
 	if (!s)

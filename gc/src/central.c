@@ -91,7 +91,7 @@ static bool claim(struct gc_span *s, uint32_t sg)
 static struct gc_span *grow(int spanclass)
 {
 	const struct gc_sizeclass *k = &gc_classes[spanclass >> 1];
-	gc_sweep_reclaim(k->npages);
+	gc_sweep_reclaim(k->npages, false);
 	bool zeroed;
 	struct gc_span *s = gc_pages_alloc(k->npages, &zeroed);
 	if (!s)

@@ -445,7 +445,9 @@ bool gc_sweep_one(void);
 void gc_sweep_all(void);
 /* Before the heap takes fresh pages: sweeps unswept spans until npages
  * were freed or none is left (Go's reclaim). Returns pages freed. */
-size_t gc_sweep_reclaim(size_t npages);
+/* may_poll: the caller holds nothing a safepoint could invalidate (not the
+ * small-object path, which holds its worker's cache). */
+size_t gc_sweep_reclaim(size_t npages, bool may_poll);
 void gc_sweeper_main(void *arg);
 void gc_sweep_reset(void);
 void gc_scavenge_after_sweep(void);

@@ -150,7 +150,7 @@ static bool take_pages(struct gc_arena *a, size_t first, size_t n)
 	return zero;
 }
 
-static size_t scavenge_locked(size_t keep);
+static size_t scavenge_locked(size_t keep, size_t max_pages);
 
 struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 {
@@ -171,7 +171,7 @@ struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 		if (committed > limit) {
 			size_t free_committed = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
 			size_t over = committed - limit;
-			scavenge_locked(free_committed > over ? free_committed - over : 0);
+			scavenge_locked(free_committed > over ? free_committed - over : 0, SIZE_MAX);
 		}
 	}
 	if (npages <= GC_ARENA_PAGES) {
@@ -238,31 +238,46 @@ void gc_pages_free(struct gc_span *s)
 	gc_unlock(&gc_heap.lock);
 }
 
+/* Pages released per hold of the heap lock by gc_pages_scavenge: madvise
+ * of a large range takes milliseconds, and neither the goroutines waiting
+ * for the lock nor a stop-the-world should wait that long. */
+#define SCAVENGE_CHUNK 64
+
 size_t gc_pages_scavenge(size_t keep)
 {
-	gc_lock(&gc_heap.lock);
-	size_t released = scavenge_locked(keep);
-	gc_unlock(&gc_heap.lock);
-	return released;
+	size_t total = 0;
+	for (;;) {
+		gc_lock(&gc_heap.lock);
+		size_t released = scavenge_locked(keep, SCAVENGE_CHUNK);
+		gc_unlock(&gc_heap.lock);
+		total += released;
+		if (released < SCAVENGE_CHUNK * GC_PAGE_SIZE)
+			return total;
+		if (sched_self())
+			sched_poll();
+	}
 }
 
-/* Releases free committed pages until at most keep bytes of them remain.
+/* Releases free committed pages until at most keep bytes of them remain,
+ * or max_pages pages were released.
  * Allocation takes the first fit from the head of the arena list and the
  * low end of each arena; the scavenger works from the other end (the tail,
  * high pages first), so the pages it returns are the last ones allocation
  * reaches, and a steady heap does not fault its memory back in every cycle. */
-static size_t scavenge_locked(size_t keep)
+static size_t scavenge_locked(size_t keep, size_t max_pages)
 {
 	size_t released = 0;
 	size_t committed_free = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
-	for (struct gc_arena *a = gc_heap.arenas_tail; a && committed_free > keep; a = a->prev) {
-		for (size_t j = GC_ARENA_PAGES; j > 0 && committed_free > keep;) {
+	for (struct gc_arena *a = gc_heap.arenas_tail; a && committed_free > keep && max_pages; a = a->prev) {
+		for (size_t j = GC_ARENA_PAGES; j > 0 && committed_free > keep && max_pages;) {
 			if (!test_bit(a->free_pages, j - 1) || test_bit(a->released, j - 1)) {
 				j--;
 				continue;
 			}
 			/* The run [i, j) of free committed pages, no longer than needed. */
 			size_t want = (committed_free - keep + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
+			if (want > max_pages)
+				want = max_pages;
 			size_t i = j - 1;
 			while (i > 0 && j - i < want && test_bit(a->free_pages, i - 1) && !test_bit(a->released, i - 1))
 				i--;
@@ -271,6 +286,7 @@ static size_t scavenge_locked(size_t keep)
 			gc_heap.pages_released += j - i;
 			released += (j - i) * GC_PAGE_SIZE;
 			committed_free -= (j - i) * GC_PAGE_SIZE;
+			max_pages -= j - i;
 			j = i;
 		}
 	}

@@ -98,9 +98,10 @@ bool gc_sweep_one(void)
 	return true;
 }
 
-size_t gc_sweep_reclaim(size_t npages)
+size_t gc_sweep_reclaim(size_t npages, bool may_poll)
 {
 	size_t freed = 0;
+	unsigned swept = 0;
 	while (freed < npages) {
 		struct gc_span *s = take_unswept();
 		if (!s)
@@ -108,6 +109,8 @@ size_t gc_sweep_reclaim(size_t npages)
 		size_t n = s->npages;
 		if (gc_sweep_span(s, false))
 			freed += n;
+		if (may_poll && (++swept & 15) == 0)
+			sched_poll();
 	}
 	return freed;
 }

@@ -103,15 +103,24 @@ static void request_cycle(void)
 void gc_trigger_check(void)
 {
 	if (atomic_load_explicit(&gc_st.phase, memory_order_relaxed) != GC_PHASE_OFF ||
-	    atomic_load_explicit(&gc_st.want_cycle, memory_order_relaxed))
+	    atomic_load(&gc_st.heap_live) < atomic_load(&gc_st.trigger))
 		return;
-	if (atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.trigger)) {
+	if (!atomic_load_explicit(&gc_st.want_cycle, memory_order_relaxed)) {
 		request_cycle();
 		/* The controller was readied here: let it start the cycle now
 		 * rather than at this goroutine's next preemption (Go starts
 		 * the cycle on the allocating goroutine itself). */
 		if (sched_self())
 			sched_gosched();
+	}
+	/* Under a memory limit an allocator already past the goal waits for
+	 * the cycle to begin (its assists then hold the heap at the goal):
+	 * otherwise a controller slow to get a CPU lets the heap run on. */
+	if (gc_st.cfg.memlimit && sched_self()) {
+		uint64_t c0 = atomic_load(&gc_st.cycle);
+		while (atomic_load(&gc_st.phase) == GC_PHASE_OFF && atomic_load(&gc_st.cycle) == c0 &&
+		       atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.goal) && !atomic_load(&gc_st.limiter_on))
+			sched_sleep(20000);
 	}
 }
 
@@ -215,11 +224,15 @@ void gc_assist(struct gc_cache *c)
 		atomic_fetch_sub(&gc_st.nbusy, 1);
 		/* Past the goal with no gray work in sight, the allocator waits
 		 * for the mark to end (Go parks it on the assist queue), unless
-		 * the CPU limiter says the collector already takes too much. */
-		if (!over || done > 0 || atomic_load(&gc_st.phase) != GC_PHASE_MARK ||
+		 * the CPU limiter says the collector already takes too much.
+		 * Under a memory limit it also waits after doing work: the
+		 * heap stays at the goal while the mark finishes. */
+		if (!over || (done > 0 && !gc_st.cfg.memlimit) || atomic_load(&gc_st.phase) != GC_PHASE_MARK ||
 		    atomic_load(&gc_st.limiter_on) ||
 		    atomic_load(&gc_st.heap_live) < atomic_load(&gc_st.goal))
 			break;
+		if (done > 0)
+			continue;
 		gc_stat_add(&gc_counters.assist_ns, gc_thread_cpu_ns() - t0);
 		gc_stat_add(&gc_counters.gc_cpu_ns, gc_thread_cpu_ns() - t0);
 		sched_sleep(20000);

@@ -350,6 +350,8 @@ static void test_pacer_goal(void)
 #define LIVE_NODES 40000
 static void *live_table;
 static uint64_t peak_committed, peak_inuse, peak_meta;
+static double peak_over_goal;       /* max of the paced heap / goal, steady state */
+static double peak_inuse_over_goal; /* max of spans in use / goal (adds fragmentation and unswept garbage) */
 
 static void memlimit_body(void *arg)
 {
@@ -375,6 +377,12 @@ static void memlimit_body(void *arg)
 				peak_inuse = st.heap_inuse;
 				peak_meta = atomic_load(&gc_heap.metadata_bytes);
 			}
+			double over = (double)st.heap_paced / (double)st.heap_goal;
+			if (i > 200000 && over > peak_over_goal)
+				peak_over_goal = over;
+			double inuse = (double)st.heap_inuse / (double)st.heap_goal;
+			if (i > 200000 && inuse > peak_inuse_over_goal)
+				peak_inuse_over_goal = inuse;
 		}
 	}
 	gc_remove_roots(&live_table);
@@ -398,6 +406,31 @@ static void test_memlimit(void)
 		(unsigned long long)st.limiter_engaged);
 	CU_ASSERT(st.cycles >= 3);
 	CU_ASSERT(peak_committed <= cfg.memlimit + cfg.memlimit / 10);
+	gc_fini();
+}
+
+/* The pacer: at GOGC=100 on the same steady workload, the heap it paces
+ * (Go's heapLive: marked + spans handed out since) peaks within 10% of the
+ * goal. Spans in use, which add the free slots of partial spans and the
+ * garbage of spans not yet swept, are reported beside it. */
+static void test_pacer_accuracy(void)
+{
+	struct gc_config cfg;
+	char err[128];
+	CU_ASSERT_EQUAL_FATAL(gc_config_from_env(&cfg, err, sizeof err), 0);
+	cfg.gogc = 100;
+	cfg.memlimit = 0;
+	CU_ASSERT_EQUAL_FATAL(gc_init(&cfg), 0);
+	peak_committed = 0;
+	peak_over_goal = peak_inuse_over_goal = 0;
+	harness_run(2, memlimit_body, NULL);
+	struct gc_stats st;
+	gc_read_stats(&st);
+	fprintf(stderr, "  GOGC=100: paced heap peaked at %.3f x the goal (spans in use %.3f x) over %llu cycles\n",
+		peak_over_goal, peak_inuse_over_goal, (unsigned long long)st.cycles);
+	CU_ASSERT(st.cycles >= 3);
+	CU_ASSERT(peak_over_goal > 0.5);
+	CU_ASSERT(peak_over_goal <= 1.10);
 	gc_fini();
 }
 
@@ -446,6 +479,7 @@ int main(void)
 		{"finalizers run once, after sweep, with referents intact", test_finalizers},
 		{"pacer goal and trigger arithmetic", test_pacer_goal},
 		{"memory limit honoured within 10%", test_memlimit},
+		{"pacer: heap peaks within 10% of the goal", test_pacer_accuracy},
 		{"knobs: errors name the variable or flag", test_knobs},
 		{NULL, NULL},
 	};

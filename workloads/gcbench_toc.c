@@ -18,15 +18,12 @@
  * entries of gc_read_pauses.
  *
  * Pacer accuracy: a sampler thread reads gc_read_stats every GCB_SAMPLE_NS.
- * An interval is the time between two completed cycles (`cycles` constant);
- * the goal read in it is that of the cycle that closes it. The heap the goal
- * bounds is Go's heap_live: what the last cycle marked (heap_live) plus what
- * was allocated since it ended (alloc_bytes since the interval opened).
- * pacer_peak_over_goal is the largest (that heap) / (goal) over all samples;
- * above 1 means a cycle finished late. heap_inuse is not used for it: it
- * counts spans not yet swept, which right after a cycle still hold the last
- * interval's garbage and would be compared with the new, smaller goal. The
- * estimate errs by at most one period of allocation toward a larger heap.
+ * pacer_peak_over_goal is the largest heap_paced / heap_goal over all
+ * samples: heap_paced is the heap the pacer holds to the goal (Go's
+ * heapLive: what the last cycle marked plus the spans handed to allocation
+ * since); above 1 means a cycle finished late. heap_inuse is not used for
+ * it: it also counts spans not yet swept, which right after a cycle still
+ * hold the last interval's garbage.
  * peak_heap_mb is the largest sampled heap_inuse (spans in use), the figure
  * comparable with bdwgc's heap in use; goal_mb the goal read with it.
  */
@@ -87,11 +84,7 @@ static struct gcb_result *res;
 
 /* Written only by the sampler thread; read by toc_main after joining it. */
 struct pacer {
-	bool started;            /* an interval is open */
-	uint64_t cycle;          /* completed cycles during the open interval */
-	uint64_t alloc_base;     /* alloc_bytes when it opened (see pacer_sample) */
-	uint64_t last_alloc;     /* alloc_bytes at the latest sample */
-	double worst;            /* max estimated heap / goal; NAN before a sample with a goal */
+	double worst;            /* max heap_paced / goal; NAN before a sample with a goal */
 	uint64_t peak_inuse;     /* largest heap_inuse seen */
 	uint64_t goal_at_peak;   /* heap_goal read with it */
 };
@@ -108,18 +101,8 @@ static void pacer_sample(struct pacer *p)
 {
 	struct gc_stats st;
 	gc_read_stats(&st);
-	if (!p->started || st.cycles != p->cycle) {
-		/* The cycle that closed the last interval ended between the
-		 * previous sample and this one; counting from the previous
-		 * sample's alloc_bytes errs toward a larger heap. */
-		p->alloc_base = p->started ? p->last_alloc : st.alloc_bytes;
-		p->cycle = st.cycles;
-		p->started = true;
-	}
-	p->last_alloc = st.alloc_bytes;
 	if (has_goal(st.heap_goal)) {
-		double heap = (double)st.heap_live + (double)(st.alloc_bytes - p->alloc_base);
-		double ratio = heap / (double)st.heap_goal;
+		double ratio = (double)st.heap_paced / (double)st.heap_goal;
 		if (isnan(p->worst) || ratio > p->worst)
 			p->worst = ratio;
 	}

@@ -77,6 +77,7 @@ void gc_read_stats(struct gc_stats *out)
 	}
 	out->heap_live = atomic_load(&gc_st.heap_marked);
 	out->heap_goal = atomic_load(&gc_st.goal);
+	out->heap_paced = atomic_load(&gc_st.heap_live);
 	size_t inuse = __atomic_load_n(&gc_heap.pages_inuse, __ATOMIC_RELAXED);
 	size_t freep = __atomic_load_n(&gc_heap.pages_free, __ATOMIC_RELAXED);
 	size_t rel = __atomic_load_n(&gc_heap.pages_released, __ATOMIC_RELAXED);

@@ -205,6 +205,7 @@ void gc_set_memlimit(uint64_t bytes);
 	X(large_allocs, "objects over 32 KiB, cumulative")                     \
 	X(heap_live, "bytes in marked objects after the last cycle")           \
 	X(heap_goal, "heap goal of the current cycle")                         \
+	X(heap_paced, "the heap the pacer holds to the goal: marked + allocated since") \
 	X(heap_inuse, "bytes in spans in use")                                 \
 	X(heap_mapped, "bytes of arenas reserved")                             \
 	X(heap_released, "bytes of free pages returned to the OS")             \

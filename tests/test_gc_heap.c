@@ -3,8 +3,11 @@
  * page allocator (coalescing, zeroed pages, scavenging, huge spans), span
  * states and lookup of interior pointers, and sweeping a span.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "gc/src/internal.h"
@@ -160,6 +163,61 @@ static void interior_body(void *arg)
 	TCHECK(gc_base(NULL) == NULL);
 }
 
+/* A span's life: free pages → in use (mapped in the page table, set up for
+ * a class, slots all free) → free again (unmapped). Freeing a free span is
+ * an illegal transition: fatal, with the states named (checked in a child). */
+static void test_span_lifecycle(void)
+{
+	heap_up();
+	bool z;
+	struct gc_span *s = gc_pages_alloc(1, &z);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(atomic_load(&s->state), GC_SPAN_INUSE);
+	CU_ASSERT_PTR_EQUAL(gc_span_of(s->base), s);
+	CU_ASSERT_PTR_EQUAL(gc_span_of(s->base + GC_PAGE_SIZE - 1), s);
+	int spc = gc_spanclass(gc_size_class(48), false);
+	gc_span_init_small(s, spc);
+	CU_ASSERT_EQUAL(s->elemsize, gc_classes[gc_size_class(48)].size);
+	CU_ASSERT_EQUAL(s->nelems, GC_PAGE_SIZE / s->elemsize);
+	CU_ASSERT_EQUAL(s->freeindex, 0);
+	CU_ASSERT_EQUAL(gc_bits_count(s->alloc_bits, s->nelems), 0);
+	CU_ASSERT_EQUAL(gc_span_next_free(s), 0);
+	CU_ASSERT_EQUAL(gc_span_next_free(s), 1);
+	uintptr_t base = s->base;
+	gc_span_free_meta(s);
+	gc_pages_free(s);
+	CU_ASSERT_EQUAL(atomic_load(&s->state), GC_SPAN_FREE);
+	CU_ASSERT_PTR_NULL(gc_span_of(base));
+	/* The same pages come back as a fresh span. */
+	struct gc_span *t = gc_pages_alloc(1, &z);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(t->base, base);
+	gc_pages_free(t);
+
+	int p[2];
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		gc_span_set_state(t, GC_SPAN_FREE);   /* free → free */
+		_exit(0);
+	}
+	close(p[1]);
+	char out[512];
+	size_t n = 0;
+	ssize_t r;
+	while (n + 1 < sizeof out && (r = read(p[0], out + n, sizeof out - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(p[0]);
+	int status = 0;
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "illegal state change free -> free"));
+	gc_fini();
+}
+
 static void test_interior_lookup(void)
 {
 	heap_up();
@@ -244,6 +302,7 @@ int main(void)
 		{"size-class table", test_sizeclass_table},
 		{"alloc cache scan", test_alloc_cache_scan},
 		{"page allocator coalesces, zeroes, scavenges", test_pages_coalesce},
+		{"span lifecycle and illegal transitions", test_span_lifecycle},
 		{"interior pointer lookup", test_interior_lookup},
 		{"sweep keeps marked slots and poisons the rest", test_sweep_span},
 		{NULL, NULL},

@@ -144,8 +144,8 @@ static void usage(FILE *f)
 		"procs, max_depth, long_lived_depth, seconds (wall time of the workload, setup\n"
 		"excluded), gc_cycles, gc_cpu_fraction (collector CPU / (seconds x procs)),\n"
 		"gc_cpu_seconds, stw_count, stw_max_us, stw_p99_us, peak_rss_mb, peak_heap_mb,\n"
-		"goal_mb (heap goal when the heap peaked), pacer_peak_over_goal (max over cycles of\n"
-		"sampled peak heap / goal), allocated_mb, parked, live_mb, gogc (-1: off),\n"
+		"goal_mb (heap goal when the heap peaked), pacer_peak_over_goal (max of the sampled\n"
+		"paced heap / goal), allocated_mb, parked, live_mb, gogc (-1: off),\n"
 		"memlimit_mb, markers (boehm), nodes_checked.\n\n"
 		"--mode=cms|stw, --gogc and --memlimit override the knobs below.\n",
 		GCB_MIN_DEPTH);

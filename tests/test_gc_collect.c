@@ -429,6 +429,8 @@ static void test_pacer_accuracy(void)
 	fprintf(stderr, "  GOGC=100: paced heap peaked at %.3f x the goal (spans in use %.3f x) over %llu cycles\n",
 		peak_over_goal, peak_inuse_over_goal, (unsigned long long)st.cycles);
 	CU_ASSERT(st.cycles >= 3);
+	CU_ASSERT(st.stw_count >= 2 * st.cycles);
+	CU_ASSERT(st.stw_ttsp_max_ns <= st.stw_max_ns);   /* the wait is part of a pause */
 	CU_ASSERT(peak_over_goal > 0.5);
 	CU_ASSERT(peak_over_goal <= 1.10);
 	gc_fini();

@@ -143,7 +143,8 @@ static void usage(FILE *f)
 		"Figures (JSON keys; null where a mode does not measure one): mode, bench, workers,\n"
 		"procs, max_depth, long_lived_depth, seconds (wall time of the workload, setup\n"
 		"excluded), gc_cycles, gc_cpu_fraction (collector CPU / (seconds x procs)),\n"
-		"gc_cpu_seconds, stw_count, stw_max_us, stw_p99_us, peak_rss_mb, peak_heap_mb,\n"
+		"gc_cpu_seconds, stw_count, stw_max_us, stw_p99_us, stw_ttsp_max_us (longest wait for\n"
+		"the workers to stop, part of a pause; whole process, cms/stw), peak_rss_mb, peak_heap_mb,\n"
 		"goal_mb (heap goal when the heap peaked), pacer_peak_over_goal (max of the sampled\n"
 		"paced heap / goal), allocated_mb, parked, live_mb, gogc (-1: off),\n"
 		"memlimit_mb, markers (boehm), nodes_checked.\n\n"
@@ -285,6 +286,7 @@ static void print_result(const struct gcb_options *o, const struct gcb_result *r
 	num(&fs[n++], "stw_count", "%.0f", (double)r->stw_count);
 	num(&fs[n++], "stw_max_us", "%.1f", r->stw_max_us);
 	num(&fs[n++], "stw_p99_us", "%.1f", r->stw_p99_us);
+	num(&fs[n++], "stw_ttsp_max_us", "%.1f", r->stw_ttsp_max_us);
 	num(&fs[n++], "peak_rss_mb", "%.1f", gcb_peak_rss_mb());
 	num(&fs[n++], "peak_heap_mb", "%.1f", r->peak_heap_mb);
 	num(&fs[n++], "goal_mb", "%.1f", r->goal_mb);

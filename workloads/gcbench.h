@@ -73,6 +73,7 @@ struct gcb_result {
 	uint64_t stw_count;               /* stop-the-world pauses during it */
 	double stw_max_us;                /* longest of them */
 	double stw_p99_us;                /* 99th percentile of them */
+	double stw_ttsp_max_us;           /* longest wait for workers to stop (whole process); NAN: none */
 	double peak_heap_mb;              /* largest sampled heap in use */
 	double goal_mb;                   /* heap goal in force at that sample */
 	double pacer_peak_over_goal;      /* max over cycles of peak heap / goal */

@@ -244,6 +244,7 @@ int gcb_boehm_run(const struct gcb_options *o, struct gcb_result *r)
 	size_t kept = ev.npauses < BOEHM_PAUSES_MAX ? (size_t)ev.npauses : BOEHM_PAUSES_MAX;
 	gcb_pause_figures(ev.pauses, kept, &r->stw_max_us, &r->stw_p99_us);
 	r->stw_max_us = (double)ev.max_ns / 1e3;  /* exact even when the ring wrapped */
+	r->stw_ttsp_max_us = NAN;                  /* bdwgc does not report it */
 	r->peak_heap_mb = (double)sampled_peak / MIB;
 	r->goal_mb = NAN;
 	r->pacer_peak_over_goal = NAN;

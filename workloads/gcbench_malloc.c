@@ -64,6 +64,7 @@ int gcb_malloc_run(const struct gcb_options *o, struct gcb_result *r)
 	r->stw_count = 0;
 	r->stw_max_us = 0;
 	r->stw_p99_us = 0;
+	r->stw_ttsp_max_us = NAN;
 	r->peak_heap_mb = NAN;
 	r->goal_mb = NAN;
 	r->pacer_peak_over_goal = NAN;

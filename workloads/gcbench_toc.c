@@ -226,6 +226,7 @@ static void pause_figures(uint64_t n, const struct gc_stats *after)
 	 * bound left (it may include the setup's pauses). */
 	if (k < n && (double)after->stw_max_ns / 1e3 > res->stw_max_us)
 		res->stw_max_us = (double)after->stw_max_ns / 1e3;
+	res->stw_ttsp_max_us = (double)after->stw_ttsp_max_ns / 1e3;
 	free(ns);
 }
 

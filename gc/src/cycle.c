@@ -60,6 +60,7 @@ static void stw_begin(void)
 {
 	stw_t0 = sched_nanotime();
 	sched_stop_the_world();
+	gc_record_ttsp((uint64_t)(sched_nanotime() - stw_t0));
 }
 
 static uint64_t stw_end(void)

@@ -518,6 +518,8 @@ struct gc_counters {
 extern struct gc_counters gc_counters;
 void gc_stat_add(_Atomic uint64_t *c, uint64_t v);
 void gc_record_pause(uint64_t ns);
+/* Time-to-safepoint of a stop: request until every worker stopped. */
+void gc_record_ttsp(uint64_t ns);
 uint64_t gc_thread_cpu_ns(void);
 
 #endif /* GC_INTERNAL_H */

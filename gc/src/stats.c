@@ -42,6 +42,13 @@ void gc_record_pause(uint64_t ns)
 		;
 }
 
+void gc_record_ttsp(uint64_t ns)
+{
+	uint64_t max = atomic_load(&gc_counters.stw_ttsp_max_ns);
+	while (ns > max && !atomic_compare_exchange_weak(&gc_counters.stw_ttsp_max_ns, &max, ns))
+		;
+}
+
 size_t gc_read_pauses(uint64_t *ns, size_t n_max)
 {
 	uint64_t n = atomic_load(&npauses);

@@ -213,6 +213,7 @@ void gc_set_memlimit(uint64_t bytes);
 	X(stw_count, "stop-the-world pauses")                                  \
 	X(stw_total_ns, "time the world was stopped, cumulative")              \
 	X(stw_max_ns, "longest stop-the-world pause")                          \
+	X(stw_ttsp_max_ns, "longest wait for all workers to stop (part of a pause)") \
 	X(mark_ns, "wall time with marking on, cumulative")                    \
 	X(gc_cpu_ns, "CPU spent in the collector: assists, background, pauses") \
 	X(assist_ns, "CPU in mark assists, cumulative")                        \

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 
@@ -86,4 +88,40 @@ int harness_main(const char *suite_name, const struct harness_test *tests)
 		return 1;
 	}
 	return failed || asserts_failed ? 1 : 0;
+}
+
+int harness_child(void (*fn)(void *), void *arg, unsigned alarm_s, char *err, size_t errlen)
+{
+	int fds[2];
+	err[0] = '\0';
+	if (pipe(fds))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[1]);
+		if (alarm_s)
+			alarm(alarm_s);
+		fn(arg);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t k;
+	while (n + 1 < errlen && (k = read(fds[0], err + n, errlen - 1 - n)) > 0)
+		n += (size_t)k;
+	err[n] = '\0';
+	close(fds[0]);
+	int status = -1;
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
 }

@@ -12,6 +12,7 @@
 
 #include <CUnit/CUnit.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Records a failure (thread-safe) when cond is false; evaluates to cond. */
@@ -24,6 +25,12 @@ bool harness_check(bool ok, const char *expr, const char *file, int line);
 void harness_run(int procs, void (*fn)(void *), void *arg);
 /* Failures recorded since the last harness_run began. */
 int harness_failures(void);
+
+/* Runs fn(arg) in a forked child (which exits 0 if fn returns; with
+ * alarm_s > 0 a hang ends as SIGALRM), collects the child's stderr into err
+ * (NUL-terminated, errlen > 0) and returns its wait status (-1 when it could
+ * not be started). For checking fatal reports. */
+int harness_child(void (*fn)(void *), void *arg, unsigned alarm_s, char *err, size_t errlen);
 
 /* A seed for randomized tests: TOC_TEST_SEED or a fixed default; printed so
  * a failing run can be repeated. */

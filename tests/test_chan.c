@@ -967,33 +967,26 @@ struct child_result {
 	char err[4096];
 };
 
+struct child_body {
+	void (*fn)(void *);
+};
+
+/* The child's runtime: body as its main goroutine. */
+static void child_runtime(void *arg)
+{
+	const struct child_body *b = arg;
+	struct sched_config cfg = {.procs = 2};
+	sched_run(&cfg, b->fn, NULL);
+}
+
 /* Forks; the child starts its own runtime running body and exits 0 if it
- * returns. The parent collects the child's stderr and wait status. */
+ * returns (a hang shows up as SIGALRM, not as a stuck suite). The parent
+ * collects the child's stderr and wait status. */
 static void run_child(void (*body)(void *), struct child_result *r)
 {
-	int fds[2];
-	memset(r, 0, sizeof *r);
-	CU_ASSERT_FATAL(pipe(fds) == 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[1]);
-		alarm(20); /* a hang shows up as SIGALRM, not as a stuck suite */
-		struct sched_config cfg = {.procs = 2};
-		sched_run(&cfg, body, NULL);
-		_exit(0);
-	}
-	close(fds[1]);
-	size_t n = 0;
-	ssize_t k;
-	while ((k = read(fds[0], r->err + n, sizeof r->err - 1 - n)) > 0)
-		n += (size_t)k;
-	close(fds[0]);
-	CU_ASSERT_EQUAL(waitpid(pid, &r->status, 0), pid);
+	struct child_body b = {body};
+	r->status = harness_child(child_runtime, &b, 20, r->err, sizeof r->err);
+	CU_ASSERT_FATAL(r->status != -1);
 }
 
 static void expect_abort(void (*body)(void *), const char *message)

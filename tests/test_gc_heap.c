@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "harness.h"
 #include "gc/src/internal.h"
@@ -163,6 +162,11 @@ static void interior_body(void *arg)
 	TCHECK(gc_base(NULL) == NULL);
 }
 
+static void free_span_again(void *span)
+{
+	gc_span_set_state(span, GC_SPAN_FREE);   /* free → free */
+}
+
 /* A span's life: free pages → in use (mapped in the page table, set up for
  * a class, slots all free) → free again (unmapped). Freeing a free span is
  * an illegal transition: fatal, with the states named (checked in a child). */
@@ -194,25 +198,8 @@ static void test_span_lifecycle(void)
 	CU_ASSERT_EQUAL(t->base, base);
 	gc_pages_free(t);
 
-	int p[2];
-	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 2);
-		gc_span_set_state(t, GC_SPAN_FREE);   /* free → free */
-		_exit(0);
-	}
-	close(p[1]);
 	char out[512];
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < sizeof out && (r = read(p[0], out + n, sizeof out - 1 - n)) > 0)
-		n += (size_t)r;
-	out[n] = '\0';
-	close(p[0]);
-	int status = 0;
-	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	int status = harness_child(free_span_again, t, 0, out, sizeof out);
 	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "illegal state change free -> free"));
 	gc_fini();

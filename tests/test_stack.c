@@ -39,29 +39,22 @@ static void overflow_body(void *unused)
 
 /* Runs body in a child process with a fresh runtime; returns the child's
  * wait status and what it wrote on stderr. */
+struct child_run {
+	void (*body)(void *);
+	size_t stack_size;
+};
+
+static void child_runtime(void *arg)
+{
+	const struct child_run *c = arg;
+	struct sched_config cfg = {.procs = 2, .stack_size = c->stack_size};
+	sched_run(&cfg, c->body, NULL);
+}
+
 static int run_child(void (*body)(void *), size_t stack_size, char *out, size_t outlen)
 {
-	int p[2];
-	if (pipe(p))
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 2);
-		close(p[0]);
-		struct sched_config cfg = {.procs = 2, .stack_size = stack_size};
-		sched_run(&cfg, body, NULL);
-		_exit(0);
-	}
-	close(p[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < outlen && (r = read(p[0], out + n, outlen - 1 - n)) > 0)
-		n += (size_t)r;
-	out[n] = '\0';
-	close(p[0]);
-	int status = 0;
-	waitpid(pid, &status, 0);
-	return status;
+	struct child_run c = {body, stack_size};
+	return harness_child(child_runtime, &c, 0, out, outlen);
 }
 
 static void test_overflow_reported(void)

@@ -76,7 +76,7 @@ struct gcb_result {
 	double stw_ttsp_max_us;           /* longest wait for workers to stop (whole process); NAN: none */
 	double peak_heap_mb;              /* largest sampled heap in use */
 	double goal_mb;                   /* heap goal in force at that sample */
-	double pacer_peak_over_goal;      /* max over cycles of peak heap / goal */
+	double pacer_peak_over_goal;      /* max of the sampled paced heap / goal */
 	double allocated_mb;              /* bytes allocated during it */
 	int procs;                        /* threads the workload ran on */
 	int markers;                      /* boehm: parallel marker threads; else 0 */

@@ -15,7 +15,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-
 #include <sys/mman.h>
 
 #include "internal.h"

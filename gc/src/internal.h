@@ -143,7 +143,8 @@ struct gc_span {
 	void *meta;                       /* the block (alloc and mark bits swap inside it) */
 };
 _Static_assert(offsetof(struct gc_span, freeindex) == 64, "the span's first line holds the read-mostly fields");
-/* Allocates and frees span structs (a pool; never returned to malloc). */
+
+/* Allocates and frees span structs (a pool; returned to malloc by gc_pages_reset). */
 struct gc_span *gc_span_struct_alloc(void);
 void gc_span_struct_free(struct gc_span *s);
 /* Sets up s for class/large use over [base, base + npages pages). */
@@ -444,8 +445,8 @@ bool gc_sweep_span(struct gc_span *s, bool from_cache);
 bool gc_sweep_one(void);
 void gc_sweep_all(void);
 /* Before the heap takes fresh pages: sweeps unswept spans until npages
- * were freed or none is left (Go's reclaim). Returns pages freed. */
-/* may_poll: the caller holds nothing a safepoint could invalidate (not the
+ * were freed or none is left (Go's reclaim). Returns pages freed. may_poll:
+ * the caller holds nothing a safepoint could invalidate (not the
  * small-object path, which holds its worker's cache). */
 size_t gc_sweep_reclaim(size_t npages, bool may_poll);
 void gc_sweeper_main(void *arg);

@@ -152,6 +152,12 @@ static bool take_pages(struct gc_arena *a, size_t first, size_t n)
 
 static size_t scavenge_locked(size_t keep, size_t max_pages);
 
+/* Bytes of free pages not returned to the OS. Heap lock. */
+static size_t free_committed_locked(void)
+{
+	return (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
+}
+
 struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 {
 	gc_lock(&gc_heap.lock);
@@ -166,10 +172,10 @@ struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 	 * committed total would pass it (Go scavenges synchronously too). */
 	uint64_t limit = __atomic_load_n(&gc_heap.memlimit, __ATOMIC_RELAXED);
 	if (limit) {
-		uint64_t committed = (gc_heap.pages_inuse + gc_heap.pages_free - gc_heap.pages_released + npages) *
-				     GC_PAGE_SIZE + atomic_load(&gc_heap.metadata_bytes);
+		size_t free_committed = free_committed_locked();
+		uint64_t committed = (gc_heap.pages_inuse + npages) * GC_PAGE_SIZE + free_committed +
+				     atomic_load(&gc_heap.metadata_bytes);
 		if (committed > limit) {
-			size_t free_committed = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
 			size_t over = committed - limit;
 			scavenge_locked(free_committed > over ? free_committed - over : 0, SIZE_MAX);
 		}
@@ -267,7 +273,7 @@ size_t gc_pages_scavenge(size_t keep)
 static size_t scavenge_locked(size_t keep, size_t max_pages)
 {
 	size_t released = 0;
-	size_t committed_free = (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
+	size_t committed_free = free_committed_locked();
 	for (struct gc_arena *a = gc_heap.arenas_tail; a && committed_free > keep && max_pages; a = a->prev) {
 		for (size_t j = GC_ARENA_PAGES; j > 0 && committed_free > keep && max_pages;) {
 			if (!test_bit(a->free_pages, j - 1) || test_bit(a->released, j - 1)) {

@@ -31,22 +31,26 @@ void gc_stat_add(_Atomic uint64_t *c, uint64_t v)
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
+/* Raises *c to v if v is larger. */
+static void stat_max(_Atomic uint64_t *c, uint64_t v)
+{
+	uint64_t max = atomic_load(c);
+	while (v > max && !atomic_compare_exchange_weak(c, &max, v))
+		;
+}
+
 void gc_record_pause(uint64_t ns)
 {
 	uint64_t i = atomic_fetch_add(&npauses, 1);
 	pauses[i % PAUSE_RING] = ns;
 	gc_stat_add(&gc_counters.stw_count, 1);
 	gc_stat_add(&gc_counters.stw_total_ns, ns);
-	uint64_t max = atomic_load(&gc_counters.stw_max_ns);
-	while (ns > max && !atomic_compare_exchange_weak(&gc_counters.stw_max_ns, &max, ns))
-		;
+	stat_max(&gc_counters.stw_max_ns, ns);
 }
 
 void gc_record_ttsp(uint64_t ns)
 {
-	uint64_t max = atomic_load(&gc_counters.stw_ttsp_max_ns);
-	while (ns > max && !atomic_compare_exchange_weak(&gc_counters.stw_ttsp_max_ns, &max, ns))
-		;
+	stat_max(&gc_counters.stw_ttsp_max_ns, ns);
 }
 
 size_t gc_read_pauses(uint64_t *ns, size_t n_max)

@@ -461,10 +461,10 @@ static void test_knobs(void)
 	CU_ASSERT_EQUAL(gc_config_from_env(&cfg, err, sizeof err), 0);
 	CU_ASSERT_EQUAL(cfg.memlimit, 512ull << 20);
 	unsetenv("GOMEMLIMIT");
-	setenv("TOC_GCMODE", "fast", 1);
+	setenv("TOC_MODE", "fast", 1);
 	CU_ASSERT_EQUAL(gc_config_from_env(&cfg, err, sizeof err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "TOC_GCMODE"));
-	unsetenv("TOC_GCMODE");
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "TOC_MODE"));
+	unsetenv("TOC_MODE");
 	CU_ASSERT_EQUAL(gc_config_set(&cfg, "gogc", "--gogc", "-5", err, sizeof err), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--gogc"));
 	CU_ASSERT_EQUAL(gc_config_set(&cfg, "mode", "--mode", "stw", err, sizeof err), 0);

@@ -120,7 +120,7 @@ static void usage(FILE *f)
 		"  --mode=MODE           cms | stw: toc's collector, workers on goroutines;\n"
 		"                        boehm: bdwgc, workers on pthreads, one marker per worker;\n"
 		"                        malloc: malloc/free, workers on pthreads\n"
-		"                        (default: TOC_GCMODE, else cms)\n"
+		"                        (default: TOC_MODE, else cms)\n"
 		"  --bench=NAME          gcbench | binarytrees | both (default both)\n"
 		"  --workers=N           copies of the workload run at once, each independent\n"
 		"                        (default: TOC_PROCS, else CPUs online)\n"

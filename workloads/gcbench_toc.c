@@ -299,6 +299,7 @@ int gcb_toc_run(const struct gcb_options *o, struct gcb_result *r)
 {
 	struct gc_config cfg = *o->gc_cfg;
 	cfg.mode = o->mode == GCB_MODE_STW ? GC_MODE_STW : GC_MODE_CMS;
+	cfg.toc = 0;   /* gcbench measures the collector; the transaction layer has its own benchmarks */
 	struct sched_config scfg = {.procs = o->procs};
 	/* Room for the parked goroutines, the workers and the runtime's own. */
 	size_t need = (size_t)o->parked + (size_t)o->workers + 1024;

@@ -81,13 +81,29 @@ static inline void *alloc_small(const struct gc_type *t, size_t count, size_t si
 	sched_poll();
 	int spc = gc_spanclass(gc_size_class(size), noscan);
 	struct gc_cache *c = cache_self();
-	struct gc_span *s = c->alloc[spc];
-	uint32_t idx = gc_span_next_free(s);
+	struct gc_span *s = NULL;
+	uint32_t idx = 0;
 	bool refilled = false;
-	if (__builtin_expect(idx >= s->nelems, 0)) {
-		s = refill(c, spc, size);
+	if (gc_layer && size <= GC_LOCAL_MAX_SIZE) {
+		/* The running transaction's window (toc/). */
+		s = c->local ? c->local[spc] : &gc_empty_span;
 		idx = gc_span_next_free(s);
-		refilled = true;
+		if (__builtin_expect(idx >= s->nelems, 0)) {
+			s = gc_layer->refill(c, spc);
+			if (s) {
+				idx = gc_span_next_free(s);
+				refilled = true;
+			}
+		}
+	}
+	if (!s) {
+		s = c->alloc[spc];
+		idx = gc_span_next_free(s);
+		if (__builtin_expect(idx >= s->nelems, 0)) {
+			s = refill(c, spc, size);
+			idx = gc_span_next_free(s);
+			refilled = true;
+		}
 	}
 	s->nalloc++;
 	char *obj = (char *)(s->base + (uintptr_t)idx * s->elemsize);

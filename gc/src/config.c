@@ -11,7 +11,7 @@
 #include "internal.h"
 #include "sched/knob.h"
 
-enum knob_kind { K_MODE, K_GOGC, K_MEMLIMIT, K_SIZE, K_BOOL, K_PERCENT };
+enum knob_kind { K_MODE, K_GOGC, K_MEMLIMIT, K_SIZE, K_BOOL, K_PERCENT, K_REGION };
 
 struct knob {
 	const char *key;      /* gc_config_set's knob name */
@@ -23,15 +23,20 @@ struct knob {
 };
 
 static const struct knob knobs[] = {
-	{"mode", "TOC_GCMODE", NULL, K_MODE, "cms", "collector: cms (concurrent mark-sweep) or stw (stop-the-world)"},
+	{"mode", "TOC_MODE", NULL, K_MODE, "cms",
+	 "toc (concurrent mark-sweep and the transaction layer), cms (concurrent mark-sweep) or stw (stop-the-world)"},
 	{"gogc", "TOC_GOGC", "GOGC", K_GOGC, "100", "heap growth percent before the next cycle, or off"},
 	{"memlimit", "TOC_MEMLIMIT", "GOMEMLIMIT", K_MEMLIMIT, "off", "soft memory limit (bytes, K/M/G suffixes), or off"},
 	{"maxheap", "TOC_MAXHEAP", NULL, K_SIZE, "64G", "hard limit on heap address space; allocation past it is fatal"},
 	{"gctrace", "TOC_GCTRACE", NULL, K_BOOL, "0", "1: one line per cycle on stderr (Go's gctrace layout)"},
-	{"verify", "TOC_GCVERIFY", NULL, K_BOOL, "0", "1: re-mark with the world stopped at each mark termination and compare"},
+	{"verify", "TOC_GCVERIFY", NULL, K_BOOL, "0",
+	 "1: re-mark with the world stopped at each mark termination and compare (and check the toc invariant); "
+	 "2: also check the toc invariant at every rewind"},
 	{"poison", "TOC_GCPOISON", NULL, K_BOOL, "0", "1: fill reclaimed slots with a pattern and check it on reuse"},
 	{"numa", "TOC_NUMA", NULL, K_BOOL, "1", "1: place arenas per NUMA node when there are several; 0: plain mmap"},
 	{"bgpercent", "TOC_GCBGPERCENT", NULL, K_PERCENT, "25", "share of the workers' CPU for background marking"},
+	{"region", "TOC_REGION", NULL, K_REGION, "256K",
+	 "toc: address range per transaction window, 64K..512K in 8K pages (its spans are carved from it)"},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *name, const char *value)
@@ -47,12 +52,20 @@ static int apply(struct gc_config *cfg, const struct knob *k, const char *name, 
 	uint64_t u;
 	switch (k->kind) {
 	case K_MODE:
-		if (!strcmp(v, "cms"))
+		cfg->toc = !strcmp(v, "toc");
+		if (!strcmp(v, "cms") || cfg->toc)
 			cfg->mode = GC_MODE_CMS;
 		else if (!strcmp(v, "stw"))
 			cfg->mode = GC_MODE_STW;
 		else
-			return fail(err, errlen, "%s=\"%s\": expected cms or stw", name, v);
+			return fail(err, errlen, "%s=\"%s\": expected toc, cms or stw", name, v);
+		return 0;
+	case K_REGION:
+		if (sched_knob_size(name, v, (uint64_t)64 << 10, (uint64_t)512 << 10, &u, err, errlen))
+			return -1;
+		if (u % GC_PAGE_SIZE)
+			return fail(err, errlen, "%s=\"%s\": must be a multiple of 8K (the page)", name, v);
+		cfg->region_pages = (int)(u / GC_PAGE_SIZE);
 		return 0;
 	case K_GOGC:
 		if (!strcasecmp(v, "off")) {
@@ -78,7 +91,7 @@ static int apply(struct gc_config *cfg, const struct knob *k, const char *name, 
 		cfg->maxheap = u;
 		return 0;
 	case K_BOOL:
-		if (sched_knob_int(name, v, 0, 1, &i, err, errlen))
+		if (sched_knob_int(name, v, 0, !strcmp(k->key, "verify") ? 2 : 1, &i, err, errlen))
 			return -1;
 		if (!strcmp(k->key, "gctrace"))
 			cfg->gctrace = (int)i;

@@ -42,6 +42,13 @@
 
 struct gc_state gc_st;
 int gc_barrier_on;
+const struct gc_layer *gc_layer;
+static const struct gc_layer *registered_layer;
+
+void gc_register_layer(const struct gc_layer *layer)
+{
+	registered_layer = layer;
+}
 const char *const gc_phase_names[] = {"off", "mark", "markterm"};
 
 static struct sched_chan *ctl_wake;     /* token: want_cycle was set */
@@ -169,9 +176,31 @@ static void shade_anywhere(uintptr_t p)
  * only its argument, shaded here (the child is black from birth). */
 static void hook_spawn(struct sched_g *parent, struct sched_g *child)
 {
-	(void)parent;
 	if (atomic_load_explicit(&gc_st.phase, memory_order_acquire) == GC_PHASE_MARK)
 		shade_anywhere((uintptr_t)sched_g_arg(child));
+	if (gc_layer && gc_layer->hooks.spawn)
+		gc_layer->hooks.spawn(parent, child);
+}
+
+/* The layer's other hooks run as it installed them. */
+static void hook_exit(struct sched_g *g)
+{
+	gc_layer->hooks.exit(g);
+}
+
+static void hook_park(struct sched_g *g)
+{
+	gc_layer->hooks.park(g);
+}
+
+static void hook_resume(struct sched_g *g)
+{
+	gc_layer->hooks.resume(g);
+}
+
+static void hook_send(const void *elem, size_t size)
+{
+	gc_layer->hooks.send(elem, size);
 }
 
 static void update_assist_ratio(void)
@@ -360,7 +389,7 @@ static void run_cycle(bool forced)
 		/* The barrier first, everywhere; only then allocate black.
 		 * The other order would let a goroutine that does not yet see
 		 * the barrier store a white object into a black one unshaded. */
-		__atomic_store_n(&gc_barrier_on, 1, __ATOMIC_SEQ_CST);
+		__atomic_or_fetch(&gc_barrier_on, GC_BARRIER_MARK, __ATOMIC_SEQ_CST);
 		sched_ragged_barrier();
 		atomic_store(&gc_st.alloc_black, 1);
 		sched_ragged_barrier();   /* no stack is scanned before all allocate black */
@@ -399,7 +428,7 @@ static void run_cycle(bool forced)
 	/* 3. mark termination: the world is stopped */
 	int64_t t_term = sched_nanotime();
 	atomic_store(&gc_st.phase, GC_PHASE_MARKTERM);
-	__atomic_store_n(&gc_barrier_on, 0, __ATOMIC_SEQ_CST);
+	__atomic_and_fetch(&gc_barrier_on, ~GC_BARRIER_MARK, __ATOMIC_SEQ_CST);
 	atomic_store(&gc_st.alloc_black, 0);
 	if (gc_st.cfg.verify)
 		gc_verify_heap();
@@ -412,8 +441,13 @@ static void run_cycle(bool forced)
 	atomic_store(&gc_st.stack_bytes, atomic_load(&stack_bytes_cycle));
 	atomic_fetch_add(&gc_heap.sweepgen, 2);
 	gc_sweep_reset();
-	for (int w = 0; w < n; w++)
+	for (int w = 0; w < n; w++) {
 		gc_cache_release_all(&gc_caches[w]);
+		/* The running windows' spans are stale now: their next allocation
+		 * goes through the layer, which moves to a fresh window (parked
+		 * goroutines find out when they resume). */
+		gc_caches[w].local = NULL;
+	}
 	atomic_store(&gc_st.heap_live, marked);
 	if (goal != UINT64_MAX && goal > marked_prev && cms)
 		last_runway = (double)(heap_end > heap_start ? heap_end - heap_start : 0) /
@@ -444,6 +478,9 @@ static void run_cycle(bool forced)
 	gc_st.limiter_last_gc_ns = gc_total;
 
 	if (gc_st.cfg.gctrace) {
+		char layer[256] = "";
+		if (gc_layer)
+			gc_layer->trace(layer, sizeof layer);
 		double since = (double)(now - start_ns) / 1e9;
 		uint64_t cpu = gc_total;
 		int pct = since > 0 ? (int)(100.0 * (double)cpu / 1e9 / (since * procs)) : 0;
@@ -452,13 +489,13 @@ static void run_cycle(bool forced)
 		fprintf(stderr,
 			"gc %" PRIu64 " @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, "
 			"%.3f+%.3f/%.3f/%.3f+%.3f ms cpu, %.0f->%.0f->%.0f MB, %.0f MB goal, "
-			"%.0f MB stacks, %.0f MB globals, %d P%s%s\n",
+			"%.0f MB stacks, %.0f MB globals, %d P%s%s%s\n",
 			cycle, (double)(t_begin - start_ns) / 1e9, pct, pause1 / 1e6,
 			cms ? mark_wall / 1e6 : 0.0, (cms ? pause2 : pause2 + mark_wall) / 1e6,
 			pause1 * procs / 1e6, assist / 1e6, bg / 1e6, 0.0,
 			(cms ? pause2 : pause2 + mark_wall) * procs / 1e6, mb(heap_start), mb(heap_end),
 			mb(marked), goal == UINT64_MAX ? 0.0 : mb(goal), mb(atomic_load(&gc_st.stack_bytes)),
-			mb(gc_roots_bytes()), procs, cms ? "" : " (stw)", forced ? " (forced)" : "");
+			mb(gc_roots_bytes()), procs, cms ? "" : " (stw)", forced ? " (forced)" : "", layer);
 	}
 }
 
@@ -612,6 +649,22 @@ int gc_init(const struct gc_config *cfg)
 	gc_mark_init();
 	gc_caches_init(SCHED_MAX_PROCS);
 	gc_barrier_on = 0;
+	gc_layer = NULL;
+	if (c.toc) {
+		if (c.mode != GC_MODE_CMS) {
+			fprintf(stderr, "gc: TOC_MODE=toc runs on the concurrent collector only\n");
+			return -1;
+		}
+		if (!registered_layer) {
+			fprintf(stderr, "gc: TOC_MODE=toc: the transaction layer (toc/) is not linked into this "
+					"program; link the toc library and call into toc/toc.h\n");
+			return -1;
+		}
+		if (registered_layer->init(&gc_st.cfg))
+			return -1;
+		gc_layer = registered_layer;
+		gc_barrier_on = GC_BARRIER_TOC;
+	}
 	services_started = 0;
 	forced_pending = 0;
 	bg_alive = 0;
@@ -619,7 +672,9 @@ int gc_init(const struct gc_config *cfg)
 	start_ns = sched_nanotime();
 	gc_pacer_recompute();
 	static const struct sched_hooks hooks = {.spawn = hook_spawn};
-	sched_set_hooks(&hooks);
+	static const struct sched_hooks layer_hooks = {
+		.spawn = hook_spawn, .exit = hook_exit, .park = hook_park, .resume = hook_resume, .send = hook_send};
+	sched_set_hooks(gc_layer ? &layer_hooks : &hooks);
 	return 0;
 }
 
@@ -627,6 +682,9 @@ void gc_fini(void)
 {
 	sched_set_hooks(NULL);
 	__atomic_store_n(&gc_barrier_on, 0, __ATOMIC_SEQ_CST);
+	if (gc_layer)
+		gc_layer->fini();
+	gc_layer = NULL;
 	atomic_store(&gc_st.phase, GC_PHASE_OFF);
 	/* The service goroutines were discarded by sched_run while parked on
 	 * these channels; sched_chan_free allows that once the runtime stopped. */

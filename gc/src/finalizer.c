@@ -42,6 +42,12 @@ int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 		errno = EINVAL;
 		return -1;
 	}
+	/* The finalizer goroutine will get obj and arg: a hand-over (and a
+	 * rewound slot must never carry a finalizer). */
+	if (gc_layer && fn) {
+		gc_layer->publish(obj);
+		gc_layer->publish(arg);
+	}
 	uint32_t off = (uint32_t)((uintptr_t)obj - s->base);
 	gc_lock(&s->specials_lock);
 	struct gc_special **pp = &s->specials;

@@ -134,6 +134,10 @@ struct gc_span {
 	const struct gc_type **types;     /* scan spans with slots > 512 B: type of each slot */
 	const struct gc_type *large_type; /* large scan object: element type */
 	size_t large_count;               /* its element count */
+	/* The transaction layer (toc/): the region whose window owns this span
+	 * (NULL when none), and the first slot of the window. */
+	void *window;
+	uint32_t win_start;
 	/* Cold. */
 	int specials_lock;                /* spin lock for specials */
 	struct gc_special *specials;      /* finalizers, sorted by offset; specials_lock */
@@ -276,6 +280,11 @@ static inline void gc_unlock(int *l)
 struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed);
 /* Frees s's pages (coalescing is implicit: free pages are bits). */
 void gc_pages_free(struct gc_span *s);
+/* The transaction layer's regions: a run of pages with no span over it,
+ * spans made over parts of it, and the run (or what is left) given back. */
+uintptr_t gc_pages_alloc_run(size_t npages, bool *zeroed);
+struct gc_span *gc_pages_span_at(uintptr_t base, size_t npages);
+void gc_pages_free_run(uintptr_t base, size_t npages);
 /* Returns free pages to the OS until at most `keep` free committed bytes
  * remain. Returns bytes released. */
 size_t gc_pages_scavenge(size_t keep);
@@ -306,6 +315,7 @@ struct gc_cache {
 	uint64_t alloc_bytes;                      /* counters merged on read */
 	uint64_t alloc_objects;
 	struct gc_marker *barrier;                 /* gray buffer of the barrier and stack visits here */
+	struct gc_span **local;                    /* the running transaction's spans per class (toc), or NULL */
 } __attribute__((aligned(64)));
 extern struct gc_cache *gc_caches;        /* one per worker */
 extern struct gc_span gc_empty_span;      /* nelems 0: every cache starts with it */
@@ -324,6 +334,40 @@ struct gc_span *gc_central_take_unswept(int *cursor);
 void gc_caches_init(int procs);
 void gc_caches_fini(void);
 int gc_ncaches(void);
+
+/* --- the transaction layer's entry points (toc/ provides them) -------------------------------
+ *
+ * The heap and collector call the layer through this table, so they never
+ * include a toc header (DESIGN.md section 2). It is registered by toc/ at
+ * program start and used when TOC_MODE=toc. Small classes up to
+ * GC_LOCAL_MAX_SIZE are allocated from the running transaction's spans
+ * (gc_cache.local) while it has them.
+ */
+#define GC_LOCAL_MAX_SIZE 2048
+struct gc_layer {
+	const char *name;
+	int (*init)(const struct gc_config *cfg);   /* before sched_run; -1 with a message */
+	void (*fini)(void);                          /* after sched_run returned */
+	/* c->local is NULL (or its span for spc is full): open or extend the
+	 * running goroutine's window. Returns a span with a free slot for spc,
+	 * or NULL: allocate from the shared cache. */
+	struct gc_span *(*refill)(struct gc_cache *c, int spc);
+	/* The barrier's slow path with the layer on: publish val if obj is not
+	 * an unpublished object of the running window. */
+	void (*store)(void *obj, void *val);
+	/* Memory handed to another goroutine by the collector's API (finalizers). */
+	void (*publish)(const void *p);
+	/* The sweeper: releases the spans of windows a mark termination made
+	 * stale to the unswept lists. Returns whether it released any. */
+	bool (*claim)(void);
+	/* With the world stopped after mark: checks the layer's invariant. */
+	void (*verify)(void);
+	/* Appends the layer's figures to a gctrace line. */
+	void (*trace)(char *buf, size_t len);
+	struct sched_hooks hooks;                    /* chained after the collector's */
+};
+void gc_register_layer(const struct gc_layer *layer);
+extern const struct gc_layer *gc_layer;       /* non-NULL while TOC_MODE=toc */
 
 /* --- allocation (alloc.c) ----------------------------------------------------------------- */
 

@@ -385,13 +385,23 @@ bool gc_flush_barrier_buffers(void)
 	return any;
 }
 
+/* The running transaction's window for the inline barrier; the layer
+ * (toc/) keeps it current. Zero: no window. */
+__thread struct gc_tls_window gc_tls_window;
+
 void gc_store_slow(void *obj, void **slot, void *val)
 {
-	(void)obj;
-	/* Go's hybrid barrier: shade the pointer being overwritten (Yuasa) and
-	 * the one being written (Dijkstra). Then the store. */
-	uintptr_t old = (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED);
-	gc_shade_barrier(old);
-	gc_shade_barrier((uintptr_t)val);
+	int w = __atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED);
+	if (w & GC_BARRIER_MARK) {
+		/* Go's hybrid barrier: shade the pointer being overwritten
+		 * (Yuasa) and the one being written (Dijkstra). */
+		uintptr_t old = (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED);
+		gc_shade_barrier(old);
+		gc_shade_barrier((uintptr_t)val);
+	}
+	/* Publication before the store: no other goroutine can load val from
+	 * obj while val is still unpublished. */
+	if ((w & GC_BARRIER_TOC) && gc_layer)
+		gc_layer->store(obj, val);
 	__atomic_store_n(slot, val, __ATOMIC_RELAXED);
 }

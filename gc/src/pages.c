@@ -158,14 +158,9 @@ static size_t free_committed_locked(void)
 	return (gc_heap.pages_free - gc_heap.pages_released) * GC_PAGE_SIZE;
 }
 
-struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
+/* Takes npages contiguous pages (heap lock held); returns their base or 0. */
+static uintptr_t take_run_locked(size_t npages, bool *zeroed)
 {
-	gc_lock(&gc_heap.lock);
-	struct gc_span *s = gc_span_struct_alloc();
-	if (!s) {
-		gc_unlock(&gc_heap.lock);
-		return NULL;
-	}
 	uintptr_t base = 0;
 	bool zero = true;
 	/* Under a memory limit, free pages are returned to the OS before the
@@ -208,28 +203,29 @@ struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
 			}
 		}
 	}
-	if (!base) {
-		gc_span_struct_free(s);
-		gc_unlock(&gc_heap.lock);
+	*zeroed = zero;
+	return base;
+}
+
+/* A span struct over pages already taken (heap lock held), state INUSE. */
+static struct gc_span *span_at_locked(uintptr_t base, size_t npages)
+{
+	struct gc_span *s = gc_span_struct_alloc();
+	if (!s)
 		return NULL;
-	}
 	memset(s, 0, sizeof *s);
 	s->base = base;
 	s->npages = npages;
 	gc_arena_set_spans(s);
 	gc_span_set_state(s, GC_SPAN_INUSE);
-	gc_unlock(&gc_heap.lock);
-	*zeroed = zero;
 	return s;
 }
 
-void gc_pages_free(struct gc_span *s)
+/* Returns [base, base + npages pages) to the free bitmaps (heap lock held). */
+static void free_run_locked(uintptr_t base, size_t npages)
 {
-	gc_lock(&gc_heap.lock);
-	gc_arena_clear_spans(s);
-	gc_span_set_state(s, GC_SPAN_FREE);
-	size_t left = s->npages;
-	for (uintptr_t p = s->base; left;) {
+	size_t left = npages;
+	for (uintptr_t p = base; left;) {
 		struct gc_arena *a = gc_arena_of(p);
 		size_t first = (p - a->base) >> GC_PAGE_SHIFT;
 		size_t n = GC_ARENA_PAGES - first < left ? GC_ARENA_PAGES - first : left;
@@ -240,7 +236,49 @@ void gc_pages_free(struct gc_span *s)
 		left -= n;
 		p += n * GC_PAGE_SIZE;
 	}
+}
+
+struct gc_span *gc_pages_alloc(size_t npages, bool *zeroed)
+{
+	gc_lock(&gc_heap.lock);
+	uintptr_t base = take_run_locked(npages, zeroed);
+	struct gc_span *s = base ? span_at_locked(base, npages) : NULL;
+	if (base && !s)
+		free_run_locked(base, npages);
+	gc_unlock(&gc_heap.lock);
+	return s;
+}
+
+void gc_pages_free(struct gc_span *s)
+{
+	gc_lock(&gc_heap.lock);
+	gc_arena_clear_spans(s);
+	gc_span_set_state(s, GC_SPAN_FREE);
+	free_run_locked(s->base, s->npages);
 	gc_span_struct_free(s);
+	gc_unlock(&gc_heap.lock);
+}
+
+uintptr_t gc_pages_alloc_run(size_t npages, bool *zeroed)
+{
+	gc_lock(&gc_heap.lock);
+	uintptr_t base = take_run_locked(npages, zeroed);
+	gc_unlock(&gc_heap.lock);
+	return base;
+}
+
+struct gc_span *gc_pages_span_at(uintptr_t base, size_t npages)
+{
+	gc_lock(&gc_heap.lock);
+	struct gc_span *s = span_at_locked(base, npages);
+	gc_unlock(&gc_heap.lock);
+	return s;
+}
+
+void gc_pages_free_run(uintptr_t base, size_t npages)
+{
+	gc_lock(&gc_heap.lock);
+	free_run_locked(base, npages);
 	gc_unlock(&gc_heap.lock);
 }
 

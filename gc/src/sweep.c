@@ -83,10 +83,19 @@ void gc_sweep_reset(void)
 /* The next unswept span, claimed, from the shared cursor; or NULL. */
 static struct gc_span *take_unswept(void)
 {
-	int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
-	struct gc_span *s = gc_central_take_unswept(&cursor);
-	__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
-	return s;
+	for (;;) {
+		int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
+		struct gc_span *s = gc_central_take_unswept(&cursor);
+		__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
+		if (s)
+			return s;
+		/* The lists are swept: windows the flip made stale hold the
+		 * rest, owned by goroutines that may be parked for minutes.
+		 * Claim them (an atomic state change per region) and go on. */
+		if (!gc_layer || !gc_layer->claim())
+			return NULL;
+		__atomic_store_n(&sweep_cursor, 0, __ATOMIC_RELAXED);
+	}
 }
 
 bool gc_sweep_one(void)

@@ -142,4 +142,6 @@ void gc_verify_heap(void)
 	gc_drain(&m, 0, false);
 	gc_marker_flush(&m);
 	for_each_span(free_check_bits);
+	if (gc_layer)
+		gc_layer->verify();
 }

@@ -241,6 +241,8 @@ void sched_chan_send(struct sched_chan *c, const void *elem)
 	if (!c)
 		sched_fatal("send on a NULL channel blocks forever");
 	sched_poll();
+	if (sched_rt.hooks.send && c->elem_size)
+		sched_rt.hooks.send(elem, c->elem_size);
 	sched_spin_lock(&c->lock);
 	if (c->closed)
 		sched_fatal("send on closed channel");
@@ -282,6 +284,8 @@ enum sched_chan_result sched_chan_trysend(struct sched_chan *c, const void *elem
 {
 	if (!c)
 		return SCHED_CHAN_WOULDBLOCK;
+	if (sched_rt.hooks.send && c->elem_size)
+		sched_rt.hooks.send(elem, c->elem_size);
 	sched_spin_lock(&c->lock);
 	if (c->closed) {
 		sched_spin_unlock(&c->lock);

@@ -103,6 +103,15 @@ void sched_stop_the_world(void)
 		if (w == self)
 			continue;
 		for (unsigned spins = 0; atomic_load(&w->active); spins++) {
+			/* The stopper is at a safepoint: say so, and visit its
+			 * own stack if a visit is on, or a worker blocked in
+			 * sched_ragged_barrier or sched_visit_stacks waits for
+			 * us while we wait for it. */
+			if (self) {
+				rcu_quiescent_state();
+				if (self->cur && atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
+					sched_visit_before_switch(self->cur);
+			}
 			if (spins < 256)
 				__builtin_ia32_pause();
 			else

@@ -723,6 +723,11 @@ void *sched_g_arg(const struct sched_g *g)
 	return g->arg;
 }
 
+void *sched_g_stack_top(const struct sched_g *g)
+{
+	return sched_stack_top(g);
+}
+
 int sched_procs(void)
 {
 	return atomic_load(&sched_rt.running) ? sched_rt.cfg.procs : 0;

@@ -16,7 +16,7 @@
  * The heap is Go's (DESIGN.md §4): 8 KiB pages, spans of one size class,
  * side alloc/mark bitmaps. The collector is Go's concurrent mark-sweep
  * (DESIGN.md §5), or a stop-the-world mark-sweep from the same code
- * (TOC_GCMODE=stw). Allocation and gc_store must run on a goroutine of a
+ * (TOC_MODE=stw); TOC_MODE=toc adds the transaction layer (toc/toc.h). Allocation and gc_store must run on a goroutine of a
  * runtime started by gc_run() (or gc_init() + sched_run()).
  *
  * Everything with program scope is prefixed gc_.
@@ -105,16 +105,59 @@ void *gc_alloc_bytes(size_t n);
 /* --- the write barrier ------------------------------------------------------- */
 
 /* The only way to write a heap pointer into the heap or a registered root.
- * obj is the object containing slot (NULL for a root slot). val may be any
- * pointer (non-heap pointers are stored and ignored by the collector). */
-extern int gc_barrier_on;          /* non-zero while the collector marks */
+ * obj is the start of the object containing slot (NULL for a root slot);
+ * the transaction layer reads its publication state from it. val may be any
+ * pointer (non-heap pointers are stored and ignored by the collector).
+ *
+ * gc_barrier_on: bit 0 while the collector marks (Go's hybrid barrier),
+ * bit 1 while the transaction layer is on (TOC_MODE=toc). With the layer on
+ * the fast path tests the running transaction's window, a range of one
+ * address region [lo, lo + len) with a published bit per 8-byte granule:
+ * a store takes the slow path only when val is an unpublished object of the
+ * window and obj is not (DESIGN.md section 7). */
+extern int gc_barrier_on;
+#define GC_BARRIER_MARK 1
+#define GC_BARRIER_TOC 2
+/* The running transaction's window as the barrier sees it (per worker;
+ * len 0 when none). Read through asm volatile, never cached across a call. */
+struct gc_tls_window {
+	uintptr_t lo;
+	uintptr_t len;
+	const uint64_t *pub;   /* bit (p - lo) / 8: the object starting at p is published */
+};
+extern __thread struct gc_tls_window gc_tls_window;
 void gc_store_slow(void *obj, void **slot, void *val);
+static inline bool gc_window_pub(const uint64_t *pub, uintptr_t off)
+{
+	return (pub[off >> 9] >> ((off >> 3) & 63)) & 1;
+}
 static inline void gc_store_ptr(void *obj, void **slot, void *val)
 {
-	if (__builtin_expect(__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) != 0, 0))
-		gc_store_slow(obj, slot, val);
-	else
+	int w = __atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED);
+	if (__builtin_expect(w == 0, 1)) {
 		__atomic_store_n(slot, val, __ATOMIC_RELAXED);
+		return;
+	}
+	if (w == GC_BARRIER_TOC) {
+		uintptr_t lo, len;
+		const uint64_t *pub;
+		__asm__ volatile("movq gc_tls_window@gottpoff(%%rip), %%rax\n\t"
+				 "movq %%fs:(%%rax), %0\n\t"
+				 "movq %%fs:8(%%rax), %1\n\t"
+				 "movq %%fs:16(%%rax), %2"
+				 : "=r"(lo), "=r"(len), "=r"(pub)
+				 :
+				 : "rax");
+		uintptr_t v = (uintptr_t)val - lo;
+		uintptr_t o = (uintptr_t)obj - lo;
+		/* Not an unpublished window object, or stored into one: nothing to publish. */
+		if (__builtin_expect(v >= len, 1) || gc_window_pub(pub, v) ||
+		    (o < len && !gc_window_pub(pub, o))) {
+			__atomic_store_n(slot, val, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	gc_store_slow(obj, slot, val);
 }
 #define gc_store(obj, slotp, val)                                              \
 	gc_store_ptr((obj), (void **)(slotp), (void *)(val))
@@ -158,7 +201,9 @@ enum gc_mode {
  * in gc_config_from_env; gogc = GC_GOGC_OFF disables the heap goal. */
 #define GC_GOGC_OFF (-1)
 struct gc_config {
-	enum gc_mode mode;       /* TOC_GCMODE=cms|stw */
+	enum gc_mode mode;       /* TOC_MODE=cms|stw (toc: cms and the layer) */
+	int toc;                 /* TOC_MODE=toc: the transaction layer on */
+	int region_pages;        /* TOC_REGION: pages per transaction window region */
 	int gogc;                /* TOC_GOGC / GOGC: percent, or off; default 100 */
 	uint64_t memlimit;       /* TOC_MEMLIMIT / GOMEMLIMIT: soft limit in bytes; 0 none */
 	uint64_t maxheap;        /* TOC_MAXHEAP: hard limit of heap bytes mapped; default 64 GiB */

@@ -73,6 +73,9 @@ struct sched_g *sched_self(void);
 uint64_t sched_g_id(const struct sched_g *g);
 /* Per-goroutine pointer slot for the layers above (NULL at spawn). */
 void **sched_g_slot(struct sched_g *g);
+/* The highest address of g's stack (its live part is below the stack
+ * pointer of its last switch, or of the caller when g is running). */
+void *sched_g_stack_top(const struct sched_g *g);
 /* The argument g was started with (what its fresh stack holds). */
 void *sched_g_arg(const struct sched_g *g);
 /* The worker running the caller: 0..procs-1, or -1 off the workers. Valid
@@ -150,12 +153,16 @@ bool sched_timer_stop(struct sched_timer *t);
  * thread) before the child can run; exit runs on the dying goroutine;
  * park runs on the goroutine just before it parks; resume runs on the
  * goroutine each time it starts or continues on a worker (its first run, and
- * after every park, yield or preemption), before its own code. */
+ * after every park, yield or preemption), before its own code; send runs
+ * on the sender of every channel send (sched_chan_send, sched_chan_trysend). */
 struct sched_hooks {
 	void (*spawn)(struct sched_g *parent, struct sched_g *child);
 	void (*exit)(struct sched_g *g);
 	void (*park)(struct sched_g *g);
 	void (*resume)(struct sched_g *g);
+	/* A channel send is about to hand elem (size bytes) to another
+	 * goroutine: runs on the sender, before the value is copied. */
+	void (*send)(const void *elem, size_t size);
 };
 /* Installs hooks; call before sched_run or with no goroutine running. */
 void sched_set_hooks(const struct sched_hooks *hooks);

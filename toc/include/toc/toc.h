@@ -1,0 +1,91 @@
+/*
+ * toc.h — the transaction-oriented layer: goroutine-owned windows,
+ * publication, rewind (DESIGN.md sections 1 and 7).
+ *
+ * With TOC_MODE=toc every goroutine that allocates owns a window: small
+ * objects (classes up to 2 KiB) come from spans carved out of one address
+ * region reserved for it. The write barrier (gc_store) publishes an object,
+ * and every unpublished object it reaches, when a pointer to it is stored
+ * into a published object or a root; channel sends, goroutine arguments and
+ * finalizers publish what they hand over. When the goroutine exits, or at
+ * toc_end(), the window's unpublished objects are dead: their slots are
+ * reused at once, without tracing. A window that a mark phase overlapped is
+ * forfeited (left to the collector); allocation after that cycle goes to a
+ * fresh window that is rewound as usual.
+ *
+ *   for (;;) {                       // a connection loop
+ *           toc_begin();
+ *           handle(request);         // allocates, publishes what it keeps
+ *           toc_end();               // what the stack still holds survives
+ *   }
+ *
+ * Rules beyond gc.h's: obj in gc_store must be the start of its object, and
+ * a goroutine must not hand a pointer to its stack to another goroutine
+ * (the other could read window objects through it unpublished).
+ * In the other modes these calls do nothing (toc_publish, toc_begin,
+ * toc_end) and the statistics stay zero.
+ */
+#ifndef TOC_TOC_H
+#define TOC_TOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gc/gc.h"
+
+/* A window boundary inside a long-lived goroutine. toc_end scans the
+ * goroutine's own live stack and registers conservatively, publishes the
+ * window objects they point to, and rewinds the rest. toc_begin does the
+ * same for whatever was allocated since the last boundary. */
+void toc_begin(void);
+void toc_end(void);
+
+/* Publishes the object containing p, and its unpublished closure, for any
+ * hand-over the barrier and the hooks do not see. */
+void toc_publish(const void *p);
+
+/* Is the layer on (TOC_MODE=toc in the running runtime)? */
+bool toc_enabled(void);
+
+/* Statistics, one X-macro list, per-worker counters merged on read. */
+#define TOC_STATS(X)                                                           \
+	X(windows, "windows closed (goroutine exits, toc_begin and toc_end)")  \
+	X(rewinds, "windows rewound")                                          \
+	X(forfeits, "windows forfeited because a mark phase overlapped them")  \
+	X(local_bytes, "bytes allocated in windows (reclaimed + published + forfeited)") \
+	X(local_objects, "objects allocated in windows")                       \
+	X(reclaimed_bytes, "window bytes reclaimed by rewind")                 \
+	X(reclaimed_objects, "window objects reclaimed by rewind")             \
+	X(forfeited_bytes, "unpublished window bytes left to the collector by forfeits") \
+	X(published_bytes, "window bytes published")                           \
+	X(published_objects, "window objects published")                       \
+	X(pub_store, "objects published by stores into published objects or roots") \
+	X(pub_send, "objects published by channel sends")                      \
+	X(pub_spawn, "objects published as goroutine arguments")               \
+	X(pub_stack, "objects published by toc_end's scan of its own stack")   \
+	X(pub_api, "objects published by toc_publish and finalizers")          \
+	X(publish_walks, "publish walks that published something")             \
+	X(walked_objects, "objects visited by publish walks")                  \
+	X(slow_stores, "stores that took the barrier's slow path with the layer on") \
+	X(shared_bytes, "small-object bytes a full region sent to the shared caches") \
+	X(regions_made, "regions reserved")                                    \
+	X(regions_claimed, "stale regions claimed by the sweeper")             \
+	X(owned_bytes, "bytes of spans carved in live regions (gauge)")        \
+	X(owned_bytes_max, "largest owned_bytes seen")                         \
+	X(reserved_bytes, "bytes of live regions, carved or not (gauge)")      \
+	X(windows_open, "windows holding a region now (gauge)")                \
+	X(windows_open_max, "largest windows_open seen")
+struct toc_stats {
+#define TOC_STAT_FIELD(name, doc) uint64_t name;
+	TOC_STATS(TOC_STAT_FIELD)
+#undef TOC_STAT_FIELD
+};
+void toc_read_stats(struct toc_stats *out);
+/* Writes the statistics as JSON members ("toc_NAME": value, ...) with the
+ * derived fractions toc_reclaimed_fraction, published_fraction and
+ * forfeit_fraction; no braces. */
+void toc_stats_json(FILE *out, const struct toc_stats *st);
+
+#endif /* TOC_TOC_H */

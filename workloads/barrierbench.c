@@ -219,8 +219,12 @@ int main(int argc, char **argv)
 		m[f] = median(figs[f], (int)opt.runs);
 	if (opt.json) {
 		printf("{");
-		for (int f = 0; f < NFIG; f++)
-			printf("\"%s\":%.3f,", fig_names[f], m[f]);
+		for (int f = 0; f < NFIG; f++) {
+			if (m[f] < 0)
+				printf("\"%s\":null,", fig_names[f]);   /* nothing was published: no figure */
+			else
+				printf("\"%s\":%.3f,", fig_names[f], m[f]);
+		}
 		printf("\"toc_local_over_cms\":%.3f,\"toc_public_over_cms\":%.3f,\"stores\":%lld,\"runs\":%lld}\n",
 		       m[TOC_LOCAL] / m[CMS_STORE], m[TOC_PUBLIC] / m[CMS_STORE], (long long)opt.stores,
 		       (long long)opt.runs);

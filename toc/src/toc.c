@@ -95,9 +95,12 @@ static struct toc_counters *my_counters(void)
 				 __ATOMIC_RELAXED);                                        \
 	} while (0)
 
+/* Adds v to a gauge and raises its high-water mark (max NULL: none kept). */
 static void gauge_add(_Atomic uint64_t *g, _Atomic uint64_t *max, int64_t v)
 {
 	uint64_t now = atomic_fetch_add(g, (uint64_t)v) + (uint64_t)v;
+	if (!max)
+		return;
 	uint64_t m = atomic_load(max);
 	while (v > 0 && now > m && !atomic_compare_exchange_weak(max, &m, now))
 		;
@@ -243,7 +246,7 @@ static struct toc_region *region_new(void)
 	r->sg = atomic_load(&gc_heap.sweepgen);
 	atomic_store(&r->state, R_ACTIVE);
 	registry_insert(r);
-	gauge_add(&reserved_bytes, &reserved_bytes, (int64_t)r->len);
+	gauge_add(&reserved_bytes, NULL, (int64_t)r->len);
 	COUNT(regions_made, 1);
 	return r;
 }
@@ -286,7 +289,7 @@ static void region_release(struct toc_region *r, bool count_forfeit)
 		i = j;
 	}
 	gauge_add(&owned_bytes, &owned_max, -(int64_t)r->carved_bytes);
-	gauge_add(&reserved_bytes, &reserved_bytes, -(int64_t)r->len);
+	gauge_add(&reserved_bytes, NULL, -(int64_t)r->len);
 	r->carved_bytes = 0;
 	if (count_forfeit) {
 		COUNT(forfeited_bytes, forfeited);
@@ -425,6 +428,19 @@ static struct gc_span *carve(struct toc_region *r, int spc)
 	return s;
 }
 
+/* Does s have a free slot at or after freeindex? Leaves s as it was, so
+ * the caller's gc_span_next_free takes that slot. */
+static bool has_free(struct gc_span *s)
+{
+	uint32_t fi = s->freeindex;
+	if (fi >= s->nelems)
+		return false;
+	bool found = gc_span_next_free(s) < s->nelems;
+	s->freeindex = fi;
+	gc_span_refill_cache(s);
+	return found;
+}
+
 static struct gc_span *layer_refill(struct gc_cache *c, int spc)
 {
 	struct sched_g *g = sched_self();
@@ -436,22 +452,13 @@ static struct gc_span *layer_refill(struct gc_cache *c, int spc)
 		r = region_of_local(c->local);
 	}
 	struct gc_span *s = r->spans[spc];
-	if (s->freeindex < s->nelems && gc_span_next_free(s) < s->nelems) {
-		/* gc_span_next_free advanced over the slot: undo, the caller takes it. */
-		s->freeindex--;
-		gc_span_refill_cache(s);
+	if (has_free(s))
 		return s;
-	}
 	/* A later span of the class with room (after a rewind), else a new one. */
 	for (struct gc_span *t = r->all; t; t = t->next)
-		if (t->spanclass == spc && t->freeindex < t->nelems && t->nalloc < t->nelems) {
+		if (t->spanclass == spc && t->nalloc < t->nelems && has_free(t)) {
 			r->spans[spc] = t;
-			uint32_t fi = t->freeindex;
-			if (gc_span_next_free(t) < t->nelems) {
-				t->freeindex = fi;
-				gc_span_refill_cache(t);
-				return t;
-			}
+			return t;
 		}
 	s = carve(r, spc);
 	if (!s) {

@@ -544,15 +544,10 @@ static void torture_body(void *argp)
 	sched_sleep(5000000);
 }
 
-/* Opt-in (TOC_TOC_TORTURE=1) until the open defect in toc/README.md
- * ("Known defect") is fixed: about 1 run in 13 of this test ends in the heap
- * verifier's "reachable object was not marked". */
+/* TOC_TORTURE_SEEDS seeds (default 2) from TOC_TEST_SEED, TOC_TORTURE_TXNS
+ * transactions per goroutine, TOC_TORTURE_VERIFY the verify level (default 1). */
 static void test_torture(void)
 {
-	if (!getenv("TOC_TOC_TORTURE")) {
-		printf("skipped: TOC_TOC_TORTURE=1 runs it (open defect, toc/README.md) ");
-		return;
-	}
 	uint64_t seed = harness_seed();
 	int seeds = getenv("TOC_TORTURE_SEEDS") ? atoi(getenv("TOC_TORTURE_SEEDS")) : 2;
 	for (int i = 0; i < seeds; i++) {

@@ -202,6 +202,19 @@ struct gc_span *gc_central_take_unswept(int *cursor)
 	return NULL;
 }
 
+void gc_central_check_swept(void)
+{
+	uint32_t sg = atomic_load(&gc_heap.sweepgen);
+	int u = swept_idx(sg) ^ 1;
+	for (int i = 0; i < GC_NUM_SPANCLASSES; i++) {
+		struct gc_central *c = &gc_centrals[i];
+		struct gc_span *s = c->partial[u] ? c->partial[u] : c->full[u];
+		if (s)
+			gc_fatal("sweep termination: span %p (class %d) is still unswept, sweepgen %u (heap %u)",
+				 (void *)s->base, i, atomic_load(&s->sweepgen), sg);
+	}
+}
+
 void gc_caches_init(int procs)
 {
 	ncaches = procs;

@@ -358,6 +358,7 @@ static void run_cycle(bool forced)
 
 	/* 1. sweep termination */
 	stw_begin();
+	gc_central_check_swept();
 	uint64_t cycle = atomic_fetch_add(&gc_st.cycle, 1) + 1;
 	uint64_t heap_start = atomic_load(&gc_st.heap_live);
 	uint64_t marked_prev = atomic_load(&gc_st.heap_marked);

@@ -331,6 +331,8 @@ void gc_central_insert_swept(struct gc_span *s);
 void gc_cache_release_all(struct gc_cache *c);
 /* Takes an unswept span of any class for the background sweeper, or NULL. */
 struct gc_span *gc_central_take_unswept(int *cursor);
+/* With the world stopped at sweep termination: fatal if an unswept list is not empty. */
+void gc_central_check_swept(void);
 void gc_caches_init(int procs);
 void gc_caches_fini(void);
 int gc_ncaches(void);

@@ -83,19 +83,27 @@ void gc_sweep_reset(void)
 /* The next unswept span, claimed, from the shared cursor; or NULL. */
 static struct gc_span *take_unswept(void)
 {
-	for (;;) {
-		int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
-		struct gc_span *s = gc_central_take_unswept(&cursor);
-		__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
-		if (s)
-			return s;
-		/* The lists are swept: windows the flip made stale hold the
-		 * rest, owned by goroutines that may be parked for minutes.
-		 * Claim them (an atomic state change per region) and go on. */
-		if (!gc_layer || !gc_layer->claim())
-			return NULL;
+	int cursor = __atomic_load_n(&sweep_cursor, __ATOMIC_RELAXED);
+	struct gc_span *s = gc_central_take_unswept(&cursor);
+	__atomic_store_n(&sweep_cursor, cursor, __ATOMIC_RELAXED);
+	if (s || !gc_layer)
+		return s;
+	/* The lists looked swept: windows the flip made stale hold the rest,
+	 * owned by goroutines that may be parked for minutes. Claim them (an
+	 * atomic state change per region). The claim pass runs once per flip
+	 * and puts every stale region's spans on the unswept lists before it
+	 * is marked done, so once claim() returns, by us or by another
+	 * sweeper, one more pass from the first class finds whatever is left.
+	 * The shared cursor alone would not: it may have passed a class while
+	 * the claim was filling it, and a sweeper that stopped there would end
+	 * the sweep with spans unswept (the next cycle then sweeps them during
+	 * its mark, throwing its mark bits away). */
+	gc_layer->claim();
+	cursor = 0;
+	s = gc_central_take_unswept(&cursor);
+	if (s)
 		__atomic_store_n(&sweep_cursor, 0, __ATOMIC_RELAXED);
-	}
+	return s;
 }
 
 bool gc_sweep_one(void)

@@ -853,7 +853,9 @@ static int layer_init(const struct gc_config *cfg)
 		fprintf(stderr, "toc: TOC_REGION=%d pages: must be 8..64\n", region_pages);
 		return -1;
 	}
-	counters = aligned_alloc(64, sizeof(struct toc_counters) * (SCHED_MAX_PROCS + 1));
+	/* Kept from one gc_init to the next: the programs read them after the run. */
+	if (!counters)
+		counters = aligned_alloc(64, sizeof(struct toc_counters) * (SCHED_MAX_PROCS + 1));
 	if (!counters)
 		gc_fatal("toc: out of memory for counters");
 	memset(counters, 0, sizeof(struct toc_counters) * (SCHED_MAX_PROCS + 1));

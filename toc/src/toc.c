@@ -615,10 +615,12 @@ bool toc_enabled(void)
 
 /* --- closing a window -------------------------------------------------------------------------- */
 
-/* Rewinds every span of r to its first unpublished window slot. */
-static void window_rewind(struct toc_region *r)
+/* Rewinds every span of r to its first unpublished window slot. Returns
+ * the bytes free in r after it: free slots and uncarved pages. */
+static uint64_t window_rewind(struct toc_region *r)
 {
 	uint64_t bytes = 0, objects = 0;
+	uint64_t free_bytes = (uint64_t)(region_pages - __builtin_popcountll(r->pages_used)) * GC_PAGE_SIZE;
 	uint64_t seen[(GC_NUM_SPANCLASSES + 63) / 64] = {0};
 	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
 		r->spans[i] = &gc_empty_span;
@@ -642,6 +644,7 @@ static void window_rewind(struct toc_region *r)
 		}
 		__atomic_store_n(&s->freeindex, st, __ATOMIC_RELAXED);
 		s->win_start = st;
+		free_bytes += (uint64_t)(s->nelems - s->nalloc) * s->elemsize;
 		gc_span_refill_cache(s);
 		int spc = s->spanclass;
 		if (!(seen[spc >> 6] >> (spc & 63) & 1) && s->nalloc < s->nelems) {
@@ -654,6 +657,7 @@ static void window_rewind(struct toc_region *r)
 	COUNT(reclaimed_objects, objects);
 	COUNT(local_bytes, bytes);
 	COUNT(local_objects, objects);
+	return free_bytes;
 }
 
 static void check_heap(struct toc_region *only);
@@ -684,9 +688,16 @@ static void window_close(struct sched_g *g)
 	}
 	if (stopped)
 		check_heap(r);
-	window_rewind(r);
+	uint64_t free_bytes = window_rewind(r);
 	if (stopped)
 		sched_start_the_world();
+	if (free_bytes * 2 < r->len) {
+		/* Mostly published objects, which only a cycle frees: a
+		 * window here would soon spill to the shared caches. */
+		COUNT(regions_full, 1);
+		region_retire(r, false);
+		return;
+	}
 	pool_put(r);
 }
 

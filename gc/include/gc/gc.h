@@ -150,9 +150,10 @@ static inline void gc_store_ptr(void *obj, void **slot, void *val)
 				 : "rax");
 		uintptr_t v = (uintptr_t)val - lo;
 		uintptr_t o = (uintptr_t)obj - lo;
-		/* Not an unpublished window object, or stored into one: nothing to publish. */
-		if (__builtin_expect(v >= len, 1) || gc_window_pub(pub, v) ||
-		    (o < len && !gc_window_pub(pub, o))) {
+		/* Into an unpublished window object (the common store of a
+		 * transaction: one bitmap load), or val not an unpublished
+		 * window object: nothing to publish. */
+		if ((o < len && !gc_window_pub(pub, o)) || v >= len || gc_window_pub(pub, v)) {
 			__atomic_store_n(slot, val, __ATOMIC_RELAXED);
 			return;
 		}

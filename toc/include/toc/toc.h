@@ -72,6 +72,7 @@ bool toc_enabled(void);
 	X(shared_bytes, "small-object bytes a full region sent to the shared caches") \
 	X(regions_made, "regions reserved")                                    \
 	X(regions_claimed, "stale regions claimed by the sweeper")             \
+	X(regions_full, "regions handed to the collector at a window's end, half full of published objects") \
 	X(owned_bytes, "bytes of spans carved in live regions (gauge)")        \
 	X(owned_bytes_max, "largest owned_bytes seen")                         \
 	X(reserved_bytes, "bytes of live regions, carved or not (gauge)")      \

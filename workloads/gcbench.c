@@ -17,11 +17,9 @@
  */
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,67 +45,6 @@ static const char *const bench_names[] = {
 	[GCB_BENCH_BINARYTREES] = "binarytrees",
 	[GCB_BENCH_BOTH] = "both",
 };
-
-/* --- helpers shared by the parts ------------------------------------------------ */
-
-_Noreturn void gcb_fatal(int status, const char *fmt, ...)
-{
-	va_list ap;
-	fflush(stdout);
-	fputs("gcbench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	/* _exit: this may run on a goroutine or a worker thread while others
-	 * still run; exit's handlers would tear the runtime down under them. */
-	_exit(status);
-}
-
-void gcb_progress(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("gcbench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-int64_t gcb_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-double gcb_peak_rss_mb(void)
-{
-	struct rusage ru;
-	if (getrusage(RUSAGE_SELF, &ru))
-		return NAN;
-	return (double)ru.ru_maxrss / 1024.0;  /* ru_maxrss is in KiB on Linux */
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-void gcb_pause_figures(uint64_t *ns, size_t n, double *max_us, double *p99_us)
-{
-	*max_us = 0;
-	*p99_us = 0;
-	if (!n)
-		return;
-	qsort(ns, n, sizeof *ns, cmp_u64);
-	/* Nearest rank: the smallest pause at least 99% of pauses do not exceed. */
-	size_t rank = (size_t)ceil(0.99 * (double)n);
-	*max_us = (double)ns[n - 1] / 1e3;
-	*p99_us = (double)ns[rank - 1] / 1e3;
-}
 
 /* --- flags ------------------------------------------------------------------------ */
 
@@ -154,19 +91,6 @@ static void usage(FILE *f)
 	fprintf(f, "Scheduler: TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES (see README).\n");
 }
 
-static int lookup(const char *flag, const char *value, const char *const *names, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (names[i] && strcmp(value, names[i]) == 0)
-			return i;
-	fprintf(stderr, "gcbench: %s: unknown value \"%s\" (expected:", flag, value);
-	for (int i = 0; i < n; i++)
-		if (names[i])
-			fprintf(stderr, " %s", names[i]);
-	fprintf(stderr, ")\n");
-	exit(2);
-}
-
 static struct gc_config gc_cfg;
 
 static void parse(int argc, char **argv, struct gcb_options *o)
@@ -205,8 +129,8 @@ static void parse(int argc, char **argv, struct gcb_options *o)
 		const char *flag = NULL;
 		int64_t min = 1, max = 0, *dst = &v;
 		switch (c) {
-		case F_MODE: o->mode = (enum gcb_mode)lookup("--mode", optarg, mode_names, 4); continue;
-		case F_BENCH: o->bench = (unsigned)lookup("--bench", optarg, bench_names, 4); continue;
+		case F_MODE: o->mode = (enum gcb_mode)bench_lookup("--mode", optarg, mode_names, 4); continue;
+		case F_BENCH: o->bench = (unsigned)bench_lookup("--bench", optarg, bench_names, 4); continue;
 		case F_JSON: o->json = true; continue;
 		case F_HELP: usage(stdout); exit(0);
 		case F_GOGC:
@@ -319,6 +243,7 @@ static void print_result(const struct gcb_options *o, const struct gcb_result *r
 
 int main(int argc, char **argv)
 {
+	bench_prog = "gcbench";
 	struct gcb_options o;
 	parse(argc, argv, &o);
 	struct gcb_result r = {0};

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "benchutil.h"
+
 struct gc_config;
 
 /* --- options and results --------------------------------------------------- */
@@ -141,15 +143,12 @@ typedef int (*gcb_thread_join_fn)(pthread_t t, void **ret);
 double gcb_threads_run(const struct gcb_options *o, gcb_thread_create_fn create,
 		       gcb_thread_join_fn join, uint64_t *nodes);
 
-/* Monotonic clock, ns. */
-int64_t gcb_now_ns(void);
-/* Peak resident set of the process, MiB. */
-double gcb_peak_rss_mb(void);
-/* Sorts ns[0..n) and writes the maximum and the 99th percentile in µs. */
-void gcb_pause_figures(uint64_t *ns, size_t n, double *max_us, double *p99_us);
-/* Prints "gcbench: <message>" on stderr and exits with status 1 (2 for usage). */
-_Noreturn void gcb_fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void gcb_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The shared helpers (benchutil.h) under gcbench's names. */
+#define gcb_now_ns bench_now_ns
+#define gcb_peak_rss_mb bench_peak_rss_mb
+#define gcb_pause_figures bench_pause_figures
+#define gcb_fatal bench_fatal
+#define gcb_progress bench_progress
 
 /* --- the backends ---------------------------------------------------------- */
 

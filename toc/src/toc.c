@@ -123,6 +123,18 @@ void toc_read_stats(struct toc_stats *out)
 	out->windows_open_max = atomic_load(&open_max);
 }
 
+void toc_stats_since(struct toc_stats *d, const struct toc_stats *after, const struct toc_stats *before)
+{
+#define TOC_STAT_SUB(name, doc) d->name = after->name - before->name;
+	TOC_STATS(TOC_STAT_SUB)
+#undef TOC_STAT_SUB
+	d->owned_bytes = after->owned_bytes;
+	d->owned_bytes_max = after->owned_bytes_max;
+	d->reserved_bytes = after->reserved_bytes;
+	d->windows_open = after->windows_open;
+	d->windows_open_max = after->windows_open_max;
+}
+
 void toc_stats_json(FILE *out, const struct toc_stats *st)
 {
 	double local = (double)st->local_bytes;

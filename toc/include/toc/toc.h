@@ -84,6 +84,9 @@ struct toc_stats {
 #undef TOC_STAT_FIELD
 };
 void toc_read_stats(struct toc_stats *out);
+/* d = after - before for the counters; the gauges (owned_bytes, reserved_bytes,
+ * windows_open and their maxima) are after's. For figures over a timed part. */
+void toc_stats_since(struct toc_stats *d, const struct toc_stats *after, const struct toc_stats *before);
 /* Writes the statistics as JSON members ("toc_NAME": value, ...) with the
  * derived fractions toc_reclaimed_fraction, published_fraction and
  * forfeit_fraction; no braces. */

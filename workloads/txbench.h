@@ -1,0 +1,145 @@
+/*
+ * txbench.h — what the parts of txbench share.
+ *
+ * txbench runs one HTTP-like request handler (txbench_handler.inc) over one
+ * of five heaps, chosen by --mode:
+ *
+ *   toc, cms, stw   toc's runtime: goroutines, gc/gc.h; toc is cms plus
+ *                   the transaction layer                    txbench_gc.c
+ *   boehm           bdwgc 8.2 on pthreads                     txbench_boehm.c
+ *   arena           a bump arena per request, reset at its end; what a
+ *                   request publishes is copied to malloc'd memory
+ *                                                             txbench_arena.c
+ *
+ * The handler is one source file included by each backend with the backend's
+ * allocation and store macros, so every mode runs the same code compiled for
+ * its heap (no call through a pointer per allocation). Like gcbench.h, this
+ * header includes neither toc's headers nor bdwgc's.
+ */
+#ifndef TXBENCH_H
+#define TXBENCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "benchutil.h"
+
+struct gc_config;
+
+enum txb_mode { TXB_TOC, TXB_CMS, TXB_STW, TXB_BOEHM, TXB_ARENA, TXB_NMODES };
+enum txb_driver { TXB_LOOP, TXB_SPAWN };
+
+extern const char *const txb_mode_names[TXB_NMODES];
+
+struct txb_options {
+	enum txb_mode mode;
+	enum txb_driver driver;
+	int procs;                  /* worker threads (goroutine modes: scheduler workers) */
+	int workers;                /* loop driver: long-lived request loops */
+	int inflight;               /* spawn driver: request goroutines at once */
+	int64_t live_mb;            /* the shared store's size */
+	int items;                  /* mean items per request body */
+	int publish_pct;            /* requests that replace a store record */
+	double duration;            /* seconds of timed requests (when requests == 0) */
+	int64_t requests;           /* a fixed number of requests instead (0: --duration) */
+	uint64_t seed;              /* the request stream */
+	int gogc;                   /* percent, or TXB_GOGC_OFF */
+	uint64_t memlimit;          /* bytes, 0 none */
+	bool json;
+	uint64_t nkeys;             /* store records, from live_mb */
+	const struct gc_config *gc_cfg;   /* toc's knobs (goroutine modes) */
+};
+
+#define TXB_GOGC_OFF (-1)
+#define TXB_REQ_MAX (96 * 1024)    /* largest generated request, bytes */
+#define TXB_MAX_ITEMS 256
+#define TXB_RECORD_BYTES 640       /* a store record's heap, about (sizes --live-mb) */
+
+/* --- the request stream ----------------------------------------------------------- */
+
+/* A record's contents, a function of its key alone: the store is built from
+ * it and a put request carries it, so every response is the same whatever
+ * order the requests ran in, and checksums compare across modes. */
+struct txb_recgen {
+	char name[40];
+	char email[48];
+	int ntags;
+	char tags[6][24];
+	int profile_len;
+	char profile[512];
+};
+void txb_record_gen(uint64_t key, struct txb_recgen *r);
+
+/* Writes request idx of the stream into buf (at least TXB_REQ_MAX bytes);
+ * returns its length. */
+size_t txb_request(const struct txb_options *o, uint64_t idx, char *buf);
+
+/* FNV-1a, continued from h (start with TXB_FNV_INIT). */
+#define TXB_FNV_INIT 0xcbf29ce484222325ull
+uint64_t txb_fnv(uint64_t h, const void *p, size_t n);
+
+/* --- latency histogram (log-linear: 16 buckets per power of two) -------------------- */
+
+#define TXB_HIST_BUCKETS 1024
+struct txb_hist {
+	uint64_t n[TXB_HIST_BUCKETS];
+};
+void txb_hist_add(struct txb_hist *h, uint64_t ns);
+void txb_hist_merge(struct txb_hist *into, const struct txb_hist *h);
+/* The q-quantile in µs (bucket midpoint); 0 when empty. */
+double txb_hist_quantile_us(const struct txb_hist *h, double q);
+
+/* --- one worker's share of the run ------------------------------------------------------ */
+
+/* The request counter and the clock every driver shares. */
+struct txb_run {
+	_Atomic uint64_t next;      /* next request index */
+	_Atomic int stop;           /* the deadline passed */
+	uint64_t limit;             /* requests to run (UINT64_MAX: until the deadline) */
+	int64_t deadline_ns;        /* bench_now_ns() at which to stop (INT64_MAX: none) */
+	int64_t start_ns;
+	_Atomic int64_t last_progress_ns;
+};
+void txb_run_start(struct txb_run *r, const struct txb_options *o);
+/* Takes the next request index, or returns false when the run is over.
+ * Prints a progress line about once a second. */
+bool txb_run_take(struct txb_run *r, uint64_t *idx);
+
+struct txb_worker {
+	uint64_t transactions;
+	uint64_t checksum;          /* sum of the responses' FNV-1a hashes */
+	struct txb_hist hist;
+};
+
+/* --- results ------------------------------------------------------------------------------ */
+
+struct txb_result {
+	const char *driver_note;    /* how the mode ran its driver, for the output */
+	double seconds;
+	uint64_t transactions;
+	uint64_t checksum;
+	int procs;
+	uint64_t gc_cycles;
+	double gc_cpu_seconds;
+	double gc_cpu_fraction;     /* gc_cpu_seconds / (seconds * procs) */
+	double stw_max_us, stw_p99_us;
+	double peak_rss_mb;
+	double allocated_mb;        /* NAN where the mode cannot tell */
+	double txn_p50_us, txn_p99_us;
+	bool has_toc;
+	double toc_reclaimed_fraction, published_fraction, forfeit_fraction;
+	char toc_stats[4096];       /* toc's statistics as JSON members, or "" */
+};
+
+/* Sums the workers into r (transactions, checksum, latency percentiles). */
+void txb_collect_workers(struct txb_result *r, const struct txb_worker *w, int n);
+
+/* --- the backends ------------------------------------------------------------------------ */
+
+int txb_gc_run(const struct txb_options *o, struct txb_result *r);
+int txb_boehm_run(const struct txb_options *o, struct txb_result *r);
+int txb_arena_run(const struct txb_options *o, struct txb_result *r);
+
+#endif /* TXBENCH_H */

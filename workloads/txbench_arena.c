@@ -1,0 +1,250 @@
+/*
+ * txbench_arena.c — the arena mode: the physical limit of per-request
+ * memory management.
+ *
+ * Each request bump-allocates from its thread's arena (1 MiB chunks, kept
+ * from one request to the next) and the arena is reset when the request
+ * ends: no collector, no barrier, no per-object free. What a request
+ * publishes, the record a put stores, is deep-copied out of the arena into
+ * malloc'd memory, and the record it replaced is freed once no request can
+ * still be reading it (an epoch scheme: each thread announces the epoch it
+ * started its request in; a record retired at epoch e is freed when every
+ * running request started after e). The store itself is malloc'd.
+ *
+ * Runs on plain threads, one request loop each (--procs), the honest way to
+ * run it: a goroutine per request would add the scheduler to what should
+ * be the floor.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txbench.h"
+
+#define CHUNK ((size_t)1 << 20)
+#define MAX_THREADS 1024
+
+struct chunk {
+	char *base;
+	size_t cap;
+};
+
+struct arena {
+	struct chunk *chunks;
+	int n, cap, cur;
+	size_t used;          /* in chunks[cur] */
+	uint64_t allocated;   /* bytes handed out, arena and malloc */
+};
+
+static __thread struct arena *cur;   /* NULL: allocate with malloc (the store, publications) */
+static __thread uint64_t *malloc_bytes;
+
+static void *ar_alloc(size_t n, bool zero)
+{
+	n = (n + 15) & ~(size_t)15;
+	struct arena *a = cur;
+	if (!a) {
+		void *p = zero ? calloc(1, n) : malloc(n);
+		if (!p)
+			bench_fatal(1, "arena: out of memory allocating %zu bytes", n);
+		if (malloc_bytes)
+			*malloc_bytes += n;
+		return p;
+	}
+	if (a->n == 0 || a->used + n > a->chunks[a->cur].cap) {
+		/* The next chunk that fits, or a new one. */
+		int i = a->n ? a->cur + 1 : 0;
+		while (i < a->n && a->chunks[i].cap < n)
+			i++;
+		if (i >= a->n) {
+			if (a->n == a->cap) {
+				a->cap = a->cap ? a->cap * 2 : 8;
+				a->chunks = realloc(a->chunks, (size_t)a->cap * sizeof *a->chunks);
+				if (!a->chunks)
+					bench_fatal(1, "arena: out of memory for the chunk list");
+			}
+			size_t cap = n > CHUNK ? n : CHUNK;
+			char *b = malloc(cap);
+			if (!b)
+				bench_fatal(1, "arena: out of memory for a %zu-byte chunk", cap);
+			i = a->n++;
+			a->chunks[i] = (struct chunk){b, cap};
+		}
+		a->cur = i;
+		a->used = 0;
+	}
+	void *p = a->chunks[a->cur].base + a->used;
+	a->used += n;
+	a->allocated += n;
+	if (zero)
+		memset(p, 0, n);
+	return p;
+}
+
+static void ar_reset(struct arena *a)
+{
+	a->cur = 0;
+	a->used = 0;
+}
+
+struct tx_rec;
+static struct tx_rec *publish_rec(struct tx_rec *r);
+static void retire_rec(struct tx_rec *r);
+
+#define TX_NEW(T) ((struct T *)ar_alloc(sizeof(struct T), true))
+#define TX_PTRS(n) ar_alloc((n) * sizeof(void *), true)
+#define TX_BYTES(n) ar_alloc((n), false)
+#define TX_STORE(o, f, v) ((f) = (v))
+#define TX_REPLACE(a, i, v) __atomic_exchange_n(&(a)[i], (v), __ATOMIC_SEQ_CST)
+#define TX_PUBLISH_REC(r) publish_rec(r)
+#define TX_RETIRE_REC(r) retire_rec(r)
+#include "txbench_handler.inc"
+
+/* --- publication and deferred frees -------------------------------------------------------- */
+
+static _Atomic uint64_t epoch = 1;
+static _Atomic uint64_t active[MAX_THREADS];   /* the epoch a thread's request began in; 0: none */
+
+struct retired {
+	struct tx_rec *r;
+	uint64_t e;
+};
+
+struct thread {
+	int index;
+	struct arena arena;
+	struct retired *ret;
+	size_t nret, capret;
+	uint64_t malloc_bytes;
+	struct txb_worker w;
+};
+
+static __thread struct thread *self;
+
+static struct tx_rec *publish_rec(struct tx_rec *r)
+{
+	struct arena *saved = cur;
+	cur = NULL;
+	struct tx_rec *c = rec_copy(r);
+	cur = saved;
+	return c;
+}
+
+static void rec_free(struct tx_rec *r)
+{
+	free(r->key);
+	free(r->name);
+	free(r->email);
+	free(r->profile);
+	for (int64_t i = 0; i < r->ntags; i++)
+		free(r->tags[i]);
+	free(r->tags);
+	free(r);
+}
+
+static void retire_rec(struct tx_rec *r)
+{
+	struct thread *t = self;
+	if (t->nret == t->capret) {
+		t->capret = t->capret ? t->capret * 2 : 64;
+		t->ret = realloc(t->ret, t->capret * sizeof *t->ret);
+		if (!t->ret)
+			bench_fatal(1, "arena: out of memory for the retired list");
+	}
+	t->ret[t->nret++] = (struct retired){r, atomic_fetch_add(&epoch, 1)};
+}
+
+/* Frees the retired records no running request can reach. */
+static void reclaim(struct thread *t, int nthreads)
+{
+	uint64_t min = UINT64_MAX;
+	for (int i = 0; i < nthreads; i++) {
+		uint64_t a = atomic_load(&active[i]);
+		if (a && a < min)
+			min = a;
+	}
+	size_t k = 0;
+	while (k < t->nret && t->ret[k].e < min)
+		rec_free(t->ret[k++].r);
+	memmove(t->ret, t->ret + k, (t->nret - k) * sizeof *t->ret);
+	t->nret -= k;
+}
+
+/* --- the run ------------------------------------------------------------------------------- */
+
+static const struct txb_options *opt;
+static struct tx_store *store;
+static struct txb_run run;
+
+static void *thread_main(void *arg)
+{
+	struct thread *t = arg;
+	self = t;
+	malloc_bytes = &t->malloc_bytes;
+	char *buf = malloc(TXB_REQ_MAX);
+	if (!buf)
+		bench_fatal(1, "out of memory for a request buffer");
+	uint64_t idx, n = 0;
+	while (txb_run_take(&run, &idx)) {
+		size_t len = txb_request(opt, idx, buf);
+		int64_t t0 = bench_now_ns();
+		atomic_store(&active[t->index], atomic_load(&epoch));
+		cur = &t->arena;
+		uint64_t h = handle(store, buf, len);
+		cur = NULL;
+		ar_reset(&t->arena);
+		atomic_store(&active[t->index], 0);
+		t->w.checksum += h;
+		t->w.transactions++;
+		txb_hist_add(&t->w.hist, (uint64_t)(bench_now_ns() - t0));
+		if ((++n & 63) == 0)
+			reclaim(t, opt->procs);
+	}
+	free(buf);
+	return NULL;
+}
+
+int txb_arena_run(const struct txb_options *o, struct txb_result *r)
+{
+	opt = o;
+	if (o->procs > MAX_THREADS)
+		bench_fatal(2, "--procs=%d: arena mode runs at most %d threads", o->procs, MAX_THREADS);
+	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
+	store_build(o, &store);
+	struct thread *ts = calloc((size_t)o->procs, sizeof *ts);
+	pthread_t *tids = calloc((size_t)o->procs, sizeof *tids);
+	if (!ts || !tids)
+		bench_fatal(1, "out of memory for %d threads", o->procs);
+	bench_progress("store built; running requests");
+	txb_run_start(&run, o);
+	int64_t t0 = bench_now_ns();
+	for (int i = 0; i < o->procs; i++) {
+		ts[i].index = i;
+		int err = pthread_create(&tids[i], NULL, thread_main, &ts[i]);
+		if (err)
+			bench_fatal(1, "could not start thread %d: %s", i, strerror(err));
+	}
+	for (int i = 0; i < o->procs; i++)
+		pthread_join(tids[i], NULL);
+	int64_t t1 = bench_now_ns();
+	r->driver_note = "plain threads, one request loop each; arena reset per request";
+	r->seconds = (double)(t1 - t0) / 1e9;
+	r->procs = o->procs;
+	r->peak_rss_mb = bench_peak_rss_mb();
+	uint64_t bytes = 0;
+	struct txb_worker *ws = calloc((size_t)o->procs, sizeof *ws);
+	if (!ws)
+		bench_fatal(1, "out of memory");
+	for (int i = 0; i < o->procs; i++) {
+		bytes += ts[i].arena.allocated + ts[i].malloc_bytes;
+		ws[i] = ts[i].w;
+	}
+	r->allocated_mb = (double)bytes / 1048576.0;
+	txb_collect_workers(r, ws, o->procs);
+	free(ws);
+	free(tids);
+	free(ts);
+	return 0;
+}

@@ -1,0 +1,237 @@
+/*
+ * txbench_gc.c — the toc, cms and stw modes: toc's runtime, requests on
+ * goroutines.
+ *
+ * One binary, the mode chosen at run time: cms and stw are toc's collector
+ * alone (concurrent or stop-the-world mark-sweep), toc is cms with the
+ * transaction layer (cfg.toc). The store hangs from a registered root.
+ *
+ * Drivers:
+ *   loop   --workers goroutines, each taking request after request; in toc
+ *          mode each request is an explicit transaction (toc_begin/toc_end);
+ *   spawn  a dispatcher goroutine starts a goroutine per request, at most
+ *          --inflight at once (a buffered channel as the semaphore); in toc
+ *          mode the goroutine's exit ends its transaction.
+ * Latency is from the start of a request's handling to its end (the
+ * dispatcher's queueing is not in it). Figures cover the timed part only:
+ * counters are read before and after it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gc/gc.h"
+#include "sched/chan.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+#include "toc/toc.h"
+#include "txbench.h"
+
+extern const struct gc_type tx_kv_gct, tx_map_gct, tx_jv_gct, tx_req_gct, tx_rec_gct, tx_store_gct;
+
+static void *replace_slot(void **a, int64_t i, void *v)
+{
+	void *old = a[i];
+	gc_store(a, &a[i], v);
+	return old;
+}
+
+#define TX_NEW(T) ((struct T *)gc_alloc(&T##_gct))
+#define TX_PTRS(n) ((void *)gc_alloc_array(&gc_type_ptr, (n)))
+#define TX_BYTES(n) gc_alloc_bytes(n)
+#define TX_STORE(o, f, v) gc_store((o), &(f), (v))
+#define TX_REPLACE(a, i, v) ((__typeof__((a)[0]))replace_slot((void **)(a), (i), (v)))
+#define TX_PUBLISH_REC(r) (r)
+#define TX_RETIRE_REC(r) ((void)(r))
+#include "txbench_handler.inc"
+
+GC_TYPE(tx_kv_gct, struct tx_kv, k, v, next);
+GC_TYPE(tx_map_gct, struct tx_map, b);
+GC_TYPE(tx_jv_gct, struct tx_jv, s, items, keys);
+GC_TYPE(tx_req_gct, struct tx_req, raw, method, path, key, query, headers, body);
+GC_TYPE(tx_rec_gct, struct tx_rec, key, name, email, profile, tags);
+GC_TYPE(tx_store_gct, struct tx_store, slots);
+
+#define PAUSES_MAX ((size_t)1 << 16)
+
+static const struct txb_options *opt;
+static struct txb_result *res;
+static struct tx_store *store_root;     /* a registered root */
+static struct txb_run run;
+static struct txb_worker *workers;      /* loop: one per request loop; spawn: one per scheduler worker */
+static struct sched_waitgroup done;
+static bool toc_mode;
+
+static void loop_main(void *arg)
+{
+	struct txb_worker *w = arg;
+	char *buf = malloc(TXB_REQ_MAX);
+	if (!buf)
+		bench_fatal(1, "out of memory for a request buffer");
+	uint64_t idx;
+	while (txb_run_take(&run, &idx)) {
+		size_t n = txb_request(opt, idx, buf);
+		int64_t t0 = bench_now_ns();
+		if (toc_mode)
+			toc_begin();
+		uint64_t h = handle(store_root, buf, n);
+		if (toc_mode)
+			toc_end();
+		w->checksum += h;
+		w->transactions++;
+		txb_hist_add(&w->hist, (uint64_t)(bench_now_ns() - t0));
+	}
+	free(buf);
+	sched_wg_done(&done);
+}
+
+static struct sched_chan *sem;   /* spawn: a token per request goroutine running */
+static char **scratch;           /* spawn: a generation buffer per scheduler worker */
+
+static void request_main(void *arg)
+{
+	uint64_t idx = (uint64_t)(uintptr_t)arg;
+	/* Generated into this worker's scratch and copied out before any
+	 * safepoint: another request may run on this worker after one. */
+	char *s = scratch[sched_worker_index()];
+	size_t n = txb_request(opt, idx, s);
+	char *text = malloc(n);
+	if (!text)
+		bench_fatal(1, "out of memory for a request's bytes");
+	memcpy(text, s, n);
+	int64_t t0 = bench_now_ns();
+	uint64_t h = handle(store_root, text, n);
+	int64_t t1 = bench_now_ns();
+	free(text);
+	struct txb_worker *w = &workers[sched_worker_index()];
+	w->checksum += h;
+	w->transactions++;
+	txb_hist_add(&w->hist, (uint64_t)(t1 - t0));
+	int token;
+	sched_chan_recv(sem, &token);
+	sched_wg_done(&done);
+}
+
+static void dispatch(void)
+{
+	sem = sched_chan_new(sizeof(int), (size_t)opt->inflight);
+	scratch = calloc((size_t)opt->procs, sizeof *scratch);
+	if (!sem || !scratch)
+		bench_fatal(1, "out of memory for the dispatcher");
+	for (int i = 0; i < opt->procs; i++)
+		if (!(scratch[i] = malloc(TXB_REQ_MAX)))
+			bench_fatal(1, "out of memory for a request buffer");
+	uint64_t idx;
+	while (txb_run_take(&run, &idx)) {
+		int token = 1;
+		sched_chan_send(sem, &token);
+		sched_wg_add(&done, 1);
+		if (!sched_go(request_main, (void *)(uintptr_t)idx))
+			bench_fatal(1, "could not start a request goroutine: %s", strerror(sched_errno()));
+	}
+	sched_wg_wait(&done);
+	for (int i = 0; i < opt->procs; i++)
+		free(scratch[i]);
+	free(scratch);
+	sched_chan_free(sem);
+}
+
+static void pause_figures(uint64_t n, const struct gc_stats *after)
+{
+	uint64_t *ns = malloc(PAUSES_MAX * sizeof *ns);
+	if (!ns)
+		bench_fatal(1, "out of memory for the pause list");
+	size_t got = gc_read_pauses(ns, PAUSES_MAX);
+	size_t k = n < got ? (size_t)n : got;
+	bench_pause_figures(ns + (got - k), k, &res->stw_max_us, &res->stw_p99_us);
+	if (k < n && (double)after->stw_max_ns / 1e3 > res->stw_max_us)
+		res->stw_max_us = (double)after->stw_max_ns / 1e3;
+	free(ns);
+}
+
+static void toc_figures(const struct toc_stats *before, const struct toc_stats *after)
+{
+	struct toc_stats d;
+	toc_stats_since(&d, after, before);
+	double local = (double)d.local_bytes;
+	res->has_toc = true;
+	res->toc_reclaimed_fraction = local > 0 ? (double)d.reclaimed_bytes / local : 0;
+	res->published_fraction = local > 0 ? (double)d.published_bytes / local : 0;
+	res->forfeit_fraction = local > 0 ? (double)d.forfeited_bytes / local : 0;
+	FILE *f = fmemopen(res->toc_stats, sizeof res->toc_stats, "w");
+	if (!f)
+		bench_fatal(1, "cannot format the toc statistics");
+	toc_stats_json(f, &d);
+	fclose(f);
+	res->toc_stats[sizeof res->toc_stats - 1] = 0;
+}
+
+static void gc_main(void *unused)
+{
+	(void)unused;
+	gc_add_roots((void **)&store_root, 1);
+	bench_progress("building the store: %llu records", (unsigned long long)opt->nkeys);
+	store_build(opt, &store_root);
+	if (toc_mode)
+		toc_end();   /* the store's records were published as they were linked in */
+	gc_collect();
+	bench_progress("store built; running requests");
+
+	int nw = opt->driver == TXB_LOOP ? opt->workers : opt->procs;
+	workers = calloc((size_t)nw, sizeof *workers);
+	if (!workers)
+		bench_fatal(1, "out of memory for %d workers", nw);
+	struct gc_stats before, after;
+	struct toc_stats tbefore, tafter;
+	gc_read_stats(&before);
+	toc_read_stats(&tbefore);
+	txb_run_start(&run, opt);
+	int64_t t0 = sched_nanotime();
+	if (opt->driver == TXB_LOOP) {
+		sched_wg_add(&done, nw);
+		for (int i = 0; i < nw; i++)
+			if (!sched_go(loop_main, &workers[i]))
+				bench_fatal(1, "could not start worker %d: %s", i, strerror(sched_errno()));
+		sched_wg_wait(&done);
+	} else {
+		dispatch();
+	}
+	int64_t t1 = sched_nanotime();
+	gc_read_stats(&after);
+	toc_read_stats(&tafter);
+
+	struct sched_stats ss;
+	sched_read_stats(&ss);
+	res->driver_note = opt->driver == TXB_LOOP ? (toc_mode ? "goroutines, a transaction per request"
+								: "goroutines, one request after another")
+						   : "a goroutine per request";
+	res->seconds = (double)(t1 - t0) / 1e9;
+	res->procs = ss.procs;
+	res->gc_cycles = after.cycles - before.cycles;
+	res->gc_cpu_seconds = (double)(after.gc_cpu_ns - before.gc_cpu_ns) / 1e9;
+	res->gc_cpu_fraction = res->gc_cpu_seconds / (res->seconds * (double)res->procs);
+	pause_figures(after.stw_count - before.stw_count, &after);
+	res->allocated_mb = (double)(after.alloc_bytes - before.alloc_bytes) / 1048576.0;
+	res->peak_rss_mb = bench_peak_rss_mb();
+	if (toc_mode)
+		toc_figures(&tbefore, &tafter);
+	txb_collect_workers(res, workers, nw);
+	free(workers);
+	gc_remove_roots((void **)&store_root);
+}
+
+int txb_gc_run(const struct txb_options *o, struct txb_result *r)
+{
+	struct gc_config cfg = *o->gc_cfg;
+	cfg.mode = o->mode == TXB_STW ? GC_MODE_STW : GC_MODE_CMS;
+	cfg.toc = o->mode == TXB_TOC;
+	toc_mode = cfg.toc;
+	struct sched_config scfg = {.procs = o->procs};
+	size_t need = (size_t)(o->driver == TXB_SPAWN ? o->inflight : o->workers) + 1024;
+	if (need > SCHED_DEFAULT_MAX_GOROUTINES)
+		scfg.max_goroutines = need;
+	opt = o;
+	res = r;
+	return gc_run(&cfg, &scfg, gc_main, NULL);
+}

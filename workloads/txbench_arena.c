@@ -244,6 +244,20 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	r->allocated_mb = (double)bytes / 1048576.0;
 	txb_collect_workers(r, ws, o->procs);
 	free(ws);
+	/* Every thread is joined: nothing reads a retired record any more. */
+	for (int i = 0; i < o->procs; i++) {
+		for (size_t k = 0; k < ts[i].nret; k++)
+			rec_free(ts[i].ret[k].r);
+		free(ts[i].ret);
+		for (int c = 0; c < ts[i].arena.n; c++)
+			free(ts[i].arena.chunks[c].base);
+		free(ts[i].arena.chunks);
+	}
+	for (uint64_t i = 0; i < store->nslots; i++)
+		if (store->slots[i])
+			rec_free(store->slots[i]);
+	free(store->slots);
+	free(store);
 	free(tids);
 	free(ts);
 	return 0;

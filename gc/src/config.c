@@ -35,7 +35,7 @@ static const struct knob knobs[] = {
 	{"poison", "TOC_GCPOISON", NULL, K_BOOL, "0", "1: fill reclaimed slots with a pattern and check it on reuse"},
 	{"numa", "TOC_NUMA", NULL, K_BOOL, "1", "1: place arenas per NUMA node when there are several; 0: plain mmap"},
 	{"bgpercent", "TOC_GCBGPERCENT", NULL, K_PERCENT, "25", "share of the workers' CPU for background marking"},
-	{"region", "TOC_REGION", NULL, K_REGION, "256K",
+	{"region", "TOC_REGION", NULL, K_REGION, "512K",
 	 "toc: address range per transaction window, 64K..512K in 8K pages (its spans are carved from it)"},
 };
 

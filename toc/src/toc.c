@@ -871,7 +871,7 @@ static void layer_verify(void)
 
 static int layer_init(const struct gc_config *cfg)
 {
-	region_pages = cfg->region_pages ? cfg->region_pages : 32;
+	region_pages = cfg->region_pages ? cfg->region_pages : 64;
 	if (region_pages < 8 || region_pages > 64) {
 		fprintf(stderr, "toc: TOC_REGION=%d pages: must be 8..64\n", region_pages);
 		return -1;

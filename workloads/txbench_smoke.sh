@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# txbench_smoke.sh DIR — a smoke run (not a benchmark) of every txbench mode
+# and driver built in DIR: a small store and a fixed number of requests, so
+# each run's response checksum must be the same (txbench.c says why). The
+# Go version (go-txbench) is compared too when it was built.
+set -euo pipefail
+dir=$1
+args=(--live-mb=4 --requests=3000 --items=8 --publish-pct=20 --seed=11 --json)
+want=
+check() {
+	local name=$1 out sum
+	shift
+	out=$("$@" "${args[@]}" 2>/dev/null) || { echo "FAIL: $name exited with $?"; exit 1; }
+	sum=$(sed -n 's/.*"checksum":"\([0-9a-f]*\)".*/\1/p' <<<"$out")
+	[ -n "$sum" ] || { echo "FAIL: $name printed no checksum: $out"; exit 1; }
+	grep -q '"transactions":3000' <<<"$out" || { echo "FAIL: $name did not run 3000 requests: $out"; exit 1; }
+	echo "$name checksum $sum"
+	if [ -z "$want" ]; then want=$sum; elif [ "$sum" != "$want" ]; then
+		echo "FAIL: $name checksum $sum differs from $want"; exit 1
+	fi
+}
+for mode in cms toc stw; do
+	for driver in loop spawn; do
+		check "$mode/$driver" "$dir/txbench" --mode=$mode --driver=$driver
+	done
+done
+check arena/loop "$dir/txbench" --mode=arena
+if [ -x "$dir/go-txbench" ]; then
+	check go/loop "$dir/go-txbench"
+	check go/spawn "$dir/go-txbench" --driver=spawn
+fi
+echo "all checksums equal"

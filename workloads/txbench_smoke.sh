@@ -10,7 +10,10 @@ want=
 check() {
 	local name=$1 out sum
 	shift
-	out=$("$@" "${args[@]}" 2>/dev/null) || { echo "FAIL: $name exited with $?"; exit 1; }
+	local err
+	err=$(mktemp)
+	out=$("$@" "${args[@]}" 2>"$err") || { echo "FAIL: $name exited with $?:"; tail -40 "$err"; rm -f "$err"; exit 1; }
+	rm -f "$err"
 	sum=$(sed -n 's/.*"checksum":"\([0-9a-f]*\)".*/\1/p' <<<"$out")
 	[ -n "$sum" ] || { echo "FAIL: $name printed no checksum: $out"; exit 1; }
 	grep -q '"transactions":3000' <<<"$out" || { echo "FAIL: $name did not run 3000 requests: $out"; exit 1; }

@@ -384,6 +384,7 @@ _Noreturn void gc_out_of_memory(size_t request);
  * markers through liburcu lock-free stacks: full buffers, empty buffers. */
 struct gc_work {
 	struct cds_lfs_node node;      /* link in the full or empty stack */
+	struct gc_work *all_next;      /* every buffer ever made, for gc_mark_fini */
 	uint32_t n;                    /* entries in obj */
 	uint32_t pad;
 	uintptr_t obj[GC_WORK_CAP];

@@ -30,6 +30,7 @@ static struct cds_lfs_stack full_stack;
 static struct cds_lfs_stack empty_stack;
 static _Atomic long nfull;
 static _Atomic long nbuffers;
+static _Atomic(struct gc_work *) all_buffers;   /* linked by all_next */
 
 void gc_mark_init(void)
 {
@@ -39,17 +40,18 @@ void gc_mark_init(void)
 	nbuffers = 0;
 }
 
-static void free_stack(struct cds_lfs_stack *st)
-{
-	struct cds_lfs_node *n;
-	while ((n = cds_lfs_pop_blocking(st)))
-		free(caa_container_of(n, struct gc_work, node));
-}
-
 void gc_mark_fini(void)
 {
-	free_stack(&full_stack);
-	free_stack(&empty_stack);
+	/* Every buffer, including one a marker still held when its goroutine
+	 * ended with the run. */
+	while (cds_lfs_pop_blocking(&full_stack))
+		;
+	while (cds_lfs_pop_blocking(&empty_stack))
+		;
+	for (struct gc_work *w = atomic_exchange(&all_buffers, NULL), *next; w; w = next) {
+		next = w->all_next;
+		free(w);
+	}
 	cds_lfs_destroy(&full_stack);
 	cds_lfs_destroy(&empty_stack);
 }
@@ -67,6 +69,9 @@ static struct gc_work *get_empty(void)
 		gc_fatal("out of memory for mark work buffers");
 	cds_lfs_node_init(&w->node);
 	w->n = 0;
+	w->all_next = atomic_load(&all_buffers);
+	while (!atomic_compare_exchange_weak(&all_buffers, &w->all_next, w))
+		;
 	atomic_fetch_add(&nbuffers, 1);
 	atomic_fetch_add(&gc_heap.metadata_bytes, sizeof *w);
 	return w;

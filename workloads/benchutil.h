@@ -28,4 +28,10 @@ double bench_peak_rss_mb(void);
  * rank) in µs; both 0 when n is 0. */
 void bench_pause_figures(uint64_t *ns, size_t n, double *max_us, double *p99_us);
 
+/* benchgc.c, for the programs linked with toc's collector: the maximum and
+ * 99th percentile of the last n pauses (a timed part's, n = its stw_count),
+ * from gc_read_pauses; after: the statistics read at its end. */
+struct gc_stats;
+void bench_gc_pause_figures(uint64_t n, const struct gc_stats *after, double *max_us, double *p99_us);
+
 #endif /* BENCHUTIL_H */

@@ -73,7 +73,6 @@ static const struct gcb_heap toc_heap = {
 };
 
 #define GCB_SAMPLE_NS 1000000          /* pacer sampling period: 1 ms */
-#define GCB_PAUSES_MAX ((size_t)1 << 16) /* pauses read back from gc_read_pauses */
 #define MIB (1024.0 * 1024.0)
 
 /* The run in progress: set by gcb_toc_run before gc_run, read by goroutines. */
@@ -213,23 +212,6 @@ static void worker_main(void *arg)
 	sched_wg_done(&work_done);
 }
 
-/* Pause figures over the last n pauses (the timed part's). */
-static void pause_figures(uint64_t n, const struct gc_stats *after)
-{
-	uint64_t *ns = malloc(GCB_PAUSES_MAX * sizeof *ns);
-	if (!ns)
-		gcb_fatal(1, "out of memory for the pause list");
-	size_t got = gc_read_pauses(ns, GCB_PAUSES_MAX);
-	size_t k = n < got ? (size_t)n : got;
-	gcb_pause_figures(ns + (got - k), k, &res->stw_max_us, &res->stw_p99_us);
-	/* More pauses than the ring kept: the cumulative maximum is the best
-	 * bound left (it may include the setup's pauses). */
-	if (k < n && (double)after->stw_max_ns / 1e3 > res->stw_max_us)
-		res->stw_max_us = (double)after->stw_max_ns / 1e3;
-	res->stw_ttsp_max_us = (double)after->stw_ttsp_max_ns / 1e3;
-	free(ns);
-}
-
 static void toc_main(void *unused)
 {
 	(void)unused;
@@ -278,7 +260,8 @@ static void toc_main(void *unused)
 	res->gc_cpu_seconds = (double)(after.gc_cpu_ns - before.gc_cpu_ns) / 1e9;
 	res->gc_cpu_fraction = res->gc_cpu_seconds / (res->seconds * (double)res->procs);
 	res->stw_count = after.stw_count - before.stw_count;
-	pause_figures(res->stw_count, &after);
+	bench_gc_pause_figures(res->stw_count, &after, &res->stw_max_us, &res->stw_p99_us);
+	res->stw_ttsp_max_us = (double)after.stw_ttsp_max_ns / 1e3;
 	res->peak_heap_mb = (double)pacer.peak_inuse / MIB;
 	res->goal_mb = has_goal(pacer.goal_at_peak) ? (double)pacer.goal_at_peak / MIB : NAN;
 	res->pacer_peak_over_goal = pacer.worst;

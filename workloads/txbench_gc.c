@@ -53,8 +53,6 @@ GC_TYPE(tx_req_gct, struct tx_req, raw, method, path, key, query, headers, body)
 GC_TYPE(tx_rec_gct, struct tx_rec, key, name, email, profile, tags);
 GC_TYPE(tx_store_gct, struct tx_store, slots);
 
-#define PAUSES_MAX ((size_t)1 << 16)
-
 static const struct txb_options *opt;
 static struct txb_result *res;
 static struct tx_store *store_root;     /* a registered root */
@@ -137,19 +135,6 @@ static void dispatch(void)
 	sched_chan_free(sem);
 }
 
-static void pause_figures(uint64_t n, const struct gc_stats *after)
-{
-	uint64_t *ns = malloc(PAUSES_MAX * sizeof *ns);
-	if (!ns)
-		bench_fatal(1, "out of memory for the pause list");
-	size_t got = gc_read_pauses(ns, PAUSES_MAX);
-	size_t k = n < got ? (size_t)n : got;
-	bench_pause_figures(ns + (got - k), k, &res->stw_max_us, &res->stw_p99_us);
-	if (k < n && (double)after->stw_max_ns / 1e3 > res->stw_max_us)
-		res->stw_max_us = (double)after->stw_max_ns / 1e3;
-	free(ns);
-}
-
 static void toc_figures(const struct toc_stats *before, const struct toc_stats *after)
 {
 	struct toc_stats d;
@@ -211,7 +196,7 @@ static void gc_main(void *unused)
 	res->gc_cycles = after.cycles - before.cycles;
 	res->gc_cpu_seconds = (double)(after.gc_cpu_ns - before.gc_cpu_ns) / 1e9;
 	res->gc_cpu_fraction = res->gc_cpu_seconds / (res->seconds * (double)res->procs);
-	pause_figures(after.stw_count - before.stw_count, &after);
+	bench_gc_pause_figures(after.stw_count - before.stw_count, &after, &res->stw_max_us, &res->stw_p99_us);
 	res->allocated_mb = (double)(after.alloc_bytes - before.alloc_bytes) / 1048576.0;
 	res->peak_rss_mb = bench_peak_rss_mb();
 	if (toc_mode)

@@ -1,0 +1,22 @@
+/* benchgc.c — the benchmark helpers that read toc's collector (see benchutil.h). */
+#include <stdlib.h>
+
+#include "gc/gc.h"
+#include "benchutil.h"
+
+#define PAUSES_MAX ((size_t)1 << 16)   /* pauses read back from gc_read_pauses */
+
+void bench_gc_pause_figures(uint64_t n, const struct gc_stats *after, double *max_us, double *p99_us)
+{
+	uint64_t *ns = malloc(PAUSES_MAX * sizeof *ns);
+	if (!ns)
+		bench_fatal(1, "out of memory for the pause list");
+	size_t got = gc_read_pauses(ns, PAUSES_MAX);
+	size_t k = n < got ? (size_t)n : got;
+	bench_pause_figures(ns + (got - k), k, max_us, p99_us);
+	/* More pauses than the ring kept: the cumulative maximum is the best
+	 * bound left (it may include the setup's pauses). */
+	if (k < n && (double)after->stw_max_ns / 1e3 > *max_us)
+		*max_us = (double)after->stw_max_ns / 1e3;
+	free(ns);
+}

@@ -146,17 +146,12 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan)
 	return obj;
 }
 
-void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
+/* Sets up s (pages of the running transaction's region when local, else of
+ * the page heap) for one large object and returns the object. */
+static void *large_object(struct gc_span *s, bool local, bool zeroed, const struct gc_type *t, size_t count,
+			  size_t size)
 {
-	sched_poll();
-	size_t npages = (size + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
-	if (npages > (SIZE_MAX >> GC_PAGE_SHIFT) - 1)
-		gc_out_of_memory(size);
-	gc_sweep_reclaim(npages, true);
-	bool zeroed;
-	struct gc_span *s = gc_pages_alloc(npages, &zeroed);
-	if (!s)
-		gc_out_of_memory(size);
+	size_t npages = s->npages;
 	gc_span_init_large(s, t, count, size);
 	/* The object's address must sit in this frame across the assist and
 	 * the trigger below (both may switch): the span struct is not a heap
@@ -165,16 +160,19 @@ void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
 	if (!zeroed)
 		memset(obj, 0, size);
 	/* Large spans live on their class's full list (swept), where the
-	 * sweeper finds them. Published before the object is returned; marked
-	 * first when the collector is marking. */
-	atomic_store(&s->sweepgen, atomic_load(&gc_heap.sweepgen));
+	 * sweeper finds them; a local one stays with its window, counted as
+	 * cached, until the window ends. Published before the object is
+	 * returned; marked first when the collector is marking. */
+	if (!local)
+		atomic_store(&s->sweepgen, atomic_load(&gc_heap.sweepgen));
 	struct gc_cache *c = cache_self();
 	bool black = atomic_load(&gc_st.alloc_black);
 	if (black) {
 		gc_bit_test_and_set(s->mark_bits, 0);
 		c->black_bytes += npages * GC_PAGE_SIZE;
 	}
-	gc_central_insert_swept(s);
+	if (!local)
+		gc_central_insert_swept(s);
 	c->alloc_bytes += npages * GC_PAGE_SIZE;
 	c->alloc_objects++;
 	gc_stat_add(&gc_counters.large_allocs, 1);
@@ -188,6 +186,49 @@ void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
 	return obj;
 }
 
+/* A local large object (toc/): pages of the running transaction's region,
+ * freed by its rewind unless published. NULL when the layer is off, the
+ * object is too big for a region or the region has no room. */
+static void *local_large(const struct gc_type *t, size_t count, size_t size)
+{
+	size_t npages = (size + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
+	if (!gc_layer || npages > gc_local_large_pages)
+		return NULL;
+	sched_poll();
+	bool zeroed;
+	struct gc_span *s = gc_layer->alloc_large(npages, &zeroed);
+	return s ? large_object(s, true, zeroed, t, count, size) : NULL;
+}
+
+void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
+{
+	void *obj = local_large(t, count, size);
+	if (obj)
+		return obj;
+	sched_poll();
+	size_t npages = (size + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
+	if (npages > (SIZE_MAX >> GC_PAGE_SHIFT) - 1)
+		gc_out_of_memory(size);
+	gc_sweep_reclaim(npages, true);
+	bool zeroed;
+	struct gc_span *s = gc_pages_alloc(npages, &zeroed);
+	if (!s)
+		gc_out_of_memory(size);
+	return large_object(s, false, zeroed, t, count, size);
+}
+
+/* Small classes over GC_LOCAL_MAX_SIZE: a local large object while the
+ * layer can place one, else the shared class. */
+static void *alloc_mid(const struct gc_type *t, size_t count, size_t size, bool noscan)
+{
+	if (gc_layer && size > GC_LOCAL_MAX_SIZE) {
+		void *obj = local_large(noscan ? NULL : t, count, size);
+		if (obj)
+			return obj;
+	}
+	return alloc_small(t, count, size, noscan);
+}
+
 void *gc_alloc_array(const struct gc_type *t, size_t n)
 {
 	size_t size;
@@ -198,7 +239,7 @@ void *gc_alloc_array(const struct gc_type *t, size_t n)
 	bool noscan = t->nptrs == 0;
 	if (size > GC_MAX_SMALL)
 		return gc_alloc_large(noscan ? NULL : t, n, size);
-	return alloc_small(t, n, size, noscan);
+	return alloc_mid(t, n, size, noscan);
 }
 
 void *gc_alloc(const struct gc_type *t)
@@ -206,7 +247,7 @@ void *gc_alloc(const struct gc_type *t)
 	bool noscan = t->nptrs == 0;
 	if (t->size > GC_MAX_SMALL)
 		return gc_alloc_large(noscan ? NULL : t, 1, t->size);
-	return alloc_small(t, 1, t->size, noscan);
+	return alloc_mid(t, 1, t->size, noscan);
 }
 
 void *gc_alloc_bytes(size_t n)
@@ -215,7 +256,7 @@ void *gc_alloc_bytes(size_t n)
 		n = GC_WORD;
 	if (n > GC_MAX_SMALL)
 		return gc_alloc_large(NULL, 0, n);
-	return alloc_small(NULL, 0, n, true);
+	return alloc_mid(NULL, 0, n, true);
 }
 
 void *gc_base(const void *p)

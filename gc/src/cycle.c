@@ -43,6 +43,7 @@
 struct gc_state gc_st;
 int gc_barrier_on;
 const struct gc_layer *gc_layer;
+size_t gc_local_large_pages;
 static const struct gc_layer *registered_layer;
 
 void gc_register_layer(const struct gc_layer *layer)

@@ -284,6 +284,8 @@ void gc_pages_free(struct gc_span *s);
  * spans made over parts of it, and the run (or what is left) given back. */
 uintptr_t gc_pages_alloc_run(size_t npages, bool *zeroed);
 struct gc_span *gc_pages_span_at(uintptr_t base, size_t npages);
+/* Undoes gc_pages_span_at: the pages stay taken (the region keeps them). */
+void gc_pages_span_drop(struct gc_span *s);
 void gc_pages_free_run(uintptr_t base, size_t npages);
 /* Returns free pages to the OS until at most `keep` free committed bytes
  * remain. Returns bytes released. */
@@ -354,6 +356,11 @@ struct gc_layer {
 	 * running goroutine's window. Returns a span with a free slot for spc,
 	 * or NULL: allocate from the shared cache. */
 	struct gc_span *(*refill)(struct gc_cache *c, int spc);
+	/* npages (at most gc_local_large_pages) for a local large object: a
+	 * span over pages of the running goroutine's window, owned by it and
+	 * counted as cached, or NULL (allocate it shared). *zeroed: the pages
+	 * read as zero. */
+	struct gc_span *(*alloc_large)(size_t npages, bool *zeroed);
 	/* The barrier's slow path with the layer on: publish val if obj is not
 	 * an unpublished object of the running window. */
 	void (*store)(void *obj, void *val);
@@ -370,6 +377,7 @@ struct gc_layer {
 };
 void gc_register_layer(const struct gc_layer *layer);
 extern const struct gc_layer *gc_layer;       /* non-NULL while TOC_MODE=toc */
+extern size_t gc_local_large_pages;           /* the layer's bound for local large objects */
 
 /* --- allocation (alloc.c) ----------------------------------------------------------------- */
 

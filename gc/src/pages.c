@@ -275,6 +275,15 @@ struct gc_span *gc_pages_span_at(uintptr_t base, size_t npages)
 	return s;
 }
 
+void gc_pages_span_drop(struct gc_span *s)
+{
+	gc_lock(&gc_heap.lock);
+	gc_arena_clear_spans(s);
+	gc_span_set_state(s, GC_SPAN_FREE);
+	gc_span_struct_free(s);
+	gc_unlock(&gc_heap.lock);
+}
+
 void gc_pages_free_run(uintptr_t base, size_t npages)
 {
 	gc_lock(&gc_heap.lock);

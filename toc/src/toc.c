@@ -55,6 +55,7 @@ struct toc_region {
 	_Atomic int state;
 	uint32_t sg;                                /* sweepgen its spans are fresh for */
 	uint64_t cycle;                             /* gc_st.cycle when the window opened */
+	struct sched_g *owner;                      /* the goroutine whose window it is; NULL when idle */
 	bool opened_marking;                        /* the collector was on when it opened */
 	bool zeroed;                                /* uncarved pages read as zero */
 	uint64_t pages_used;                        /* bit i: page i belongs to a carved span */
@@ -391,6 +392,7 @@ static void window_open(struct sched_g *g)
 			r = region_new();
 		r->cycle = atomic_load(&gc_st.cycle);
 		r->opened_marking = atomic_load(&gc_st.phase) != GC_PHASE_OFF;
+		r->owner = g;
 		*slot = r;
 		gauge_add(&open_windows, &open_max, 1);
 	}
@@ -408,10 +410,15 @@ static int find_pages(uint64_t used, int n)
 	return -1;
 }
 
-static struct gc_span *carve(struct toc_region *r, int spc)
+static uint64_t page_mask(int at, int n)
 {
-	const struct gc_sizeclass *k = &gc_classes[spc >> 1];
-	int n = (int)k->npages;
+	return (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << at;
+}
+
+/* A span over n free pages of r, owned by r's window and counted as
+ * cached; NULL when r has no n free pages in a row. */
+static struct gc_span *take_pages(struct toc_region *r, int n, bool *zeroed)
+{
 	int at = find_pages(r->pages_used, n);
 	if (at < 0)
 		return NULL;
@@ -419,17 +426,13 @@ static struct gc_span *carve(struct toc_region *r, int spc)
 	struct gc_span *s = gc_pages_span_at(base, (size_t)n);
 	if (!s)
 		return NULL;
-	gc_span_init_small(s, spc);
-	uint64_t m = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << at;
-	s->needzero = !r->zeroed || (r->pages_dirty & m) != 0;
-	if (!s->needzero)
-		(void)madvise((void *)base, (size_t)n * GC_PAGE_SIZE, MADV_POPULATE_WRITE);
+	uint64_t m = page_mask(at, n);
+	*zeroed = r->zeroed && (r->pages_dirty & m) == 0;
 	r->pages_used |= m;
 	s->window = r;
 	s->win_start = 0;
 	atomic_store_explicit(&s->sweepgen, r->sg + 3, memory_order_relaxed);
-	uint64_t bytes = (uint64_t)s->nelems * s->elemsize;
-	atomic_fetch_add(&gc_st.heap_live, bytes);
+	uint64_t bytes = (uint64_t)n * GC_PAGE_SIZE;
 	r->carved_bytes += bytes;
 	gauge_add(&owned_bytes, &owned_max, (int64_t)bytes);
 	if (r->all_tail)
@@ -437,6 +440,21 @@ static struct gc_span *carve(struct toc_region *r, int spc)
 	else
 		r->all = s;
 	r->all_tail = s;
+	return s;
+}
+
+static struct gc_span *carve(struct toc_region *r, int spc)
+{
+	int n = (int)gc_classes[spc >> 1].npages;
+	bool zeroed;
+	struct gc_span *s = take_pages(r, n, &zeroed);
+	if (!s)
+		return NULL;
+	gc_span_init_small(s, spc);
+	s->needzero = !zeroed;
+	if (zeroed)
+		(void)madvise((void *)s->base, (size_t)n * GC_PAGE_SIZE, MADV_POPULATE_WRITE);
+	atomic_fetch_add(&gc_st.heap_live, (uint64_t)s->nelems * s->elemsize);
 	return s;
 }
 
@@ -453,16 +471,25 @@ static bool has_free(struct gc_span *s)
 	return found;
 }
 
-static struct gc_span *layer_refill(struct gc_cache *c, int spc)
+/* The running goroutine's window, opened if it has none (or a stale one);
+ * NULL outside a goroutine. */
+static struct toc_region *window_of_running(void)
 {
 	struct sched_g *g = sched_self();
 	if (!g)
 		return NULL;
-	struct toc_region *r = c->local ? region_of_local(c->local) : NULL;
-	if (!r) {
+	struct gc_cache *c = &gc_caches[sched_worker_index()];
+	if (!c->local)
 		window_open(g);
-		r = region_of_local(c->local);
-	}
+	return region_of_local(c->local);
+}
+
+static struct gc_span *layer_refill(struct gc_cache *c, int spc)
+{
+	(void)c;   /* the running worker's: window_of_running finds it */
+	struct toc_region *r = window_of_running();
+	if (!r)
+		return NULL;
 	struct gc_span *s = r->spans[spc];
 	if (has_free(s))
 		return s;
@@ -479,6 +506,44 @@ static struct gc_span *layer_refill(struct gc_cache *c, int spc)
 	}
 	r->spans[spc] = s;
 	return s;
+}
+
+/* Local large objects (classes over GC_LOCAL_MAX_SIZE and large objects up
+ * to a quarter of a region): one-object spans over pages of the region, so
+ * the barrier's range test covers them; rewind gives the pages of the
+ * unpublished ones back to the region. */
+static struct gc_span *layer_alloc_large(size_t npages, bool *zeroed)
+{
+	struct toc_region *r = window_of_running();
+	if (!r)
+		return NULL;
+	struct gc_span *s = take_pages(r, (int)npages, zeroed);
+	if (!s) {
+		COUNT(shared_bytes, npages * GC_PAGE_SIZE);
+		return NULL;
+	}
+	COUNT(large_objects, 1);
+	return s;
+}
+
+/* Rewind's part for an unpublished local large object: its pages go back
+ * to r, dirty. */
+static void drop_large(struct toc_region *r, struct gc_span *s)
+{
+	int at = (int)((s->base - r->lo) / GC_PAGE_SIZE), n = (int)s->npages;
+	uint64_t bytes = (uint64_t)n * GC_PAGE_SIZE;
+	if (gc_st.cfg.poison) {
+		uint64_t *p = (uint64_t *)s->base;
+		for (size_t i = 0; i < bytes / 8; i++)
+			p[i] = GC_POISON_WORD;
+	}
+	r->pages_used &= ~page_mask(at, n);
+	r->pages_dirty |= page_mask(at, n);
+	r->carved_bytes -= bytes;
+	gauge_add(&owned_bytes, &owned_max, -(int64_t)bytes);
+	atomic_fetch_sub(&gc_st.heap_live, bytes);
+	gc_span_free_meta(s);
+	gc_pages_span_drop(s);
 }
 
 /* --- publication ------------------------------------------------------------------------------ */
@@ -517,6 +582,14 @@ static void push_fields(struct worklist *w, const struct toc_region *r, const st
 {
 	if (s->noscan)
 		return;
+	if (s->large) {
+		const struct gc_type *t = s->large_type;
+		for (size_t e = 0; t && e < s->large_count; e++)
+			for (uint32_t f = 0; f < t->nptrs; f++)
+				wl_push_local(w, r, __atomic_load_n((uintptr_t *)(obj + e * t->size + t->offsets[f]),
+								     __ATOMIC_RELAXED));
+		return;
+	}
 	if (s->ptr_bits) {
 		size_t ew = s->elemsize / GC_WORD;
 		size_t bit = (size_t)idx * ew;
@@ -550,7 +623,7 @@ static void publish(struct toc_region *r, uintptr_t p, enum pub_point why)
 		uintptr_t x = w.v[--w.n];
 		walked++;
 		struct gc_span *s = gc_span_of(x);
-		if (!s || s->window != r || s->large)
+		if (!s || s->window != r)
 			continue;
 		uint32_t idx = gc_span_index(s, x);
 		if (idx >= s->nelems || !unpublished(r, s, idx))
@@ -593,7 +666,7 @@ static void layer_store(void *obj, void *val)
 	uintptr_t o = (uintptr_t)obj;
 	if (o - r->lo < r->len) {
 		struct gc_span *s = gc_span_of(o);
-		if (s && s->window == r && !s->large) {
+		if (s && s->window == r) {
 			uint32_t idx = gc_span_index(s, o);
 			if (idx < s->nelems && unpublished(r, s, idx)) {
 				if (TOC_CHECK_LEVEL >= 1 && s->base + (uintptr_t)idx * s->elemsize != o)
@@ -631,12 +704,24 @@ bool toc_enabled(void)
  * the bytes free in r after it: free slots and uncarved pages. */
 static uint64_t window_rewind(struct toc_region *r)
 {
-	uint64_t bytes = 0, objects = 0;
-	uint64_t free_bytes = (uint64_t)(region_pages - __builtin_popcountll(r->pages_used)) * GC_PAGE_SIZE;
+	uint64_t bytes = 0, objects = 0, free_bytes = 0;
 	uint64_t seen[(GC_NUM_SPANCLASSES + 63) / 64] = {0};
 	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
 		r->spans[i] = &gc_empty_span;
-	for (struct gc_span *s = r->all; s; s = s->next) {
+	struct gc_span **link = &r->all, *last = NULL;
+	for (struct gc_span *s; (s = *link);) {
+		if (s->large) {
+			if (slot_pub(s, 0)) {
+				last = s;
+				link = &s->next;
+				continue;
+			}
+			*link = s->next;
+			bytes += s->elemsize;
+			objects++;
+			drop_large(r, s);
+			continue;
+		}
 		uint32_t fi = s->freeindex, st = s->win_start;
 		while (st < fi && slot_pub(s, st))
 			st++;
@@ -663,7 +748,11 @@ static uint64_t window_rewind(struct toc_region *r)
 			seen[spc >> 6] |= (uint64_t)1 << (spc & 63);
 			r->spans[spc] = s;
 		}
+		last = s;
+		link = &s->next;
 	}
+	r->all_tail = last;
+	free_bytes += (uint64_t)(region_pages - __builtin_popcountll(r->pages_used)) * GC_PAGE_SIZE;
 	COUNT(rewinds, 1);
 	COUNT(reclaimed_bytes, bytes);
 	COUNT(reclaimed_objects, objects);
@@ -681,12 +770,14 @@ static void window_close(struct sched_g *g)
 	if (!r)
 		return;
 	*slot = NULL;
+	r->owner = NULL;
 	attach(NULL);
 	gauge_add(&open_windows, &open_max, -1);
 	COUNT(windows, 1);
-	/* TOC_GCVERIFY=2 checks the invariant first, with the world stopped;
-	 * the stop is a safepoint, so the window is judged inside it. */
-	bool stopped = gc_st.cfg.verify >= 2;
+	/* TOC_GCVERIFY=2, or =1 in checked builds, checks the invariant first,
+	 * with the world stopped; the stop is a safepoint, so the window is
+	 * judged inside it. */
+	bool stopped = gc_st.cfg.verify >= 2 || (gc_st.cfg.verify >= 1 && TOC_CHECK_LEVEL >= 2);
 	if (stopped)
 		sched_stop_the_world();
 	bool clean = fresh(r) && !r->opened_marking && atomic_load(&gc_st.phase) == GC_PHASE_OFF &&
@@ -801,7 +892,7 @@ static struct toc_region *unpublished_anywhere(uintptr_t p, struct gc_span **sp,
 {
 	struct gc_span *s;
 	uint32_t idx;
-	if (!gc_find_object(p, &s, &idx) || !s->window || s->large)
+	if (!gc_find_object(p, &s, &idx) || !s->window)
 		return NULL;
 	struct toc_region *r = s->window;
 	if (!fresh(r) || !unpublished(r, s, idx))
@@ -829,7 +920,7 @@ static void check_heap(struct toc_region *only)
 	for (struct gc_arena *a = gc_heap.arenas; a; a = a->next) {
 		for (size_t pg = 0; pg < GC_ARENA_PAGES; pg++) {
 			struct gc_span *s = atomic_load(&a->spans[pg]);
-			if (!s || s->base != a->base + pg * GC_PAGE_SIZE || s->noscan || s->large ||
+			if (!s || s->base != a->base + pg * GC_PAGE_SIZE || s->noscan ||
 			    atomic_load(&s->state) != GC_SPAN_INUSE)
 				continue;
 			/* Unswept spans may hold garbage that points at slots
@@ -862,9 +953,39 @@ static void check_heap(struct toc_region *only)
 	}
 }
 
+/* Other goroutines' stacks. A stack word is conservative and may be stale
+ * (a dead local of an earlier transaction whose region another goroutine
+ * now owns), so a hit is not proof: it is reported, with both sides, and
+ * counted (stack_suspects), not fatal. */
+static unsigned suspects_reported;
+
+GC_NO_ASAN static void check_stack(struct sched_g *g, const void *lo, const void *hi, void *arg)
+{
+	(void)arg;
+	uintptr_t a = ((uintptr_t)lo + 7) & ~(uintptr_t)7;
+	for (; a + 8 <= (uintptr_t)hi; a += 8) {
+		uintptr_t v = *(const uintptr_t *)a;
+		struct gc_span *ts;
+		uint32_t ti;
+		struct toc_region *tr = v >= 4096 ? unpublished_anywhere(v, &ts, &ti) : NULL;
+		if (!tr || tr->owner == g)
+			continue;
+		COUNT(stack_suspects, 1);
+		if (suspects_reported++ < 8)
+			fprintf(stderr,
+				"toc verify: the stack of goroutine %llu (word at %p) points to unpublished object "
+				"%p (span %p, %zu B, slot %u) of goroutine %llu's window %p [%p, %p) (a stack word "
+				"may be stale: a suspect, not proof)\n",
+				(unsigned long long)sched_g_id(g), (void *)a, (void *)v, (void *)ts->base, ts->elemsize,
+				ti, tr->owner ? (unsigned long long)sched_g_id(tr->owner) : 0ull, (void *)tr,
+				(void *)tr->lo, (void *)(tr->lo + tr->len));
+	}
+}
+
 static void layer_verify(void)
 {
 	check_heap(NULL);
+	sched_visit_stacks_stopped(check_stack, NULL);
 }
 
 /* --- set-up ---------------------------------------------------------------------------------------- */
@@ -876,6 +997,7 @@ static int layer_init(const struct gc_config *cfg)
 		fprintf(stderr, "toc: TOC_REGION=%d pages: must be 8..64\n", region_pages);
 		return -1;
 	}
+	gc_local_large_pages = (size_t)region_pages / 4;
 	/* Kept from one gc_init to the next: the programs read them after the run. */
 	if (!counters)
 		counters = aligned_alloc(64, sizeof(struct toc_counters) * (SCHED_MAX_PROCS + 1));
@@ -911,6 +1033,7 @@ static const struct gc_layer toc_layer = {
 	.init = layer_init,
 	.fini = layer_fini,
 	.refill = layer_refill,
+	.alloc_large = layer_alloc_large,
 	.store = layer_store,
 	.publish = layer_publish,
 	.claim = layer_claim,

@@ -68,11 +68,13 @@ bool toc_enabled(void);
 	X(pub_api, "objects published by toc_publish and finalizers")          \
 	X(publish_walks, "publish walks that published something")             \
 	X(walked_objects, "objects visited by publish walks")                  \
+	X(large_objects, "local large objects allocated (objects over 2 KiB, in pages of the region)") \
 	X(slow_stores, "stores that took the barrier's slow path with the layer on") \
 	X(shared_bytes, "small-object bytes a full region sent to the shared caches") \
 	X(regions_made, "regions reserved")                                    \
 	X(regions_claimed, "stale regions claimed by the sweeper")             \
 	X(regions_full, "regions handed to the collector at a window's end, half full of published objects") \
+	X(stack_suspects, "TOC_GCVERIFY: words of other goroutines' stacks pointing to unpublished window objects") \
 	X(owned_bytes, "bytes of spans carved in live regions (gauge)")        \
 	X(owned_bytes_max, "largest owned_bytes seen")                         \
 	X(reserved_bytes, "bytes of live regions, carved or not (gauge)")      \

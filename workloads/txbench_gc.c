@@ -39,7 +39,7 @@ static void *replace_slot(void **a, int64_t i, void *v)
 
 #define TX_NEW(T) ((struct T *)gc_alloc(&T##_gct))
 #define TX_PTRS(n) ((void *)gc_alloc_array(&gc_type_ptr, (n)))
-#define TX_BYTES(n) gc_alloc_bytes(n)
+#define TX_BYTES(n) gc_alloc_raw(n)
 #define TX_STORE(o, f, v) gc_store((o), &(f), (v))
 #define TX_REPLACE(a, i, v) ((__typeof__((a)[0]))replace_slot((void **)(a), (i), (v)))
 #define TX_PUBLISH_REC(r) (r)

@@ -79,7 +79,7 @@ static struct gc_span *refill(struct gc_cache *c, int spc, size_t size)
 /* no-tree-loop-distribute-patterns: the zeroing loop below stays word
  * stores; as a memset (rep stos) its start-up cost is most of a small slot's. */
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void *
-alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan)
+alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan, bool zero)
 {
 	sched_poll();
 	int spc = gc_spanclass(gc_size_class(size), noscan);
@@ -110,7 +110,7 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan)
 	}
 	s->nalloc++;
 	char *obj = (char *)(s->base + (uintptr_t)idx * s->elemsize);
-	if (s->needzero) {
+	if (s->needzero && zero) {
 		if (__builtin_expect(gc_st.cfg.poison, 0) && *(uint64_t *)obj != GC_POISON_WORD &&
 		    *(uint64_t *)obj != 0)
 			gc_fatal("poison: free slot %p (span %p, %zu B) was written after it was reclaimed",
@@ -189,7 +189,7 @@ static void *large_object(struct gc_span *s, bool local, bool zeroed, const stru
 /* A local large object (toc/): pages of the running transaction's region,
  * freed by its rewind unless published. NULL when the layer is off, the
  * object is too big for a region or the region has no room. */
-static void *local_large(const struct gc_type *t, size_t count, size_t size)
+static void *local_large(const struct gc_type *t, size_t count, size_t size, bool zero)
 {
 	size_t npages = (size + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
 	if (!gc_layer || npages > gc_local_large_pages)
@@ -197,12 +197,12 @@ static void *local_large(const struct gc_type *t, size_t count, size_t size)
 	sched_poll();
 	bool zeroed;
 	struct gc_span *s = gc_layer->alloc_large(npages, &zeroed);
-	return s ? large_object(s, true, zeroed, t, count, size) : NULL;
+	return s ? large_object(s, true, zeroed || !zero, t, count, size) : NULL;
 }
 
-void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
+static void *alloc_large(const struct gc_type *t, size_t count, size_t size, bool zero)
 {
-	void *obj = local_large(t, count, size);
+	void *obj = local_large(t, count, size, zero);
 	if (obj)
 		return obj;
 	sched_poll();
@@ -214,19 +214,24 @@ void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
 	struct gc_span *s = gc_pages_alloc(npages, &zeroed);
 	if (!s)
 		gc_out_of_memory(size);
-	return large_object(s, false, zeroed, t, count, size);
+	return large_object(s, false, zeroed || !zero, t, count, size);
+}
+
+void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
+{
+	return alloc_large(t, count, size, true);
 }
 
 /* Small classes over GC_LOCAL_MAX_SIZE: a local large object while the
  * layer can place one, else the shared class. */
-static void *alloc_mid(const struct gc_type *t, size_t count, size_t size, bool noscan)
+static void *alloc_mid(const struct gc_type *t, size_t count, size_t size, bool noscan, bool zero)
 {
 	if (gc_layer && size > GC_LOCAL_MAX_SIZE) {
-		void *obj = local_large(noscan ? NULL : t, count, size);
+		void *obj = local_large(noscan ? NULL : t, count, size, zero);
 		if (obj)
 			return obj;
 	}
-	return alloc_small(t, count, size, noscan);
+	return alloc_small(t, count, size, noscan, zero);
 }
 
 void *gc_alloc_array(const struct gc_type *t, size_t n)
@@ -239,7 +244,7 @@ void *gc_alloc_array(const struct gc_type *t, size_t n)
 	bool noscan = t->nptrs == 0;
 	if (size > GC_MAX_SMALL)
 		return gc_alloc_large(noscan ? NULL : t, n, size);
-	return alloc_mid(t, n, size, noscan);
+	return alloc_mid(t, n, size, noscan, true);
 }
 
 void *gc_alloc(const struct gc_type *t)
@@ -247,7 +252,7 @@ void *gc_alloc(const struct gc_type *t)
 	bool noscan = t->nptrs == 0;
 	if (t->size > GC_MAX_SMALL)
 		return gc_alloc_large(noscan ? NULL : t, 1, t->size);
-	return alloc_mid(t, 1, t->size, noscan);
+	return alloc_mid(t, 1, t->size, noscan, true);
 }
 
 void *gc_alloc_bytes(size_t n)
@@ -256,7 +261,16 @@ void *gc_alloc_bytes(size_t n)
 		n = GC_WORD;
 	if (n > GC_MAX_SMALL)
 		return gc_alloc_large(NULL, 0, n);
-	return alloc_mid(NULL, 0, n, true);
+	return alloc_mid(NULL, 0, n, true, true);
+}
+
+void *gc_alloc_raw(size_t n)
+{
+	if (n == 0)
+		n = GC_WORD;
+	if (n > GC_MAX_SMALL)
+		return alloc_large(NULL, 0, n, false);
+	return alloc_mid(NULL, 0, n, true, false);
 }
 
 void *gc_base(const void *p)

@@ -135,9 +135,11 @@ struct gc_span {
 	const struct gc_type *large_type; /* large scan object: element type */
 	size_t large_count;               /* its element count */
 	/* The transaction layer (toc/): the region whose window owns this span
-	 * (NULL when none), and the first slot of the window. */
+	 * (NULL when none), the first slot of the window, and the next span of
+	 * the same class in that region. */
 	void *window;
 	uint32_t win_start;
+	struct gc_span *win_next;
 	/* Cold. */
 	int specials_lock;                /* spin lock for specials */
 	struct gc_special *specials;      /* finalizers, sorted by offset; specials_lock */

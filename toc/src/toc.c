@@ -61,6 +61,8 @@ struct toc_region {
 	uint64_t pages_used;                        /* bit i: page i belongs to a carved span */
 	uint64_t pages_dirty;                       /* bit i: page i was used and freed */
 	struct gc_span *all, *all_tail;             /* carved spans in carve order, linked by next */
+	struct gc_span *cls_head[GC_NUM_SPANCLASSES], *cls_tail[GC_NUM_SPANCLASSES]; /* per class, by win_next */
+	int no_run;                                 /* no free run this long (or longer) until the next rewind */
 	uint64_t carved_bytes;
 	struct toc_region *reg_next, *reg_prev;     /* the registry; reg_lock */
 	struct toc_region *pool_next;               /* the worker pool; its worker */
@@ -251,6 +253,7 @@ static struct toc_region *region_new(void)
 		gc_out_of_memory(r->len);
 	r->zeroed = zeroed;
 	r->pages_dirty = zeroed ? 0 : ~(uint64_t)0;
+	r->no_run = region_pages + 1;
 	r->pub = calloc(r->len / 8 / 64, sizeof(uint64_t));
 	if (!r->pub)
 		gc_fatal("toc: out of memory for a region's published bits");
@@ -288,8 +291,11 @@ static void region_release(struct toc_region *r, bool count_forfeit)
 		gc_central_put(s);
 	}
 	r->all = r->all_tail = NULL;
-	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
+	for (int i = 0; i < GC_NUM_SPANCLASSES; i++) {
 		r->spans[i] = &gc_empty_span;
+		r->cls_head[i] = r->cls_tail[i] = NULL;
+	}
+	r->no_run = region_pages + 1;
 	for (int i = 0; i < region_pages;) {
 		if (r->pages_used >> i & 1) {
 			i++;
@@ -419,9 +425,13 @@ static uint64_t page_mask(int at, int n)
  * cached; NULL when r has no n free pages in a row. */
 static struct gc_span *take_pages(struct toc_region *r, int n, bool *zeroed)
 {
-	int at = find_pages(r->pages_used, n);
-	if (at < 0)
+	if (n >= r->no_run)
 		return NULL;
+	int at = find_pages(r->pages_used, n);
+	if (at < 0) {
+		r->no_run = n;
+		return NULL;
+	}
 	uintptr_t base = r->lo + (uintptr_t)at * GC_PAGE_SIZE;
 	struct gc_span *s = gc_pages_span_at(base, (size_t)n);
 	if (!s)
@@ -452,6 +462,11 @@ static struct gc_span *carve(struct toc_region *r, int spc)
 		return NULL;
 	gc_span_init_small(s, spc);
 	s->needzero = !zeroed;
+	if (r->cls_tail[spc])
+		r->cls_tail[spc]->win_next = s;
+	else
+		r->cls_head[spc] = s;
+	r->cls_tail[spc] = s;
 	if (zeroed)
 		(void)madvise((void *)s->base, (size_t)n * GC_PAGE_SIZE, MADV_POPULATE_WRITE);
 	atomic_fetch_add(&gc_st.heap_live, (uint64_t)s->nelems * s->elemsize);
@@ -493,12 +508,14 @@ static struct gc_span *layer_refill(struct gc_cache *c, int spc)
 	struct gc_span *s = r->spans[spc];
 	if (has_free(s))
 		return s;
-	/* A later span of the class with room (after a rewind), else a new one. */
-	for (struct gc_span *t = r->all; t; t = t->next)
-		if (t->spanclass == spc && t->nalloc < t->nelems && has_free(t)) {
-			r->spans[spc] = t;
-			return t;
-		}
+	/* A later span of the class with room (after a rewind), else a new
+	 * one. The spans before s are full; when s is the empty span, all are. */
+	if (s != &gc_empty_span)
+		for (struct gc_span *t = s->win_next; t; t = t->win_next)
+			if (t->nalloc < t->nelems && has_free(t)) {
+				r->spans[spc] = t;
+				return t;
+			}
 	s = carve(r, spc);
 	if (!s) {
 		COUNT(shared_bytes, gc_classes[spc >> 1].size);
@@ -700,6 +717,34 @@ bool toc_enabled(void)
 
 /* --- closing a window -------------------------------------------------------------------------- */
 
+/* The first clear bit of b in [from, to), or to. */
+static uint32_t first_clear(const uint64_t *b, uint32_t from, uint32_t to)
+{
+	while (from < to) {
+		uint64_t w = ~b[from >> 6] >> (from & 63);
+		if (w)
+			return from + (uint32_t)__builtin_ctzll(w) < to ? from + (uint32_t)__builtin_ctzll(w) : to;
+		from = (from | 63) + 1;
+	}
+	return to;
+}
+
+/* Set bits of b in [from, to). */
+static uint32_t ones_in(const uint64_t *b, uint32_t from, uint32_t to)
+{
+	uint32_t n = 0;
+	while (from < to) {
+		uint32_t end = (from | 63) + 1 < to ? (from | 63) + 1 : to;
+		uint64_t w = b[from >> 6] >> (from & 63);
+		uint32_t k = end - from;
+		if (k < 64)
+			w &= ((uint64_t)1 << k) - 1;
+		n += (uint32_t)__builtin_popcountll(w);
+		from = end;
+	}
+	return n;
+}
+
 /* Rewinds every span of r to its first unpublished window slot. Returns
  * the bytes free in r after it: free slots and uncarved pages. */
 static uint64_t window_rewind(struct toc_region *r)
@@ -722,17 +767,12 @@ static uint64_t window_rewind(struct toc_region *r)
 			drop_large(r, s);
 			continue;
 		}
-		uint32_t fi = s->freeindex, st = s->win_start;
-		while (st < fi && slot_pub(s, st))
-			st++;
-		uint32_t freed = 0;
-		for (uint32_t i = st; i < fi; i++) {
-			if (slot_pub(s, i))
-				continue;
-			freed++;
-			if (gc_st.cfg.poison)
-				gc_poison_slot(s, i);
-		}
+		uint32_t fi = s->freeindex, st = first_clear(s->alloc_bits, s->win_start, fi);
+		uint32_t freed = fi - st - ones_in(s->alloc_bits, st, fi);
+		if (gc_st.cfg.poison)
+			for (uint32_t i = st; i < fi; i++)
+				if (!slot_pub(s, i))
+					gc_poison_slot(s, i);
 		if (freed) {
 			s->nalloc -= freed;
 			s->needzero = 1;
@@ -752,6 +792,7 @@ static uint64_t window_rewind(struct toc_region *r)
 		link = &s->next;
 	}
 	r->all_tail = last;
+	r->no_run = region_pages + 1;
 	free_bytes += (uint64_t)(region_pages - __builtin_popcountll(r->pages_used)) * GC_PAGE_SIZE;
 	COUNT(rewinds, 1);
 	COUNT(reclaimed_bytes, bytes);

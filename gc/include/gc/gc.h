@@ -101,6 +101,9 @@ void *gc_alloc(const struct gc_type *t);
 void *gc_alloc_array(const struct gc_type *t, size_t n);
 /* Pointer-free bytes: never scanned (a pointer stored here keeps nothing alive). */
 void *gc_alloc_bytes(size_t n);
+/* The same, not zeroed: the contents are whatever the slot held (Go's
+ * rawstring and rawbyteslice), for buffers the caller fills at once. */
+void *gc_alloc_raw(size_t n);
 
 /* --- the write barrier ------------------------------------------------------- */
 

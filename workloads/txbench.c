@@ -190,6 +190,13 @@ double txb_hist_quantile_us(const struct txb_hist *h, double q)
 	return 0;
 }
 
+void txb_worker_count(struct txb_worker *w, uint64_t hash, int64_t t0)
+{
+	w->checksum += hash;
+	w->transactions++;
+	txb_hist_add(&w->hist, (uint64_t)(bench_now_ns() - t0));
+}
+
 void txb_collect_workers(struct txb_result *r, const struct txb_worker *w, int n)
 {
 	struct txb_hist *all = calloc(1, sizeof *all);

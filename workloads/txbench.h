@@ -113,6 +113,9 @@ struct txb_worker {
 	struct txb_hist hist;
 };
 
+/* One request done: its response hash, started at t0 (bench_now_ns), ended now. */
+void txb_worker_count(struct txb_worker *w, uint64_t hash, int64_t t0);
+
 /* --- results ------------------------------------------------------------------------------ */
 
 struct txb_result {

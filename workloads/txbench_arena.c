@@ -196,9 +196,7 @@ static void *thread_main(void *arg)
 		cur = NULL;
 		ar_reset(&t->arena);
 		atomic_store(&active[t->index], 0);
-		t->w.checksum += h;
-		t->w.transactions++;
-		txb_hist_add(&t->w.hist, (uint64_t)(bench_now_ns() - t0));
+		txb_worker_count(&t->w, h, t0);
 		if ((++n & 63) == 0)
 			reclaim(t, opt->procs);
 	}

@@ -76,9 +76,7 @@ static void loop_main(void *arg)
 		uint64_t h = handle(store_root, buf, n);
 		if (toc_mode)
 			toc_end();
-		w->checksum += h;
-		w->transactions++;
-		txb_hist_add(&w->hist, (uint64_t)(bench_now_ns() - t0));
+		txb_worker_count(w, h, t0);
 	}
 	free(buf);
 	sched_wg_done(&done);

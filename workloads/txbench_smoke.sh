@@ -28,6 +28,7 @@ for mode in cms toc stw; do
 	done
 done
 check arena/loop "$dir/txbench" --mode=arena
+check boehm/loop "$dir/txbench" --mode=boehm
 if [ -x "$dir/go-txbench" ]; then
 	check go/loop "$dir/go-txbench"
 	check go/spawn "$dir/go-txbench" --driver=spawn

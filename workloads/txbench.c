@@ -37,7 +37,7 @@
 const char *const txb_mode_names[TXB_NMODES] = {
 	[TXB_TOC] = "toc", [TXB_CMS] = "cms", [TXB_STW] = "stw", [TXB_BOEHM] = "boehm", [TXB_ARENA] = "arena",
 };
-static const char *const driver_names[] = {[TXB_LOOP] = "loop", [TXB_SPAWN] = "spawn"};
+const char *const txb_driver_names[TXB_NDRIVERS] = {[TXB_LOOP] = "loop", [TXB_SPAWN] = "spawn"};
 
 /* --- the request stream ----------------------------------------------------------------------- */
 
@@ -281,6 +281,9 @@ static void usage(FILE *f)
 		"  --memlimit=SIZE    soft memory limit, e.g. 2G (default: TOC_MEMLIMIT or\n"
 		"                     GOMEMLIMIT); boehm: maximum heap size (hard); arena: ignored\n"
 		"  --json             print one JSON object on stdout\n"
+		"  --dump-requests=N  write the first N requests of the stream to stdout, each\n"
+		"                     after a line with its length, and exit (wrk's script\n"
+		"                     replays them against the servers; match --live-mb)\n"
 		"  --help             this text\n\n"
 		"JSON keys (null where a mode has no such figure): mode, driver, driver_note, procs,\n"
 		"workers, inflight, live_mb, items, publish_pct, gogc, seed, transactions, seconds,\n"
@@ -295,10 +298,10 @@ static void usage(FILE *f)
 
 static struct gc_config gc_cfg;
 
-static void parse(int argc, char **argv, struct txb_options *o)
+void txb_parse(int argc, char **argv, struct txb_options *o)
 {
 	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_DURATION,
-	       F_REQUESTS, F_SEED, F_GOGC, F_MEMLIMIT, F_JSON, F_HELP };
+	       F_REQUESTS, F_SEED, F_GOGC, F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},
 		{"driver", required_argument, NULL, F_DRIVER},
@@ -314,6 +317,7 @@ static void parse(int argc, char **argv, struct txb_options *o)
 		{"gogc", required_argument, NULL, F_GOGC},
 		{"memlimit", required_argument, NULL, F_MEMLIMIT},
 		{"json", no_argument, NULL, F_JSON},
+		{"dump-requests", required_argument, NULL, F_DUMP},
 		{"help", no_argument, NULL, F_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -339,7 +343,7 @@ static void parse(int argc, char **argv, struct txb_options *o)
 		int64_t min = 1, max = 0, *dst = &v;
 		switch (c) {
 		case F_MODE: o->mode = (enum txb_mode)bench_lookup("--mode", optarg, txb_mode_names, TXB_NMODES); continue;
-		case F_DRIVER: o->driver = (enum txb_driver)bench_lookup("--driver", optarg, driver_names, 2); continue;
+		case F_DRIVER: o->driver = (enum txb_driver)bench_lookup("--driver", optarg, txb_driver_names, TXB_NDRIVERS); continue;
 		case F_JSON: o->json = true; continue;
 		case F_HELP: usage(stdout); exit(0);
 		case F_GOGC:
@@ -365,6 +369,7 @@ static void parse(int argc, char **argv, struct txb_options *o)
 		case F_ITEMS: flag = "--items"; max = 128; break;
 		case F_PUB: flag = "--publish-pct"; min = 0; max = 100; break;
 		case F_REQUESTS: flag = "--requests"; dst = &o->requests; max = INT64_MAX / 2; break;
+		case F_DUMP: flag = "--dump-requests"; dst = &o->dump; max = 10000000; break;
 		case F_SEED: flag = "--seed"; min = 0; max = INT64_MAX; break;
 		default: usage(stderr); exit(2);
 		}
@@ -420,7 +425,7 @@ static void str(FILE *f, bool *first, const char *key, const char *v)
 	*first = false;
 }
 
-static void print_result(const struct txb_options *o, const struct txb_result *r)
+void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 {
 	FILE *f = stdout;
 	bool first = true;
@@ -428,14 +433,14 @@ static void print_result(const struct txb_options *o, const struct txb_result *r
 	double per_txn = r->transactions ? 1.0 / (double)r->transactions : NAN;
 	fputc('{', f);
 	str(f, &first, "mode", txb_mode_names[o->mode]);
-	str(f, &first, "driver", driver_names[o->driver]);
+	str(f, &first, "driver", txb_driver_names[o->driver]);
 	str(f, &first, "driver_note", r->driver_note);
 	num(f, &first, "procs", "%.0f", r->procs);
 	num(f, &first, "workers", "%.0f", o->driver == TXB_LOOP ? o->workers : NAN);
 	num(f, &first, "inflight", "%.0f", o->driver == TXB_SPAWN ? o->inflight : NAN);
 	num(f, &first, "live_mb", "%.0f", (double)o->live_mb);
-	num(f, &first, "items", "%.0f", o->items);
-	num(f, &first, "publish_pct", "%.0f", o->publish_pct);
+	num(f, &first, "items", "%.0f", o->items >= 0 ? o->items : NAN);   /* -1: the client's (httpd) */
+	num(f, &first, "publish_pct", "%.0f", o->publish_pct >= 0 ? o->publish_pct : NAN);
 	num(f, &first, "gogc", "%.0f", o->gogc);
 	num(f, &first, "seed", "%.0f", (double)o->seed);
 	num(f, &first, "transactions", "%.0f", (double)r->transactions);
@@ -456,15 +461,17 @@ static void print_result(const struct txb_options *o, const struct txb_result *r
 	num(f, &first, "published_fraction", "%.4f", r->has_toc ? r->published_fraction : 0);
 	num(f, &first, "forfeit_fraction", "%.4f", r->has_toc ? r->forfeit_fraction : 0);
 	fprintf(f, ",\"checksum\":\"%016llx\"", (unsigned long long)r->checksum);
+	if (r->extra_json)
+		fprintf(f, ",%s", r->extra_json);
 	if (r->has_toc)
 		fprintf(f, ",\"toc\":{%s}", r->toc_stats);
 	fputs("}\n", f);
 	fflush(f);
 }
 
-static void print_table(const struct txb_options *o, const struct txb_result *r)
+void txb_print_table(const struct txb_options *o, const struct txb_result *r)
 {
-	printf("mode %s, driver %s (%s), %d procs\n", txb_mode_names[o->mode], driver_names[o->driver],
+	printf("mode %s, driver %s (%s), %d procs\n", txb_mode_names[o->mode], txb_driver_names[o->driver],
 	       r->driver_note, r->procs);
 	printf("%llu transactions in %.2f s: %.0f/s, p50 %.1f us, p99 %.1f us\n",
 	       (unsigned long long)r->transactions, r->seconds, (double)r->transactions / r->seconds,
@@ -476,32 +483,7 @@ static void print_table(const struct txb_options *o, const struct txb_result *r)
 	if (r->has_toc)
 		printf("toc: reclaimed %.3f, published %.3f, forfeited %.3f of window bytes\n",
 		       r->toc_reclaimed_fraction, r->published_fraction, r->forfeit_fraction);
+	if (r->extra_json)
+		printf("server: %s\n", r->extra_json);
 	printf("checksum %016llx\n", (unsigned long long)r->checksum);
-}
-
-int main(int argc, char **argv)
-{
-	bench_prog = "txbench";
-	struct txb_options o;
-	parse(argc, argv, &o);
-	struct txb_result r = {0};
-	bench_progress("mode %s, driver %s, %d procs, store %lld MiB (%llu records), %d items, %d%% put, %s",
-		       txb_mode_names[o.mode], driver_names[o.driver], o.procs, (long long)o.live_mb,
-		       (unsigned long long)o.nkeys, o.items, o.publish_pct, "starting");
-	int rc;
-	switch (o.mode) {
-	case TXB_BOEHM: rc = txb_boehm_run(&o, &r); break;
-	case TXB_ARENA: rc = txb_arena_run(&o, &r); break;
-	default: rc = txb_gc_run(&o, &r); break;
-	}
-	if (rc)
-		return 1;
-	if (o.requests && r.transactions != (uint64_t)o.requests)
-		bench_fatal(1, "ran %llu requests, expected %lld", (unsigned long long)r.transactions,
-			    (long long)o.requests);
-	if (o.json)
-		print_result(&o, &r);
-	else
-		print_table(&o, &r);
-	return 0;
 }

@@ -29,9 +29,10 @@
 struct gc_config;
 
 enum txb_mode { TXB_TOC, TXB_CMS, TXB_STW, TXB_BOEHM, TXB_ARENA, TXB_NMODES };
-enum txb_driver { TXB_LOOP, TXB_SPAWN };
+enum txb_driver { TXB_LOOP, TXB_SPAWN, TXB_NDRIVERS };
 
 extern const char *const txb_mode_names[TXB_NMODES];
+extern const char *const txb_driver_names[TXB_NDRIVERS];
 
 struct txb_options {
 	enum txb_mode mode;
@@ -48,6 +49,7 @@ struct txb_options {
 	int gogc;                   /* percent, or TXB_GOGC_OFF */
 	uint64_t memlimit;          /* bytes, 0 none */
 	bool json;
+	int64_t dump;               /* --dump-requests: write this many requests and exit */
 	uint64_t nkeys;             /* store records, from live_mb */
 	const struct gc_config *gc_cfg;   /* toc's knobs (goroutine modes) */
 };
@@ -134,10 +136,17 @@ struct txb_result {
 	bool has_toc;
 	double toc_reclaimed_fraction, published_fraction, forfeit_fraction;
 	char toc_stats[4096];       /* toc's statistics as JSON members, or "" */
+	const char *extra_json;     /* more members for the JSON object (the servers'), or NULL */
 };
 
 /* Sums the workers into r (transactions, checksum, latency percentiles). */
 void txb_collect_workers(struct txb_result *r, const struct txb_worker *w, int n);
+
+/* The flags (fatal with a message on a bad one; --help exits 0). */
+void txb_parse(int argc, char **argv, struct txb_options *o);
+/* One JSON object on stdout (the keys --help lists), or a table. */
+void txb_print_json(const struct txb_options *o, const struct txb_result *r);
+void txb_print_table(const struct txb_options *o, const struct txb_result *r);
 
 /* --- the backends ------------------------------------------------------------------------ */
 

@@ -27,6 +27,7 @@
 #include "sched/sync.h"
 #include "toc/toc.h"
 #include "txbench.h"
+#include "txbench_gc.h"
 
 extern const struct gc_type tx_kv_gct, tx_map_gct, tx_jv_gct, tx_req_gct, tx_rec_gct, tx_store_gct;
 
@@ -133,44 +134,84 @@ static void dispatch(void)
 	sched_chan_free(sem);
 }
 
-static void toc_figures(const struct toc_stats *before, const struct toc_stats *after)
+static void toc_figures(struct txb_result *r, const struct toc_stats *before, const struct toc_stats *after)
 {
 	struct toc_stats d;
 	toc_stats_since(&d, after, before);
 	double local = (double)d.local_bytes;
-	res->has_toc = true;
-	res->toc_reclaimed_fraction = local > 0 ? (double)d.reclaimed_bytes / local : 0;
-	res->published_fraction = local > 0 ? (double)d.published_bytes / local : 0;
-	res->forfeit_fraction = local > 0 ? (double)d.forfeited_bytes / local : 0;
-	FILE *f = fmemopen(res->toc_stats, sizeof res->toc_stats, "w");
+	r->has_toc = true;
+	r->toc_reclaimed_fraction = local > 0 ? (double)d.reclaimed_bytes / local : 0;
+	r->published_fraction = local > 0 ? (double)d.published_bytes / local : 0;
+	r->forfeit_fraction = local > 0 ? (double)d.forfeited_bytes / local : 0;
+	FILE *f = fmemopen(r->toc_stats, sizeof r->toc_stats, "w");
 	if (!f)
 		bench_fatal(1, "cannot format the toc statistics");
 	toc_stats_json(f, &d);
 	fclose(f);
-	res->toc_stats[sizeof res->toc_stats - 1] = 0;
+	r->toc_stats[sizeof r->toc_stats - 1] = 0;
+}
+
+void txb_gc_snap(struct txb_gc_snap *s)
+{
+	gc_read_stats(&s->gc);
+	toc_read_stats(&s->toc);
+	s->ns = sched_nanotime();
+}
+
+void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, const struct txb_gc_snap *after)
+{
+	struct sched_stats ss;
+	sched_read_stats(&ss);
+	r->seconds = (double)(after->ns - before->ns) / 1e9;
+	r->procs = ss.procs;
+	r->gc_cycles = after->gc.cycles - before->gc.cycles;
+	r->gc_cpu_seconds = (double)(after->gc.gc_cpu_ns - before->gc.gc_cpu_ns) / 1e9;
+	r->gc_cpu_fraction = r->gc_cpu_seconds / (r->seconds * (double)r->procs);
+	bench_gc_pause_figures(after->gc.stw_count - before->gc.stw_count, &after->gc, &r->stw_max_us,
+			       &r->stw_p99_us);
+	r->allocated_mb = (double)(after->gc.alloc_bytes - before->gc.alloc_bytes) / 1048576.0;
+	r->peak_rss_mb = bench_peak_rss_mb();
+	if (toc_enabled())
+		toc_figures(r, &before->toc, &after->toc);
+}
+
+void txb_gc_build_store(const struct txb_options *o)
+{
+	opt = o;
+	gc_add_roots((void **)&store_root, 1);
+	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
+	store_build(o, &store_root);
+	if (toc_enabled())
+		toc_end();   /* the store's records were published as they were linked in */
+	gc_collect();
+	bench_progress("store built");
+}
+
+void txb_gc_drop_store(void)
+{
+	gc_remove_roots((void **)&store_root);
+}
+
+size_t txb_gc_respond(const char *text, size_t len, const char **resp)
+{
+	struct tx_sb out;
+	respond(store_root, text, len, &out);
+	*resp = out.b;
+	return out.len;
 }
 
 static void gc_main(void *unused)
 {
 	(void)unused;
-	gc_add_roots((void **)&store_root, 1);
-	bench_progress("building the store: %llu records", (unsigned long long)opt->nkeys);
-	store_build(opt, &store_root);
-	if (toc_mode)
-		toc_end();   /* the store's records were published as they were linked in */
-	gc_collect();
-	bench_progress("store built; running requests");
-
+	txb_gc_build_store(opt);
+	bench_progress("running requests");
 	int nw = opt->driver == TXB_LOOP ? opt->workers : opt->procs;
 	workers = calloc((size_t)nw, sizeof *workers);
 	if (!workers)
 		bench_fatal(1, "out of memory for %d workers", nw);
-	struct gc_stats before, after;
-	struct toc_stats tbefore, tafter;
-	gc_read_stats(&before);
-	toc_read_stats(&tbefore);
+	struct txb_gc_snap before, after;
+	txb_gc_snap(&before);
 	txb_run_start(&run, opt);
-	int64_t t0 = sched_nanotime();
 	if (opt->driver == TXB_LOOP) {
 		sched_wg_add(&done, nw);
 		for (int i = 0; i < nw; i++)
@@ -180,28 +221,14 @@ static void gc_main(void *unused)
 	} else {
 		dispatch();
 	}
-	int64_t t1 = sched_nanotime();
-	gc_read_stats(&after);
-	toc_read_stats(&tafter);
-
-	struct sched_stats ss;
-	sched_read_stats(&ss);
+	txb_gc_snap(&after);
 	res->driver_note = opt->driver == TXB_LOOP ? (toc_mode ? "goroutines, a transaction per request"
 								: "goroutines, one request after another")
 						   : "a goroutine per request";
-	res->seconds = (double)(t1 - t0) / 1e9;
-	res->procs = ss.procs;
-	res->gc_cycles = after.cycles - before.cycles;
-	res->gc_cpu_seconds = (double)(after.gc_cpu_ns - before.gc_cpu_ns) / 1e9;
-	res->gc_cpu_fraction = res->gc_cpu_seconds / (res->seconds * (double)res->procs);
-	bench_gc_pause_figures(after.stw_count - before.stw_count, &after, &res->stw_max_us, &res->stw_p99_us);
-	res->allocated_mb = (double)(after.alloc_bytes - before.alloc_bytes) / 1048576.0;
-	res->peak_rss_mb = bench_peak_rss_mb();
-	if (toc_mode)
-		toc_figures(&tbefore, &tafter);
+	txb_gc_figures(res, &before, &after);
 	txb_collect_workers(res, workers, nw);
 	free(workers);
-	gc_remove_roots((void **)&store_root);
+	txb_gc_drop_store();
 }
 
 int txb_gc_run(const struct txb_options *o, struct txb_result *r)

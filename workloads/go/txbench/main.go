@@ -992,9 +992,14 @@ func respond(st *store, q *request, sb []byte) []byte {
 func handle(st *store, text []byte) uint64 {
 	q := &request{raw: make([]byte, len(text))}
 	copy(q.raw, text)
+	return fnv(fnvInit, respondHTTP(st, q, parseRequest(q)))
+}
+
+// respondHTTP is the whole HTTP response to q (parsed says whether it could be).
+func respondHTTP(st *store, q *request, parsed bool) []byte {
 	sb := make([]byte, 0, 256)
 	status := 200
-	if parseRequest(q) {
+	if parsed {
 		sb = respond(st, q, sb)
 	} else {
 		status = 400
@@ -1017,8 +1022,7 @@ func handle(st *store, text []byte) uint64 {
 	head = appendU(head, uint64(len(sb)))
 	head = append(append(append(head, "\r\nX-Request-Id: "...), rid...), "\r\n\r\n"...)
 	out := make([]byte, 0, len(head)+len(sb))
-	out = append(append(out, head...), sb...)
-	return fnv(fnvInit, out)
+	return append(append(out, head...), sb...)
 }
 
 // --- latency histogram (log-linear: 16 buckets per power of two) -------------------------------------
@@ -1400,28 +1404,4 @@ func printTable(o *options, r *result) {
 		r.gcCycles, r.gcCPUSeconds, 100*r.gcCPUFraction, r.stwMaxUS, r.stwP99US)
 	fmt.Printf("peak RSS %.1f MiB, allocated %.1f MiB\n", r.peakRSSMB, r.allocatedMB)
 	fmt.Printf("checksum %016x\n", r.checksum)
-}
-
-func main() {
-	procsClock.initial = runtime.GOMAXPROCS(0)
-	o := parseFlags()
-	runtime.GOMAXPROCS(o.procs)
-	procsClock.set, procsClock.setAt = o.procs, time.Now()
-
-	progressf("mode go, driver %s, %d procs, store %d MiB (%d records), %d items, %d%% put, starting",
-		o.driver, o.procs, o.liveMB, o.nkeys, o.items, o.publishPct)
-	progressf("building the store: %d records", o.nkeys)
-	st := buildStore(o)
-	runtime.GC()
-	progressf("store built; running requests")
-	r := runRequests(o, st)
-	runtime.KeepAlive(st)
-	if o.requests > 0 && r.transactions != uint64(o.requests) {
-		fatal(1, "ran %d requests, expected %d", r.transactions, o.requests)
-	}
-	if o.json {
-		printResult(o, r)
-	} else {
-		printTable(o, r)
-	}
 }

@@ -1,0 +1,209 @@
+"""Drives the HTTP servers with wrk (workloads/httpbench).
+
+usage: httpbench.py BINDIR RESULTS_DIR COMMIT MACHINE_JSON [options]   (see workloads/httpbench --help)"""
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+USAGE = """usage: workloads/httpbench [options]
+
+Starts each server in turn on loopback (toc: httpd --mode=toc, cms: httpd
+--mode=cms, go: go-httpd, the same handler on Go's net/http), drives it with
+wrk replaying txbench's request stream (lib/wrk_txbench.lua), stops it with
+SIGINT and keeps its statistics; prints requests/s and latency percentiles
+per server and the ratios. Servers are interleaved run by run, the order
+rotated.
+
+  --duration=S      seconds of wrk per run (default 10)
+  --connections=N   wrk connections (default 64)
+  --threads=N       wrk threads (default 2)
+  --live-mb=N       the servers' store (default 256, txbench's default)
+  --runs=N          runs of each server (default 1; medians over runs)
+  --servers=a,b     a subset of toc,cms,go
+  --quick           2 s runs, a 32 MiB store (a smoke run)
+  --json            one JSON object on stdout: toc_rps, cms_rps, go_rps,
+                    toc_p99_ms, cms_p99_ms, go_p99_ms and the ratios
+  --help            this text
+
+Raw wrk output, each server's stderr and statistics: RESULTS/httpbench-<date>-<commit>/."""
+
+SERVERS = ["toc", "cms", "go"]
+
+
+def fail(msg, status=2):
+    print(f"workloads/httpbench: {msg}", file=sys.stderr)
+    sys.exit(status)
+
+
+def log(msg):
+    print(f"workloads/httpbench: {msg}", file=sys.stderr, flush=True)
+
+
+def parse(argv):
+    o = {"duration": 10, "connections": 64, "threads": 2, "live_mb": 256, "runs": 1, "servers": SERVERS,
+         "json": False, "quick": False}
+    for a in argv:
+        k, _, v = a.partition("=")
+        if a in ("--help", "-h"):
+            print(USAGE)
+            sys.exit(0)
+        elif a == "--json":
+            o["json"] = True
+        elif a == "--quick":
+            o["quick"] = True
+        elif k == "--servers":
+            o["servers"] = [s for s in v.split(",") if s]
+            bad = [s for s in o["servers"] if s not in SERVERS]
+            if bad or not o["servers"]:
+                fail(f"--servers={v}: unknown server {bad[0] if bad else '(none)'} (servers: toc cms go)")
+        elif k in ("--duration", "--connections", "--threads", "--live-mb", "--runs"):
+            try:
+                x = int(v)
+            except ValueError:
+                fail(f"{k}={v}: not an integer")
+            if x < 1:
+                fail(f"{k}={v}: must be at least 1")
+            o[k[2:].replace("-", "_")] = x
+        else:
+            fail(f"unknown option '{a}' (see --help)")
+    if o["quick"]:
+        o["duration"], o["live_mb"] = 2, 32
+    if o["connections"] < o["threads"]:
+        fail("--connections must be at least --threads (wrk's rule)")
+    return o
+
+
+def start(bindir, name, o, out):
+    if name == "go":
+        args = [os.path.join(bindir, "go-httpd")]
+    else:
+        args = [os.path.join(bindir, "httpd"), f"--mode={name}"]
+    args += ["--port=0", f"--live-mb={o['live_mb']}", "--json"]
+    err = open(out + ".stderr", "w")
+    p = subprocess.Popen(args, stdout=open(out + ".json", "w"), stderr=err)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if p.poll() is not None:
+            fail(f"{' '.join(args)} exited with {p.returncode} before listening; see {out}.stderr", 1)
+        m = re.search(r"listening on [^\s]*:(\d+)", open(out + ".stderr").read())
+        if m:
+            return p, int(m.group(1))
+        time.sleep(0.1)
+    p.kill()
+    fail(f"{' '.join(args)} did not listen within 300 s", 1)
+
+
+def to_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)$", text)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+
+def wrk_figures(text):
+    f = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    f["rps"] = float(m.group(1)) if m else None
+    for q in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{q}%\s+(\S+)", text, re.M)
+        f[f"p{q}_ms"] = to_ms(m.group(1)) if m else None
+    m = re.search(r"non-2xx responses: (\d+)", text)
+    f["non_2xx"] = int(m.group(1)) if m else None
+    m = re.search(r"Socket errors: (.*)", text)
+    f["socket_errors"] = m.group(1).strip() if m else ""
+    return f
+
+
+def main():
+    if len(sys.argv) < 5:
+        fail("internal: httpbench.py BINDIR RESULTS COMMIT MACHINE [options]")
+    bindir, results, commit, machine = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    o = parse(sys.argv[5:])
+    out = os.path.join(results, f"httpbench-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{commit}")
+    os.makedirs(out, exist_ok=True)
+    reqfile = os.path.join(out, "requests.txt")
+    with open(reqfile, "wb") as f:
+        subprocess.run([os.path.join(bindir, "txbench"), "--dump-requests=20000", f"--live-mb={o['live_mb']}"],
+                       stdout=f, check=True)
+    lua = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk_txbench.lua")
+    runs = {s: [] for s in o["servers"]}
+    servers = o["servers"]
+    for r in range(1, o["runs"] + 1):
+        k = (r - 1) % len(servers)
+        for name in servers[k:] + servers[:k]:
+            base = os.path.join(out, f"{name}-{r}")
+            log(f"run {r}/{o['runs']}: starting {name} (store {o['live_mb']} MiB)")
+            p, port = start(bindir, name, o, base)
+            cmd = ["wrk", f"-t{o['threads']}", f"-c{o['connections']}", f"-d{o['duration']}s", "--latency",
+                   "-s", lua, f"http://127.0.0.1:{port}/", "--", reqfile]
+            log(f"run {r}/{o['runs']}: {' '.join(cmd)}")
+            w = subprocess.run(cmd, capture_output=True, text=True)
+            open(base + ".wrk", "w").write(w.stdout + w.stderr)
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                fail(f"{name} did not exit within 120 s of SIGINT", 1)
+            if w.returncode != 0:
+                fail(f"wrk failed against {name}; see {base}.wrk", 1)
+            if p.returncode != 0:
+                fail(f"{name} exited with {p.returncode} after SIGINT; see {base}.stderr", 1)
+            fig = wrk_figures(w.stdout)
+            try:
+                fig["server"] = json.load(open(base + ".json"))
+            except ValueError:
+                fail(f"{name} printed no statistics; see {base}.json", 1)
+            runs[name].append(fig)
+            with open(os.path.join(out, "runs.jsonl"), "a") as f:
+                f.write(json.dumps({"server": name, "run": r, "commit": commit, "machine": machine,
+                                    "wrk": cmd[:-3], "live_mb": o["live_mb"], "figures": fig}) + "\n")
+            log(f"{name}: {fig['rps']} requests/s, p99 {fig['p99_ms']} ms, non-2xx {fig['non_2xx']}")
+
+    def med(name, key):
+        v = [f[key] for f in runs.get(name, []) if f.get(key) is not None]
+        return statistics.median(v) if v else None
+
+    summary = {}
+    for s in servers:
+        summary[f"{s}_rps"] = med(s, "rps")
+        for q in ("p50", "p99"):
+            summary[f"{s}_{q}_ms"] = med(s, f"{q}_ms")
+        summary[f"{s}_gc_cycles"] = statistics.median([f["server"].get("gc_cycles", 0) for f in runs[s]])
+
+    def ratio(a, b):
+        x, y = summary.get(a), summary.get(b)
+        return x / y if x is not None and y else None
+
+    summary["toc_over_go_rps"] = ratio("toc_rps", "go_rps")
+    summary["toc_over_cms_rps"] = ratio("toc_rps", "cms_rps")
+    summary["toc_over_cms_p99"] = ratio("toc_p99_ms", "cms_p99_ms")
+    summary.update({"runs": o["runs"], "duration_s": o["duration"], "connections": o["connections"],
+                    "threads": o["threads"], "live_mb": o["live_mb"], "results": out})
+    json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
+    lines = [f"wrk -t{o['threads']} -c{o['connections']} -d{o['duration']}s, store {o['live_mb']} MiB, "
+             f"medians of {o['runs']} run(s)",
+             f"{'server':<7} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'GC cycles':>10}"]
+    for s in servers:
+        f = lambda v, p: "-" if v is None else f"{v:.{p}f}"
+        lines.append(f"{s:<7} {f(summary[s + '_rps'], 0):>11} {f(summary[s + '_p50_ms'], 2):>8} "
+                     f"{f(summary[s + '_p99_ms'], 2):>8} {f(summary[s + '_gc_cycles'], 0):>10}")
+    for k, want in (("toc_over_go_rps", ">= 1.5"), ("toc_over_cms_rps", ">= 1.3"), ("toc_over_cms_p99", "<= 1.0")):
+        v = summary.get(k)
+        lines.append(f"  {k:<18} {'-' if v is None else f'{v:.2f}'}   (target {want})")
+    text = "\n".join(lines)
+    open(os.path.join(out, "table.txt"), "w").write(text + "\n")
+    if o["json"]:
+        print(json.dumps(summary))
+        print(text, file=sys.stderr)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

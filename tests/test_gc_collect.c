@@ -252,6 +252,61 @@ static void test_global_and_large(void)
 	gc_fini();
 }
 
+/* --- kept by a channel buffer only ------------------------------------------------------------ */
+
+/* A value sent and not yet received lives only in the channel's buffer
+ * (malloc'd memory): the collector must take it as a root. */
+static __attribute__((noinline)) void send_chains(struct sched_chan *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct obj *o = gc_alloc(&obj_type);
+		o->magic = MAGIC + (uint64_t)i;
+		struct obj *t = gc_alloc(&obj_type);
+		t->magic = MAGIC;
+		gc_store(o, &o->next, t);
+		sched_chan_send(c, &o);
+	}
+}
+
+static __attribute__((noinline)) void churn(void)
+{
+	for (int i = 0; i < 200000; i++) {
+		struct obj *o = gc_alloc(&obj_type);
+		o->magic = 1;
+	}
+}
+
+static void chan_body(void *arg)
+{
+	(void)arg;
+	enum { N = 64 };
+	struct sched_chan *c = sched_chan_new(sizeof(struct obj *), N);
+	send_chains(c, N);
+	scrub_stack();
+	for (int i = 0; i < 3; i++) {
+		churn();   /* reuses whatever a cycle freed */
+		gc_collect();
+	}
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		struct obj *o;
+		sched_chan_recv(c, &o);
+		ok += o->magic == MAGIC + (uint64_t)i && o->next && o->next->magic == MAGIC;
+	}
+	TCHECK(ok == N);
+	sched_chan_free(c);
+}
+
+static void test_chan_buffer(void)
+{
+	gc_up(GC_MODE_CMS);
+	harness_run(2, chan_body, NULL);
+	gc_fini();
+	gc_up(GC_MODE_STW);
+	harness_run(2, chan_body, NULL);
+	gc_fini();
+}
+
 /* --- finalizers ------------------------------------------------------------------------------ */
 
 /* What a finalized object points to is still intact when it runs; a
@@ -478,6 +533,7 @@ int main(void)
 		{"kept by a parked goroutine's stack only", test_parked_stack},
 		{"kept by a callee-saved register only", test_register},
 		{"kept by a global root, and through a large object (cms, stw)", test_global_and_large},
+		{"kept by a channel buffer only (cms, stw)", test_chan_buffer},
 		{"finalizers run once, after sweep, with referents intact", test_finalizers},
 		{"pacer goal and trigger arithmetic", test_pacer_goal},
 		{"memory limit honoured within 10%", test_memlimit},

@@ -199,9 +199,18 @@ static void hook_resume(struct sched_g *g)
 	gc_layer->hooks.resume(g);
 }
 
+/* A sent value may wait in a channel buffer whose scan already ran:
+ * during the mark it is shaded here, word by word (Dijkstra's half of the
+ * barrier, for the buffer as a root). */
 static void hook_send(const void *elem, size_t size)
 {
-	gc_layer->hooks.send(elem, size);
+	if (__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) & GC_BARRIER_MARK) {
+		uintptr_t a = ((uintptr_t)elem + 7) & ~(uintptr_t)7;
+		for (; a + 8 <= (uintptr_t)elem + size; a += 8)
+			gc_shade_barrier(*(const uintptr_t *)a);
+	}
+	if (gc_layer && gc_layer->hooks.send)
+		gc_layer->hooks.send(elem, size);
 }
 
 static void update_assist_ratio(void)
@@ -673,7 +682,7 @@ int gc_init(const struct gc_config *cfg)
 	last_runway = 0.3;
 	start_ns = sched_nanotime();
 	gc_pacer_recompute();
-	static const struct sched_hooks hooks = {.spawn = hook_spawn};
+	static const struct sched_hooks hooks = {.spawn = hook_spawn, .send = hook_send};
 	static const struct sched_hooks layer_hooks = {
 		.spawn = hook_spawn, .exit = hook_exit, .park = hook_park, .resume = hook_resume, .send = hook_send};
 	sched_set_hooks(gc_layer ? &layer_hooks : &hooks);

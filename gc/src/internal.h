@@ -563,6 +563,8 @@ void gc_verify_heap(void);
 /* The verifier follows a precise pointer p found in object `from` (0: a
  * root slot): aborts if it leads to a free slot or an unmarked object. */
 void gc_verify_field(struct gc_marker *m, uintptr_t p, uintptr_t from);
+/* The same for a word that may not be a pointer (stacks, channel buffers). */
+void gc_verify_word(struct gc_marker *m, uintptr_t p);
 #define GC_POISON_WORD 0xdeadbeefdeadbeefull
 void gc_poison_slot(struct gc_span *s, uint32_t idx);
 

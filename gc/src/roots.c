@@ -2,11 +2,14 @@
  * roots.c — registered roots: pointer slots outside the heap (globals,
  * malloc'd tables) the program names with gc_add_roots. Scanned once per
  * cycle, concurrently; writes to them go through gc_store(NULL, ...), whose
- * barrier covers the rest of the cycle.
+ * barrier covers the rest of the cycle. The values waiting in channel
+ * buffers are roots too, scanned the same way; a send during the mark
+ * shades what it sends (the send hook in cycle.c).
  */
 #include <stdlib.h>
 
 #include "internal.h"
+#include "sched/chan.h"
 
 struct root_range {
 	void **slots;
@@ -65,9 +68,27 @@ void gc_roots_scan(struct gc_marker *m)
 	gc_unlock(&roots_lock);
 }
 
+/* Values waiting in channel buffers: words, conservatively (an element may
+ * be a struct with pointers among other data). */
+static void chan_values(const void *lo, const void *hi, void *arg)
+{
+	struct gc_marker *m = arg;
+	uintptr_t a = ((uintptr_t)lo + 7) & ~(uintptr_t)7;
+	for (; a + 8 <= (uintptr_t)hi; a += 8) {
+		uintptr_t v = *(const uintptr_t *)a;
+		if (v < 4096)
+			continue;
+		if (m->checkmark)
+			gc_verify_word(m, v);
+		else
+			gc_shade(m, v);
+	}
+}
+
 void gc_roots_scan_all(struct gc_marker *m)
 {
 	gc_roots_scan(m);
+	sched_visit_chan_values(chan_values, m);
 	gc_finalizer_mark_roots(m);
 	gc_finalizer_mark_queue(m);
 }

@@ -83,6 +83,11 @@ void gc_verify_field(struct gc_marker *m, uintptr_t p, uintptr_t from)
 	check_and_shade(m, p, from, false);
 }
 
+void gc_verify_word(struct gc_marker *m, uintptr_t p)
+{
+	check_and_shade(m, p, 0, true);
+}
+
 static char stack_desc[96];
 
 GC_NO_ASAN static void visit_stack(struct sched_g *g, const void *lo, const void *hi, void *arg)

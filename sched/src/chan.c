@@ -51,8 +51,18 @@ struct sched_chan {
 	size_t recvx;                 /* next slot to read */
 	struct sched_waitq recvq;     /* blocked receivers */
 	struct sched_waitq sendq;     /* blocked senders */
+	struct sched_chan *reg_next, *reg_prev;   /* buffered channels of pointer-sized values; reg_lock */
 	char buf[];                   /* cap * elem_size bytes */
 };
+
+/* The channels whose buffers may hold pointers, for a collector's roots. */
+static int reg_lock;
+static struct sched_chan *registry;
+
+static bool registered(const struct sched_chan *c)
+{
+	return c->cap > 0 && c->elem_size >= sizeof(void *);
+}
 
 #define SCHED_CHAN_MAX_ELEM (64u * 1024u)
 
@@ -67,6 +77,14 @@ struct sched_chan *sched_chan_new(size_t elem_size, size_t capacity)
 		return NULL;
 	c->elem_size = elem_size;
 	c->cap = capacity;
+	if (registered(c)) {
+		sched_spin_lock(&reg_lock);
+		c->reg_next = registry;
+		if (registry)
+			registry->reg_prev = c;
+		registry = c;
+		sched_spin_unlock(&reg_lock);
+	}
 	return c;
 }
 
@@ -76,7 +94,33 @@ void sched_chan_free(struct sched_chan *c)
 	 * discarded: their sudogs are gone with their stacks. */
 	if (c && (c->recvq.first || c->sendq.first) && sched_procs() != 0)
 		sched_fatal("sched_chan_free: goroutines are blocked on the channel");
+	if (c && registered(c)) {
+		sched_spin_lock(&reg_lock);
+		if (c->reg_prev)
+			c->reg_prev->reg_next = c->reg_next;
+		else
+			registry = c->reg_next;
+		if (c->reg_next)
+			c->reg_next->reg_prev = c->reg_prev;
+		sched_spin_unlock(&reg_lock);
+	}
 	free(c);
+}
+
+void sched_visit_chan_values(void (*fn)(const void *lo, const void *hi, void *arg), void *arg)
+{
+	sched_spin_lock(&reg_lock);
+	for (struct sched_chan *c = registry; c; c = c->reg_next) {
+		sched_spin_lock(&c->lock);
+		size_t first = c->recvx, n = c->count;
+		size_t a = first + n <= c->cap ? n : c->cap - first;   /* up to the end of the ring */
+		if (a)
+			fn(c->buf + first * c->elem_size, c->buf + (first + a) * c->elem_size, arg);
+		if (n > a)
+			fn(c->buf, c->buf + (n - a) * c->elem_size, arg);
+		sched_spin_unlock(&c->lock);
+	}
+	sched_spin_unlock(&reg_lock);
 }
 
 size_t sched_chan_len(struct sched_chan *c)

@@ -38,6 +38,12 @@ enum sched_chan_result {
 enum sched_chan_result sched_chan_trysend(struct sched_chan *c, const void *elem);
 enum sched_chan_result sched_chan_tryrecv(struct sched_chan *c, void *elem);
 
+/* Calls fn on the values buffered in every channel with a buffer of
+ * pointer-sized or larger elements ([lo, hi): one or two ranges per
+ * channel, each channel's lock held meanwhile): a collector's roots, since
+ * a value sent and not yet received lives only there. fn must not block. */
+void sched_visit_chan_values(void (*fn)(const void *lo, const void *hi, void *arg), void *arg);
+
 size_t sched_chan_len(struct sched_chan *c);
 size_t sched_chan_cap(const struct sched_chan *c);
 

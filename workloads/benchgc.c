@@ -20,3 +20,10 @@ void bench_gc_pause_figures(uint64_t n, const struct gc_stats *after, double *ma
 		*max_us = (double)after->stw_max_ns / 1e3;
 	free(ns);
 }
+
+void bench_gc_flag(struct gc_config *cfg, const char *knob, const char *flag, const char *value)
+{
+	char err[256];
+	if (gc_config_set(cfg, knob, flag, value, err, sizeof err))
+		bench_fatal(2, "%s", err);
+}

@@ -80,3 +80,12 @@ void bench_pause_figures(uint64_t *ns, size_t n, double *max_us, double *p99_us)
 	*max_us = (double)ns[n - 1] / 1e3;
 	*p99_us = (double)ns[rank - 1] / 1e3;
 }
+
+double bench_seconds(const char *flag, const char *text)
+{
+	char *end;
+	double d = strtod(text, &end);
+	if (!*text || *end || !(d > 0) || d > 86400)
+		bench_fatal(2, "%s=%s: expected seconds, more than 0 and at most 86400", flag, text);
+	return d;
+}

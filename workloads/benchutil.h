@@ -33,5 +33,11 @@ void bench_pause_figures(uint64_t *ns, size_t n, double *max_us, double *p99_us)
  * from gc_read_pauses; after: the statistics read at its end. */
 struct gc_stats;
 void bench_gc_pause_figures(uint64_t n, const struct gc_stats *after, double *max_us, double *p99_us);
+/* A pacer flag (--gogc, --memlimit) into cfg by the knob's name; fatal with
+ * the knob's message when the value is bad (benchgc.c). */
+struct gc_config;
+void bench_gc_flag(struct gc_config *cfg, const char *knob, const char *flag, const char *value);
+/* Seconds for flag: more than 0, at most a day; fatal otherwise. */
+double bench_seconds(const char *flag, const char *text);
 
 #endif /* BENCHUTIL_H */

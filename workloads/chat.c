@@ -637,22 +637,9 @@ static void parse(int argc, char **argv)
 		case F_QUEUE: flag = "--queue"; dst = &cfg.queue; max = 65536; break;
 		case F_COLLECT: flag = "--collect-every"; dst = &cfg.collect_ms; min = 0; max = 3600000; break;
 		case F_PROCS: flag = "--procs"; dst = &procs; max = SCHED_MAX_PROCS; break;
-		case F_DUR: {
-			char *end;
-			double d = strtod(optarg, &end);
-			if (!*optarg || *end || !(d > 0) || d > 86400)
-				bench_fatal(2, "--duration=%s: expected seconds, more than 0 and at most 86400", optarg);
-			cfg.duration = d;
-			continue;
-		}
-		case F_GOGC:
-			if (gc_config_set(&gc_cfg, "gogc", "--gogc", optarg, err, sizeof err))
-				bench_fatal(2, "%s", err);
-			continue;
-		case F_MEMLIMIT:
-			if (gc_config_set(&gc_cfg, "memlimit", "--memlimit", optarg, err, sizeof err))
-				bench_fatal(2, "%s", err);
-			continue;
+		case F_DUR: cfg.duration = bench_seconds("--duration", optarg); continue;
+		case F_GOGC: bench_gc_flag(&gc_cfg, "gogc", "--gogc", optarg); continue;
+		case F_MEMLIMIT: bench_gc_flag(&gc_cfg, "memlimit", "--memlimit", optarg); continue;
 		case F_JSON: cfg.json = true; continue;
 		case F_DROP: cfg.drop = true; continue;
 		case F_HELP: usage(stdout); exit(0);

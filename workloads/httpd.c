@@ -350,11 +350,7 @@ static void usage(FILE *f)
 
 static int64_t seconds_flag(const char *flag, const char *text)
 {
-	char *end;
-	double d = strtod(text, &end);
-	if (!*text || *end || !(d > 0) || d > 86400)
-		bench_fatal(2, "%s=%s: expected seconds, more than 0 and at most 86400", flag, text);
-	return (int64_t)(d * 1e9);
+	return (int64_t)(bench_seconds(flag, text) * 1e9);
 }
 
 static void parse(int argc, char **argv)
@@ -420,14 +416,8 @@ static void parse(int argc, char **argv)
 			if (sched_knob_int("--max-conns", optarg, 1, 10000000, &cfg.max_conns, err, sizeof err))
 				bench_fatal(2, "%s", err);
 			break;
-		case F_GOGC:
-			if (gc_config_set(&gc_cfg, "gogc", "--gogc", optarg, err, sizeof err))
-				bench_fatal(2, "%s", err);
-			break;
-		case F_MEMLIMIT:
-			if (gc_config_set(&gc_cfg, "memlimit", "--memlimit", optarg, err, sizeof err))
-				bench_fatal(2, "%s", err);
-			break;
+		case F_GOGC: bench_gc_flag(&gc_cfg, "gogc", "--gogc", optarg); break;
+		case F_MEMLIMIT: bench_gc_flag(&gc_cfg, "memlimit", "--memlimit", optarg); break;
 		case F_JSON: cfg.json = true; break;
 		case F_HELP: usage(stdout); exit(0);
 		default: usage(stderr); exit(2);

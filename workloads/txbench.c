@@ -346,22 +346,9 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_DRIVER: o->driver = (enum txb_driver)bench_lookup("--driver", optarg, txb_driver_names, TXB_NDRIVERS); continue;
 		case F_JSON: o->json = true; continue;
 		case F_HELP: usage(stdout); exit(0);
-		case F_GOGC:
-			if (gc_config_set(&gc_cfg, "gogc", "--gogc", optarg, err, sizeof err))
-				bench_fatal(2, "%s", err);
-			continue;
-		case F_MEMLIMIT:
-			if (gc_config_set(&gc_cfg, "memlimit", "--memlimit", optarg, err, sizeof err))
-				bench_fatal(2, "%s", err);
-			continue;
-		case F_DURATION: {
-			char *end;
-			double d = strtod(optarg, &end);
-			if (*optarg == 0 || *end || !(d > 0) || d > 86400)
-				bench_fatal(2, "--duration=%s: expected seconds, more than 0 and at most 86400", optarg);
-			o->duration = d;
-			continue;
-		}
+		case F_GOGC: bench_gc_flag(&gc_cfg, "gogc", "--gogc", optarg); continue;
+		case F_MEMLIMIT: bench_gc_flag(&gc_cfg, "memlimit", "--memlimit", optarg); continue;
+		case F_DURATION: o->duration = bench_seconds("--duration", optarg); continue;
 		case F_PROCS: flag = "--procs"; dst = &procs; max = SCHED_MAX_PROCS; break;
 		case F_WORKERS: flag = "--workers"; dst = &workers; max = 100000; break;
 		case F_INFLIGHT: flag = "--inflight"; max = 1000000; break;

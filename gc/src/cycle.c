@@ -71,10 +71,13 @@ static void stw_begin(void)
 	gc_record_ttsp((uint64_t)(sched_nanotime() - stw_t0));
 }
 
+/* The pause ends when the world is released: timed before the wake-ups,
+ * whose return to this thread can wait a whole scheduler tick (a woken
+ * worker preempts the waker) while the goroutines already run. */
 static uint64_t stw_end(void)
 {
-	sched_start_the_world();
 	uint64_t ns = (uint64_t)(sched_nanotime() - stw_t0);
+	sched_start_the_world();
 	gc_record_pause(ns);
 	gc_stat_add(&gc_counters.gc_cpu_ns, ns * (uint64_t)sched_procs());
 	return ns;

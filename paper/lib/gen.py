@@ -1,0 +1,279 @@
+"""Turns a results folder into the paper's generated inputs (paper/gen/):
+macros.tex (every number the text quotes), the tables, and the data files
+the gnuplot scripts in paper/fig/ plot. Nothing here is typed by hand: a
+figure or number whose results are missing says so in the PDF.
+
+usage: gen.py RESULTS_DIR OUT_DIR
+
+RESULTS_DIR (written by paper/build):
+  machine.json, commit.txt, config.txt     what the results were measured on
+  bench/*/tx_runs.jsonl                    workloads/bench: txbench, every mode
+  sweep-NAME/points.csv                    workloads/sweep NAME
+  httpbench/*/runs.jsonl                   workloads/httpbench
+  chat/pauses.jsonl, chat/throughput.jsonl chat runs
+  barrier.jsonl                            barrierbench --json runs
+"""
+import csv
+import glob
+import json
+import math
+import os
+import statistics
+import sys
+
+MODES = ["toc", "cms", "stw", "boehm", "arena", "go"]
+SWEEPS = ["live", "publish", "gogc", "inflight", "workers", "alloc"]
+
+# Every file gen.py writes: paper/check compares this with what toc.tex uses.
+OUTPUTS = ["macros.tex", "tab-headline.tex", "tab-servers.tex", "tab-barrier.tex", "tab-pauses.tex",
+           "tab-machine.tex"] + [f"{s}.dat" for s in SWEEPS]
+
+
+def med(v):
+    v = [x for x in v if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return statistics.median(v) if v else None
+
+
+def fmt(v, digits=0, scale=1.0):
+    if v is None:
+        return "n/a"
+    return f"{v * scale:,.{digits}f}".replace(",", "{,}")
+
+
+class Macros:
+    def __init__(self):
+        self.lines = []
+
+    def put(self, name, value):
+        assert name.isalpha(), name
+        self.lines.append(f"\\newcommand{{\\{name}}}{{{value}}}")
+
+
+def read_jsonl(paths):
+    out = []
+    for p in paths:
+        with open(p) as f:
+            out += [json.loads(line) for line in f if line.strip()]
+    return out
+
+
+def headline(res, out, mac):
+    runs = read_jsonl(sorted(glob.glob(os.path.join(res, "bench", "*", "tx_runs.jsonl"))))
+    by = {m: [r["result"] for r in runs if r["mode"] == m] for m in MODES}
+    med_of = {m: {k: med([r.get(k) for r in by[m]]) for k in
+                  ("txn_per_sec", "gc_cpu_us_per_txn", "gc_cycles", "txn_p99_us", "stw_max_us", "peak_rss_mb",
+                   "toc_reclaimed_fraction", "published_fraction", "forfeit_fraction", "allocated_mb",
+                   "gc_cpu_seconds")} for m in MODES}
+    cms = med_of["cms"]["txn_per_sec"]
+    rows = []
+    for m in MODES:
+        f = med_of[m]
+        if not by[m]:
+            continue
+        gcmib = (f["gc_cpu_seconds"] * 1e3 / f["allocated_mb"]) if f["gc_cpu_seconds"] is not None and f["allocated_mb"] else None
+        ratio = f["txn_per_sec"] / cms if cms and f["txn_per_sec"] else None
+        rows.append(f"{m} & {len(by[m])} & {fmt(f['txn_per_sec'])} & {fmt(ratio, 2)} & {fmt(f['gc_cpu_us_per_txn'], 1)} & "
+                    f"{fmt(gcmib, 2)} & {fmt(f['gc_cycles'])} & {fmt(f['txn_p99_us'])} & {fmt(f['stw_max_us'])} & "
+                    f"{fmt(f['peak_rss_mb'])} \\\\")
+    with open(os.path.join(out, "tab-headline.tex"), "w") as f:
+        f.write("\\begin{tabular}{lrrrrrrrrr}\n\\toprule\n"
+                "mode & runs & txn/s & vs cms & GC \\textmu s/txn & GC ms/MiB & cycles & p99 \\textmu s & "
+                "STW max \\textmu s & RSS MiB \\\\\n\\midrule\n")
+        f.write("\n".join(rows) if rows else "\\multicolumn{10}{c}{no workloads/bench results in this folder} \\\\")
+        f.write("\n\\bottomrule\n\\end{tabular}\n")
+    t, a, c = med_of["toc"]["txn_per_sec"], med_of["arena"]["txn_per_sec"], cms
+    mac.put("hlRuns", str(max((len(v) for v in by.values()), default=0)))
+    mac.put("hlTocTps", fmt(t))
+    mac.put("hlCmsTps", fmt(c))
+    mac.put("hlArenaTps", fmt(a))
+    mac.put("hlGoTps", fmt(med_of["go"]["txn_per_sec"]))
+    mac.put("hlTocOverCms", fmt(t / c if t and c else None, 2))
+    mac.put("hlTocOverArena", fmt(t / a if t and a else None, 2))
+    b = med_of["boehm"]["txn_per_sec"]
+    mac.put("hlCmsOverBoehm", fmt(c / b if c and b else None, 2))
+    mac.put("hlCmsGcUs", fmt(med_of["cms"]["gc_cpu_us_per_txn"], 1))
+    mac.put("hlCmsCycles", fmt(med_of["cms"]["gc_cycles"]))
+    mac.put("hlTocCycles", fmt(med_of["toc"]["gc_cycles"]))
+    mac.put("hlTocReclaimed", fmt(med_of["toc"]["toc_reclaimed_fraction"], 3))
+    mac.put("hlTocPublished", fmt(med_of["toc"]["published_fraction"], 3))
+    mac.put("hlTocForfeit", fmt(med_of["toc"]["forfeit_fraction"], 3))
+    owned = med([(r.get("toc") or {}).get("toc_owned_bytes_max") for r in by["toc"]])
+    mac.put("hlTocOwnedKiB", fmt(owned / 1024 if owned is not None else None))
+
+
+def sweep(res, out, name, mac):
+    path = os.path.join(res, f"sweep-{name}", "points.csv")
+    rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
+    values = sorted({float(r["value"]) for r in rows})
+    num = lambda x: float(x) if x not in ("", None) else None
+    with open(os.path.join(out, f"{name}.dat"), "w") as f:
+        f.write("# value, then per mode (" + " ".join(MODES) + "): txn/s median, min, max, GC us/txn median\n")
+        if not rows:
+            f.write("# no results for this sweep\n")
+        for v in values:
+            cells = [f"{v:g}"]
+            for m in MODES:
+                pts = [r for r in rows if float(r["value"]) == v and r["mode"] == m]
+                tps = [num(r["txn_per_sec"]) for r in pts]
+                gcu = [num(r["gc_cpu_us_per_txn"]) for r in pts]
+                tps = [x for x in tps if x is not None]
+                if tps:
+                    cells += [f"{med(tps):.1f}", f"{min(tps):.1f}", f"{max(tps):.1f}", f"{med(gcu) or 0:.3f}"]
+                else:
+                    cells += ["NaN"] * 4
+            f.write(" ".join(cells) + "\n")
+    mac.put(f"sw{name.capitalize()}Points", str(len(values)))
+    # The break-even of the publish sweep: the first published % where toc falls under cms.
+    if name == "publish" and rows:
+        be = None
+        for v in values:
+            t = med([num(r["txn_per_sec"]) for r in rows if float(r["value"]) == v and r["mode"] == "toc"])
+            c = med([num(r["txn_per_sec"]) for r in rows if float(r["value"]) == v and r["mode"] == "cms"])
+            if t is not None and c is not None and t < c and be is None:
+                be = v
+        mac.put("swPublishBreakEven", "none up to 100\\,\\%" if be is None else f"{be:g}\\,\\%")
+        t100 = med([num(r["txn_per_sec"]) for r in rows if float(r["value"]) == max(values) and r["mode"] == "toc"])
+        c100 = med([num(r["txn_per_sec"]) for r in rows if float(r["value"]) == max(values) and r["mode"] == "cms"])
+        mac.put("swPublishMaxRatio", fmt(t100 / c100 if t100 and c100 else None, 2))
+    elif name == "publish":
+        mac.put("swPublishBreakEven", "n/a")
+        mac.put("swPublishMaxRatio", "n/a")
+    if name == "gogc":
+        lo = min(values) if values else None
+        t = med([num(r["txn_per_sec"]) for r in rows if lo is not None and float(r["value"]) == lo and r["mode"] == "toc"])
+        c = med([num(r["txn_per_sec"]) for r in rows if lo is not None and float(r["value"]) == lo and r["mode"] == "cms"])
+        mac.put("swGogcLow", fmt(lo))
+        mac.put("swGogcLowRatio", fmt(t / c if t and c else None, 2))
+
+
+def servers(res, out, mac):
+    runs = read_jsonl(sorted(glob.glob(os.path.join(res, "httpbench", "*", "runs.jsonl"))))
+    chat = read_jsonl(glob.glob(os.path.join(res, "chat", "throughput.jsonl")))
+    rows = []
+    h = {}
+    for s in ("toc", "cms", "go"):
+        v = [r["figures"] for r in runs if r["server"] == s]
+        h[s] = {"rps": med([x["rps"] for x in v]), "p50": med([x["p50_ms"] for x in v]),
+                "p99": med([x["p99_ms"] for x in v]), "n": len(v)}
+        if v:
+            rows.append(f"httpd, {s} & {len(v)} & {fmt(h[s]['rps'])} requests/s & {fmt(h[s]['p50'], 2)} & {fmt(h[s]['p99'], 2)} \\\\")
+    for m in ("toc", "cms"):
+        v = [r for r in chat if r["mode"] == m]
+        if v:
+            rows.append(f"chat, {m} & {len(v)} & {fmt(med([r['msgs_per_sec'] for r in v]))} msgs/s & "
+                        f"{fmt(med([r['delivery_p50_us'] for r in v]), 2, 1e-3)} & "
+                        f"{fmt(med([r['delivery_p99_us'] for r in v]), 2, 1e-3)} \\\\")
+    with open(os.path.join(out, "tab-servers.tex"), "w") as f:
+        f.write("\\begin{tabular}{lrrrr}\n\\toprule\nserver & runs & throughput & p50 ms & p99 ms \\\\\n\\midrule\n")
+        f.write("\n".join(rows) if rows else "\\multicolumn{5}{c}{no server results in this folder} \\\\")
+        f.write("\n\\bottomrule\n\\end{tabular}\n")
+    r = lambda a, b: fmt(a / b if a and b else None, 2)
+    mac.put("srvTocOverGo", r(h["toc"]["rps"], h["go"]["rps"]))
+    mac.put("srvTocOverCms", r(h["toc"]["rps"], h["cms"]["rps"]))
+    mac.put("srvTocRps", fmt(h["toc"]["rps"]))
+    mac.put("srvGoRps", fmt(h["go"]["rps"]))
+    ct = med([x["msgs_per_sec"] for x in chat if x["mode"] == "toc"])
+    cc = med([x["msgs_per_sec"] for x in chat if x["mode"] == "cms"])
+    mac.put("chatTocOverCms", r(ct, cc))
+
+
+def pauses(res, out, mac):
+    runs = read_jsonl(glob.glob(os.path.join(res, "chat", "pauses.jsonl")))
+    conns = sorted({r["connections"] for r in runs})
+    rows = []
+    for n in conns:
+        for m in ("toc", "cms"):
+            v = [r for r in runs if r["connections"] == n and r["mode"] == m]
+            if not v:
+                continue
+            rows.append(f"{fmt(n)} & {m} & {len(v)} & {fmt(med([r['gc_cycles'] for r in v]))} & "
+                        f"{fmt(med([r['stw_p99_us'] for r in v]))} & {fmt(med([r['stw_max_us'] for r in v]))} & "
+                        f"{fmt(max(r['stw_max_us'] for r in v))} & {fmt(med([r['stw_ttsp_max_us'] for r in v]))} & "
+                        f"{fmt(med([r['rss_per_conn_kib'] for r in v]), 1)} \\\\")
+    with open(os.path.join(out, "tab-pauses.tex"), "w") as f:
+        f.write("\\begin{tabular}{rlrrrrrrr}\n\\toprule\nconnections & mode & runs & cycles & p99 \\textmu s & "
+                "max \\textmu s (median) & max \\textmu s (all) & TTSP max \\textmu s & RSS KiB/conn \\\\\n\\midrule\n")
+        f.write("\n".join(rows) if rows else "\\multicolumn{9}{c}{no chat pause results in this folder} \\\\")
+        f.write("\n\\bottomrule\n\\end{tabular}\n")
+    if len(conns) >= 2:
+        lo, hi = conns[0], conns[-1]
+        for m in ("toc", "cms"):
+            a = med([r["stw_max_us"] for r in runs if r["connections"] == lo and r["mode"] == m])
+            b = med([r["stw_max_us"] for r in runs if r["connections"] == hi and r["mode"] == m])
+            mac.put(f"pause{m.capitalize()}Ratio", fmt(b / a if a and b else None, 2))
+        mac.put("pauseLoConns", fmt(lo))
+        mac.put("pauseHiConns", fmt(hi))
+    else:
+        for k in ("pauseTocRatio", "pauseCmsRatio", "pauseLoConns", "pauseHiConns"):
+            mac.put(k, "n/a")
+
+
+def barrier(res, out, mac):
+    path = os.path.join(res, "barrier.jsonl")
+    runs = read_jsonl([path]) if os.path.exists(path) else []
+    keys = [("cms_store_ns", "layer off (cms)"), ("toc_fast_local_ns", "window into window"),
+            ("toc_fast_public_ns", "published into published"),
+            ("toc_fast_shared_ns", "outside the window"),
+            ("toc_publish_per_object_ns", "publish, per object")]
+    rows = []
+    for k, label in keys:
+        v = [r.get(k) for r in runs if r.get(k) is not None]
+        if v:
+            rows.append(f"{label} & {len(v)} & {fmt(med(v), 2)} & {fmt(min(v), 2)} & {fmt(max(v), 2)} \\\\")
+    with open(os.path.join(out, "tab-barrier.tex"), "w") as f:
+        f.write("\\begin{tabular}{lrrrr}\n\\toprule\nstore & runs & median ns & min & max \\\\\n\\midrule\n")
+        f.write("\n".join(rows) if rows else "\\multicolumn{5}{c}{no barrierbench results in this folder} \\\\")
+        f.write("\n\\bottomrule\n\\end{tabular}\n")
+    c = med([r.get("cms_store_ns") for r in runs])
+    lo = med([r.get("toc_fast_local_ns") for r in runs])
+    pu = med([r.get("toc_fast_public_ns") for r in runs])
+    mac.put("barCmsNs", fmt(c, 2))
+    mac.put("barLocalNs", fmt(lo, 2))
+    mac.put("barPublicNs", fmt(pu, 2))
+    mac.put("barPublishNs", fmt(med([r.get("toc_publish_per_object_ns") for r in runs]), 1))
+    mac.put("barLocalOverCms", fmt(lo / c if lo and c else None, 2))
+
+
+def machine(res, out, mac):
+    try:
+        m = json.load(open(os.path.join(res, "machine.json")))
+    except (OSError, ValueError):
+        m = {}
+    commit = open(os.path.join(res, "commit.txt")).read().strip() if os.path.exists(os.path.join(res, "commit.txt")) else "unknown"
+    config = open(os.path.join(res, "config.txt")).read().strip() if os.path.exists(os.path.join(res, "config.txt")) else "unknown"
+    esc = lambda s: str(s).replace("\\", "/").replace("_", "\\_").replace("%", "\\%").replace("&", "\\&").replace("#", "\\#")
+    with open(os.path.join(out, "tab-machine.tex"), "w") as f:
+        f.write("\\begin{tabular}{lp{0.68\\columnwidth}}\n\\toprule\n")
+        for k, v in (("CPU", m.get("cpu")), ("cores", m.get("cores")), ("memory GiB", m.get("mem_gib")),
+                     ("kernel", m.get("kernel")), ("commit", commit), ("configuration", config)):
+            f.write(f"{k} & {esc(v if v is not None else 'unknown')} \\\\\n")
+        f.write("\\bottomrule\n\\end{tabular}\n")
+    mac.put("machCores", esc(m.get("cores", "unknown")))
+    mac.put("machCommit", esc(commit))
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    res, out = sys.argv[1], sys.argv[2]
+    if not os.path.isdir(res):
+        sys.exit(f"gen.py: {res}: not a results folder")
+    os.makedirs(out, exist_ok=True)
+    mac = Macros()
+    machine(res, out, mac)
+    headline(res, out, mac)
+    for s in SWEEPS:
+        sweep(res, out, s, mac)
+    servers(res, out, mac)
+    pauses(res, out, mac)
+    barrier(res, out, mac)
+    with open(os.path.join(out, "macros.tex"), "w") as f:
+        f.write("% generated by paper/lib/gen.py from " + res.replace("%", "") + "\n")
+        f.write("\n".join(mac.lines) + "\n")
+    missing = [o for o in OUTPUTS if not os.path.exists(os.path.join(out, o))]
+    if missing:
+        sys.exit(f"gen.py: did not write {', '.join(missing)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -438,6 +438,9 @@ static __attribute__((noinline)) void make_rooms(int64_t per_room)
 
 static struct txb_result res;
 static double ttsp_max_us;   /* the longest wait for the workers to stop, whole run */
+#define PAUSES_KEPT 4096
+static uint64_t pauses_ns[PAUSES_KEPT];   /* the timed part's pauses (the last PAUSES_KEPT) */
+static size_t npauses;
 static double setup_rss_kib, setup_seconds;
 
 static void chat_main(void *unused)
@@ -499,6 +502,12 @@ static void chat_main(void *unused)
 	txb_gc_snap(&after);
 	txb_gc_figures(&res, &before, &after);
 	ttsp_max_us = (double)after.gc.stw_ttsp_max_ns / 1e3;
+	{
+		uint64_t n = after.gc.stw_count - before.gc.stw_count;
+		size_t got = gc_read_pauses(pauses_ns, PAUSES_KEPT);
+		npauses = n < got ? (size_t)n : got;
+		memmove(pauses_ns, pauses_ns + (got - npauses), npauses * sizeof *pauses_ns);
+	}
 
 	teardown();
 	for (int i = 0; i < 20 && atomic_load(&finalized) < (uint64_t)cfg.conns; i++) {
@@ -544,6 +553,10 @@ static void print_result(void)
 			rss_per_conn, (long long)(3 * cfg.conns + cfg.senders), (unsigned long long)finalized,
 			(unsigned long long)write_errors, res.toc_reclaimed_fraction, res.published_fraction,
 			res.forfeit_fraction);
+		fputs(",\"pauses_us\":[", f);
+		for (size_t i = 0; i < npauses; i++)
+			fprintf(f, "%s%.1f", i ? "," : "", (double)pauses_ns[i] / 1e3);
+		fputc(']', f);
 		if (res.has_toc)
 			fprintf(f, ",\"toc\":{%s}", res.toc_stats);
 		fputs("}\n", f);
@@ -586,7 +599,8 @@ static void usage(FILE *f)
 	      "  --json              one JSON object on stdout: mode, connections, msgs_per_sec,\n"
 	      "                      deliveries_per_sec, dropped, delivery_p50/p99/p999_us,\n"
 	      "                      gc_cycles, gc_cpu_fraction, stw_max_us, stw_p99_us,\n"
-	      "                      peak_rss_mb, rss_per_conn_kib, finalized_conns, toc figures\n"
+	      "                      peak_rss_mb, rss_per_conn_kib, finalized_conns, pauses_us\n"
+	      "                      (the timed part's pauses, up to 4096), toc figures\n"
 	      "  --help              this text\n\n"
 	      "Needs 2N+256 descriptors: the soft limit is raised to that, and the hard one\n"
 	      "too when the process may (root); otherwise it stops and says so.\n",

@@ -26,7 +26,7 @@ SWEEPS = ["live", "publish", "gogc", "inflight", "workers", "alloc"]
 
 # Every file gen.py writes: paper/check compares this with what toc.tex uses.
 OUTPUTS = ["macros.tex", "tab-headline.tex", "tab-servers.tex", "tab-barrier.tex", "tab-pauses.tex",
-           "tab-machine.tex"] + [f"{s}.dat" for s in SWEEPS]
+           "tab-machine.tex", "pauses.dat", "pauses-series.gp"] + [f"{s}.dat" for s in SWEEPS]
 
 
 def med(v):
@@ -142,6 +142,11 @@ def sweep(res, out, name, mac):
     elif name == "publish":
         mac.put("swPublishBreakEven", "n/a")
         mac.put("swPublishMaxRatio", "n/a")
+    if name == "inflight":
+        own = [num(r.get("toc_owned_bytes_max")) for r in rows if r["mode"] == "toc"]
+        own = [x for x in own if x is not None]
+        mac.put("swInflightOwnedKiB", fmt(max(own) / 1024 if own else None))
+        mac.put("swInflightMax", fmt(max(values) if values else None))
     if name == "gogc":
         lo = min(values) if values else None
         t = med([num(r["txn_per_sec"]) for r in rows if lo is not None and float(r["value"]) == lo and r["mode"] == "toc"])
@@ -199,6 +204,25 @@ def pauses(res, out, mac):
                 "max \\textmu s (median) & max \\textmu s (all) & TTSP max \\textmu s & RSS KiB/conn \\\\\n\\midrule\n")
         f.write("\n".join(rows) if rows else "\\multicolumn{9}{c}{no chat pause results in this folder} \\\\")
         f.write("\n\\bottomrule\n\\end{tabular}\n")
+    # The pause distributions: one gnuplot data block per (connections, mode),
+    # every run's pauses pooled, sorted, with the cumulative fraction.
+    series = []
+    with open(os.path.join(out, "pauses.dat"), "w") as f:
+        f.write("# pause us, fraction of pauses at or under it; one block per series (pauses-series.gp)\n")
+        for n in conns:
+            for m in ("toc", "cms"):
+                ps = sorted(p for r in runs if r["connections"] == n and r["mode"] == m for p in r.get("pauses_us", []))
+                if not ps:
+                    continue
+                for i, p in enumerate(ps):
+                    f.write(f"{p:.1f} {(i + 1) / len(ps):.5f}\n")
+                f.write("\n\n")
+                series.append(f"{m}, {n:,} connections ({len(ps)} pauses)")
+        if not series:
+            f.write("NaN NaN\n")
+    with open(os.path.join(out, "pauses-series.gp"), "w") as f:
+        f.write(f"nseries = {len(series)}\n")
+        f.write('series = "' + "|".join(series) + '"\n')
     if len(conns) >= 2:
         lo, hi = conns[0], conns[-1]
         for m in ("toc", "cms"):

@@ -358,6 +358,7 @@ static bool would_block(int e)
 
 int sched_net_accept(int lfd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
+	sched_poll();   /* a safepoint even when the call does not block (Go: a syscall) */
 	struct sched_pd *pd = pd_get(lfd);
 	if (!pd)
 		return -1;
@@ -419,6 +420,7 @@ int sched_net_dial_tcp(const char *host, int port, int64_t deadline)
 
 ssize_t sched_net_read(int fd, void *buf, size_t n, int64_t deadline)
 {
+	sched_poll();   /* a safepoint even when the call does not block (Go: a syscall) */
 	struct sched_pd *pd = pd_get(fd);
 	if (!pd)
 		return -1;
@@ -450,6 +452,7 @@ static ssize_t write_nosignal(int fd, const void *buf, size_t n)
 
 ssize_t sched_net_write(int fd, const void *buf, size_t n, int64_t deadline)
 {
+	sched_poll();   /* a safepoint even when the call does not block (Go: a syscall) */
 	struct sched_pd *pd = pd_get(fd);
 	if (!pd)
 		return -1;

@@ -9,6 +9,8 @@
  *   Visits: every goroutine (parked, runnable, running, and the caller) is
  *        visited exactly once per visit, and its range holds both a marker
  *        kept in a stack variable and one kept in a callee-saved register.
+ *   System calls: a goroutine inside sched_syscall does not hold up a
+ *        stop-the-world, and does not run on until the world runs again.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "internal.h"   /* sched_syscall */
 #include "sched/chan.h"
 #include "sched/sched.h"
 #include "sched/sync.h"
@@ -291,6 +294,59 @@ static void test_visit_one_worker(void)
 	harness_run(1, visit_body, &p);
 }
 
+/* --- a goroutine in a system call does not hold up a stop-the-world ------------------------ */
+
+/* The "system call" waits until the stopper has stopped the world (which it
+ * could not, if the call held it up) and released it; the code after the
+ * call must not run until the world runs again. */
+static _Atomic int in_call, released, after_call;
+
+static long slow_call(void *arg)
+{
+	(void)arg;
+	atomic_store(&in_call, 1);
+	int64_t give_up = sched_nanotime() + 10 * 1000000000ll;
+	while (!atomic_load(&released) && sched_nanotime() < give_up) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return 42;
+}
+
+static void caller(void *arg)
+{
+	(void)arg;
+	long r = sched_syscall(slow_call, NULL);
+	atomic_store(&after_call, r == 42 ? 1 : -1);
+	sched_wg_done(&wg);
+}
+
+/* Records the marker a stopped-world visit finds in the caller's range. */
+static void syscall_body(void *arg)
+{
+	(void)arg;
+	atomic_store(&in_call, 0);
+	atomic_store(&released, 0);
+	atomic_store(&after_call, 0);
+	sched_wg_add(&wg, 1);
+	TCHECK(sched_go(caller, NULL) != 0);
+	while (!atomic_load(&in_call))
+		sched_sleep(1000000);
+	sched_stop_the_world();   /* returns although the caller is inside its call */
+	atomic_store(&released, 1);
+	struct timespec ts = {0, 50000000};
+	nanosleep(&ts, NULL);   /* the call returns meanwhile; the code after it must wait */
+	TCHECK(atomic_load(&after_call) == 0);
+	sched_start_the_world();
+	sched_wg_wait(&wg);
+	TCHECK(atomic_load(&after_call) == 1);
+}
+
+static void test_syscall(void)
+{
+	harness_run(2, syscall_body, NULL);
+}
+
 int main(void)
 {
 	static const struct harness_test tests[] = {
@@ -299,6 +355,7 @@ int main(void)
 		{"ragged barrier: no section older than the call survives it", test_ragged_barrier},
 		{"visit: each goroutine once, markers found (2 workers)", test_visit_each_once},
 		{"visit: each goroutine once, markers found (1 worker)", test_visit_one_worker},
+		{"a goroutine in a system call does not hold up stop-the-world", test_syscall},
 		{NULL, NULL},
 	};
 	return harness_main("safepoint", tests);

@@ -74,6 +74,12 @@ void sched_ctx_entry(void);
 /* Spills callee-saved registers on the stack and calls fn(sp, arg), where sp
  * is the lowest address holding them. */
 void sched_ctx_spill(void (*fn)(void *sp, void *arg), void *arg);
+/* Runs fn(arg), a system call that may take a while, with the worker
+ * counted as stopped (Go's entersyscall/exitsyscall): a stop-the-world does
+ * not wait for it, and a stopped-world stack visit sees the goroutine's
+ * stack from its spilled registers. If the world stopped meanwhile, returns
+ * only once it runs again. errno is fn's. */
+long sched_syscall(long (*fn)(void *), void *arg);
 
 /* --- goroutines ----------------------------------------------------------- */
 

@@ -418,6 +418,21 @@ int sched_net_dial_tcp(const char *host, int port, int64_t deadline)
 	return result >= 0 ? result : fail_close(fd);
 }
 
+/* The read and write system calls run through sched_syscall: a kernel
+ * that takes its time over one (a descheduled thread, a long copy) does not
+ * hold up a stop-the-world. */
+struct io_call {
+	int fd;
+	void *buf;
+	size_t n;
+};
+
+static long read_call(void *p)
+{
+	struct io_call *c = p;
+	return (long)read(c->fd, c->buf, c->n);
+}
+
 ssize_t sched_net_read(int fd, void *buf, size_t n, int64_t deadline)
 {
 	sched_poll();   /* a safepoint even when the call does not block (Go: a syscall) */
@@ -427,7 +442,8 @@ ssize_t sched_net_read(int fd, void *buf, size_t n, int64_t deadline)
 	ssize_t r;
 	sched_mutex_lock(&pd->rmu);
 	for (;;) {
-		r = read(fd, buf, n);
+		struct io_call c = {fd, buf, n};
+		r = (ssize_t)sched_syscall(read_call, &c);
 		if (r >= 0)
 			break;
 		int e = sched_errno();
@@ -442,12 +458,19 @@ ssize_t sched_net_read(int fd, void *buf, size_t n, int64_t deadline)
 
 /* send() with MSG_NOSIGNAL, so a peer that went away is EPIPE, not SIGPIPE;
  * write() for descriptors that are not sockets. */
+static long write_call(void *p)
+{
+	struct io_call *c = p;
+	ssize_t r = send(c->fd, c->buf, c->n, MSG_NOSIGNAL);
+	if (r < 0 && errno == ENOTSOCK)
+		r = write(c->fd, c->buf, c->n);
+	return (long)r;
+}
+
 static ssize_t write_nosignal(int fd, const void *buf, size_t n)
 {
-	ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
-	if (r < 0 && sched_errno() == ENOTSOCK)
-		r = write(fd, buf, n);
-	return r;
+	struct io_call c = {fd, (void *)buf, n};
+	return (ssize_t)sched_syscall(write_call, &c);
 }
 
 ssize_t sched_net_write(int fd, const void *buf, size_t n, int64_t deadline)

@@ -72,6 +72,45 @@ static void stw_park_spilled(void *sp, void *arg)
 	w->cur->stop_sp = NULL;
 }
 
+static bool stw_is_owner(struct sched_worker *w);
+
+struct syscall_call {
+	struct sched_worker *w;
+	long (*fn)(void *);
+	void *arg;
+	long ret;
+	int err;
+};
+
+static void syscall_spilled(void *sp, void *p)
+{
+	struct syscall_call *c = p;
+	struct sched_worker *w = c->w;
+	w->cur->stop_sp = sp;
+	rcu_thread_offline();
+	atomic_store(&w->active, 0);   /* seq_cst: the stopper reads it after setting stw_pending */
+	c->ret = c->fn(c->arg);
+	c->err = errno;
+	rcu_thread_online();
+	/* Back to goroutine code, but not while the world is stopped: announce
+	 * ourselves, then look (seq_cst both sides, as sched_stop_the_world). */
+	atomic_store(&w->active, 1);
+	if (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) && !atomic_load(&sched_rt.shutdown))
+		sched_stw_park(w);
+	w->cur->stop_sp = NULL;
+}
+
+long sched_syscall(long (*fn)(void *), void *arg)
+{
+	struct sched_worker *w = sched_worker_self();
+	if (!w || !w->cur)
+		return fn(arg);
+	struct syscall_call c = {w, fn, arg, 0, 0};
+	sched_ctx_spill(syscall_spilled, &c);
+	errno = c.err;
+	return c.ret;
+}
+
 static void stw_park_g(struct sched_worker *w)
 {
 	if (w->cur)

@@ -10,6 +10,8 @@
  * any scheduler call, channel operation, allocation in the layers above, or an
  * explicit sched_poll() in a long loop. A goroutine that runs a long loop
  * without polling delays stop-the-world and stack visits; that is the contract.
+ * The socket reads and writes of net.h count as stopped while in the kernel
+ * (Go's entersyscall): a slow system call does not delay a stop-the-world.
  *
  * The scheduler knows nothing of the collector. The layers above use:
  *   - hooks on spawn, exit, park and resume (struct sched_hooks);

@@ -89,3 +89,9 @@ double bench_seconds(const char *flag, const char *text)
 		bench_fatal(2, "%s=%s: expected seconds, more than 0 and at most 86400", flag, text);
 	return d;
 }
+
+int bench_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (int)n;
+}

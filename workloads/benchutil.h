@@ -37,6 +37,8 @@ void bench_gc_pause_figures(uint64_t n, const struct gc_stats *after, double *ma
  * the knob's message when the value is bad (benchgc.c). */
 struct gc_config;
 void bench_gc_flag(struct gc_config *cfg, const char *knob, const char *flag, const char *value);
+/* CPUs online, at least 1: the default worker count. */
+int bench_cpus(void);
 /* Seconds for flag: more than 0, at most a day; fatal otherwise. */
 double bench_seconds(const char *flag, const char *text);
 

@@ -671,10 +671,8 @@ static void parse(int argc, char **argv)
 			    (long long)cfg.conns);
 	if (cfg.senders > cfg.conns)
 		cfg.senders = cfg.conns;
-	if (!procs) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		procs = n < 1 ? 1 : n;
-	}
+	if (!procs)
+		procs = bench_cpus();
 	cfg.procs = (int)procs;
 }
 

@@ -165,10 +165,8 @@ static void parse(int argc, char **argv, struct gcb_options *o)
 		gcb_fatal(2, "--parked applies to cms/stw only");
 	if (!toc && procs)
 		gcb_fatal(2, "--procs applies to cms/stw only (boehm and malloc run one thread per worker)");
-	if (!workers) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		workers = n < 1 ? 1 : n;
-	}
+	if (!workers)
+		workers = bench_cpus();
 	o->workers = (int)workers;
 	o->procs = procs ? (int)procs : (int)(workers < SCHED_MAX_PROCS ? workers : SCHED_MAX_PROCS);
 	o->gogc = gc_cfg.gogc;

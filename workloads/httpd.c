@@ -425,10 +425,8 @@ static void parse(int argc, char **argv)
 	}
 	if (optind < argc)
 		bench_fatal(2, "unexpected argument \"%s\" (flags are --name=value; --help lists them)", argv[optind]);
-	if (!procs) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		procs = n < 1 ? 1 : n;
-	}
+	if (!procs)
+		procs = bench_cpus();
 	cfg.o.procs = (int)procs;
 	cfg.o.workers = (int)procs;
 	cfg.o.gogc = gc_cfg.gogc;

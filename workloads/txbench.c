@@ -197,6 +197,21 @@ void txb_worker_count(struct txb_worker *w, uint64_t hash, int64_t t0)
 	txb_hist_add(&w->hist, (uint64_t)(bench_now_ns() - t0));
 }
 
+void txb_serve_loop(const struct txb_options *o, struct txb_run *run, struct txb_worker *w,
+		    uint64_t (*serve)(const char *req, size_t len, void *ctx), void *ctx)
+{
+	char *buf = malloc(TXB_REQ_MAX);
+	if (!buf)
+		bench_fatal(1, "out of memory for a request buffer");
+	uint64_t idx;
+	while (txb_run_take(run, &idx)) {
+		size_t n = txb_request(o, idx, buf);
+		int64_t t0 = bench_now_ns();
+		txb_worker_count(w, serve(buf, n, ctx), t0);
+	}
+	free(buf);
+}
+
 void txb_collect_workers(struct txb_result *r, const struct txb_worker *w, int n)
 {
 	struct txb_hist *all = calloc(1, sizeof *all);
@@ -373,10 +388,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 	}
 	if (optind < argc)
 		bench_fatal(2, "unexpected argument \"%s\" (flags are --name=value; --help lists them)", argv[optind]);
-	if (!procs) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		procs = n < 1 ? 1 : n;
-	}
+	if (!procs)
+		procs = bench_cpus();
 	o->procs = (int)procs;
 	o->workers = workers ? (int)workers : o->procs;
 	bool goroutines = o->mode == TXB_TOC || o->mode == TXB_CMS || o->mode == TXB_STW;

@@ -117,6 +117,11 @@ struct txb_worker {
 
 /* One request done: its response hash, started at t0 (bench_now_ns), ended now. */
 void txb_worker_count(struct txb_worker *w, uint64_t hash, int64_t t0);
+/* A request loop: takes requests from run until it is over, generates each
+ * into a buffer of its own, times serve(request, len, ctx), which returns
+ * the response's hash, and counts it in w. */
+void txb_serve_loop(const struct txb_options *o, struct txb_run *run, struct txb_worker *w,
+		    uint64_t (*serve)(const char *req, size_t len, void *ctx), void *ctx);
 
 /* --- results ------------------------------------------------------------------------------ */
 

@@ -36,19 +36,15 @@ static const struct txb_options *opt;
 static struct tx_store *store;   /* in the data segment: a bdwgc root */
 static struct txb_run run;
 
+static uint64_t serve_request(const char *req, size_t len, void *unused)
+{
+	(void)unused;
+	return handle(store, req, len);
+}
+
 static void *thread_main(void *arg)
 {
-	struct txb_worker *w = arg;
-	char *buf = malloc(TXB_REQ_MAX);
-	if (!buf)
-		bench_fatal(1, "out of memory for a request buffer");
-	uint64_t idx;
-	while (txb_run_take(&run, &idx)) {
-		size_t len = txb_request(opt, idx, buf);
-		int64_t t0 = bench_now_ns();
-		txb_worker_count(w, handle(store, buf, len), t0);
-	}
-	free(buf);
+	txb_serve_loop(opt, &run, arg, serve_request, NULL);
 	return NULL;
 }
 

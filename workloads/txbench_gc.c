@@ -62,24 +62,21 @@ static struct txb_worker *workers;      /* loop: one per request loop; spawn: on
 static struct sched_waitgroup done;
 static bool toc_mode;
 
+/* One request of a loop driver: in toc mode a transaction of its own. */
+static uint64_t serve_loop_request(const char *req, size_t n, void *unused)
+{
+	(void)unused;
+	if (toc_mode)
+		toc_begin();
+	uint64_t h = handle(store_root, req, n);
+	if (toc_mode)
+		toc_end();
+	return h;
+}
+
 static void loop_main(void *arg)
 {
-	struct txb_worker *w = arg;
-	char *buf = malloc(TXB_REQ_MAX);
-	if (!buf)
-		bench_fatal(1, "out of memory for a request buffer");
-	uint64_t idx;
-	while (txb_run_take(&run, &idx)) {
-		size_t n = txb_request(opt, idx, buf);
-		int64_t t0 = bench_now_ns();
-		if (toc_mode)
-			toc_begin();
-		uint64_t h = handle(store_root, buf, n);
-		if (toc_mode)
-			toc_end();
-		txb_worker_count(w, h, t0);
-	}
-	free(buf);
+	txb_serve_loop(opt, &run, arg, serve_loop_request, NULL);
 	sched_wg_done(&done);
 }
 

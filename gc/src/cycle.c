@@ -208,9 +208,9 @@ static void hook_resume(struct sched_g *g)
 static void hook_send(const void *elem, size_t size)
 {
 	if (__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) & GC_BARRIER_MARK) {
-		uintptr_t a = ((uintptr_t)elem + 7) & ~(uintptr_t)7;
-		for (; a + 8 <= (uintptr_t)elem + size; a += 8)
-			gc_shade_barrier(*(const uintptr_t *)a);
+		struct gc_marker tmp, *m = marker_here(&tmp);
+		gc_scan_conservative(m, elem, (const char *)elem + size);
+		done_here(m, &tmp);
 	}
 	if (gc_layer && gc_layer->hooks.send)
 		gc_layer->hooks.send(elem, size);

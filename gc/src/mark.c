@@ -309,6 +309,15 @@ void gc_scan_object(struct gc_marker *m, struct gc_span *s, uint32_t idx, uintpt
 GC_NO_ASAN void gc_scan_conservative(struct gc_marker *m, const void *lo, const void *hi)
 {
 	uintptr_t a = ((uintptr_t)lo + 7) & ~(uintptr_t)7;
+	if (__builtin_expect(m->checkmark, 0)) {
+		/* The verifier's re-mark: a word that may not be a pointer. */
+		for (; a + 8 <= (uintptr_t)hi; a += 8) {
+			uintptr_t v = *(const uintptr_t *)a;
+			if (v >= 4096)
+				gc_verify_word(m, v);
+		}
+		return;
+	}
 	for (; a + 8 <= (uintptr_t)hi; a += 8) {
 		uintptr_t v = *(const uintptr_t *)a;
 		if (v >= 4096)

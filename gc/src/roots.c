@@ -72,17 +72,7 @@ void gc_roots_scan(struct gc_marker *m)
  * be a struct with pointers among other data). */
 static void chan_values(const void *lo, const void *hi, void *arg)
 {
-	struct gc_marker *m = arg;
-	uintptr_t a = ((uintptr_t)lo + 7) & ~(uintptr_t)7;
-	for (; a + 8 <= (uintptr_t)hi; a += 8) {
-		uintptr_t v = *(const uintptr_t *)a;
-		if (v < 4096)
-			continue;
-		if (m->checkmark)
-			gc_verify_word(m, v);
-		else
-			gc_shade(m, v);
-	}
+	gc_scan_conservative(arg, lo, hi);
 }
 
 void gc_roots_scan_all(struct gc_marker *m)

@@ -95,12 +95,7 @@ GC_NO_ASAN static void visit_stack(struct sched_g *g, const void *lo, const void
 	struct gc_marker *m = arg;
 	snprintf(stack_desc, sizeof stack_desc, "the stack of goroutine %" PRIu64, sched_g_id(g));
 	root_desc = stack_desc;
-	uintptr_t a = ((uintptr_t)lo + 7) & ~(uintptr_t)7;
-	for (; a + 8 <= (uintptr_t)hi; a += 8) {
-		uintptr_t v = *(const uintptr_t *)a;
-		if (v >= 4096)
-			check_and_shade(m, v, 0, true);
-	}
+	gc_scan_conservative(m, lo, hi);   /* m->checkmark: gc_verify_word per word */
 	root_desc = "a registered root";
 }
 

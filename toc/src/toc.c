@@ -488,14 +488,29 @@ static bool has_free(struct gc_span *s)
 
 /* The running goroutine's window, opened if it has none (or a stale one);
  * NULL outside a goroutine. */
+/* The running goroutine's window, opened if it has none; NULL (allocate
+ * from the shared caches) when there is no goroutine or a mark phase runs.
+ * A window opened during a mark would be forfeited at its end, and a
+ * forfeit hands the region's carved spans (a page or more for every size
+ * class the transaction used) to the central lists and takes a fresh
+ * region for the next window: for as long as the mark lasted, every
+ * transaction paid for a region and grew the heap by it, and at a 1 GiB
+ * store a mark that spanned a whole run cut toc's throughput by an order
+ * of magnitude. So a goroutine without a window allocates as under cms
+ * until the cycle ends (the flip detaches every window), and its first
+ * allocation after opens one. A window already open when the mark starts
+ * keeps its region and is forfeited at its end as before. */
 static struct toc_region *window_of_running(void)
 {
 	struct sched_g *g = sched_self();
 	if (!g)
 		return NULL;
 	struct gc_cache *c = &gc_caches[sched_worker_index()];
-	if (!c->local)
+	if (!c->local) {
+		if (atomic_load_explicit(&gc_st.phase, memory_order_relaxed) != GC_PHASE_OFF)
+			return NULL;
 		window_open(g);
+	}
 	return region_of_local(c->local);
 }
 
@@ -503,8 +518,10 @@ static struct gc_span *layer_refill(struct gc_cache *c, int spc)
 {
 	(void)c;   /* the running worker's: window_of_running finds it */
 	struct toc_region *r = window_of_running();
-	if (!r)
+	if (!r) {
+		COUNT(marking_bytes, gc_classes[spc >> 1].size);
 		return NULL;
+	}
 	struct gc_span *s = r->spans[spc];
 	if (has_free(s))
 		return s;
@@ -532,8 +549,10 @@ static struct gc_span *layer_refill(struct gc_cache *c, int spc)
 static struct gc_span *layer_alloc_large(size_t npages, bool *zeroed)
 {
 	struct toc_region *r = window_of_running();
-	if (!r)
+	if (!r) {
+		COUNT(marking_bytes, npages * GC_PAGE_SIZE);
 		return NULL;
+	}
 	struct gc_span *s = take_pages(r, (int)npages, zeroed);
 	if (!s) {
 		COUNT(shared_bytes, npages * GC_PAGE_SIZE);

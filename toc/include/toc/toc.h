@@ -71,6 +71,7 @@ bool toc_enabled(void);
 	X(large_objects, "local large objects allocated (objects over 2 KiB, in pages of the region)") \
 	X(slow_stores, "stores that took the barrier's slow path with the layer on") \
 	X(shared_bytes, "small-object bytes a full region sent to the shared caches") \
+	X(marking_bytes, "bytes allocated from the shared caches because a mark phase ran when the goroutine had no window") \
 	X(regions_made, "regions reserved")                                    \
 	X(regions_claimed, "stale regions claimed by the sweeper")             \
 	X(regions_full, "regions handed to the collector at a window's end, half full of published objects") \

@@ -3,12 +3,12 @@
 # per-figure scripts, which set datafile, outfile, xlab and logx.
 # Columns of the .dat (paper/lib/gen.py): value, then per mode
 # (toc cms stw boehm arena go) txn/s median, min, max, GC us/txn median.
-set terminal pdfcairo size 6in,2.7in font "Helvetica,9"
+set terminal pdfcairo size 6in,2.7in font "Helvetica,11"
 set output outfile
 set datafile missing "NaN"
 rows = int(system("grep -vc '^#' " . datafile))
 set multiplot layout 1,2
-set key bmargin center horizontal font ",7" samplen 2
+set key bmargin center horizontal font ",10" samplen 2
 set grid ytics lc rgb "#dddddd"
 set xlabel xlab
 if (logx) { set logscale x 2 }

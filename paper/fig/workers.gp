@@ -5,4 +5,5 @@ datafile = gendir . "/workers.dat"
 outfile = gendir . "/fig-workers.pdf"
 xlab = "worker threads"
 logx = 0
+set xtics 1
 load figdir . "/sweep-common.gp"

@@ -23,15 +23,26 @@ import sys
 
 MODES = ["toc", "cms", "stw", "boehm", "arena", "go"]
 SWEEPS = ["live", "publish", "gogc", "inflight", "workers", "alloc"]
+# The sweeps whose toc runs show where window bytes go (fig/fate.gp).
+FATE_SWEEPS = ["publish", "gogc", "live"]
 
 # Every file gen.py writes: paper/check compares this with what toc.tex uses.
 OUTPUTS = ["macros.tex", "tab-headline.tex", "tab-servers.tex", "tab-barrier.tex", "tab-pauses.tex",
-           "tab-machine.tex", "pauses.dat", "pauses-series.gp"] + [f"{s}.dat" for s in SWEEPS]
+           "tab-machine.tex", "tab-memory.tex", "pauses.dat", "pauses-series.gp"] + \
+    [f"{s}.dat" for s in SWEEPS] + [f"fate-{s}.dat" for s in FATE_SWEEPS]
 
 
 def med(v):
     v = [x for x in v if x is not None and not (isinstance(x, float) and math.isnan(x))]
     return statistics.median(v) if v else None
+
+
+def spread_pct(v):
+    """The runs' spread: (max - min) / median, in percent (None under 2 runs)."""
+    v = [x for x in v if x is not None]
+    if len(v) < 2 or not med(v):
+        return None
+    return (max(v) - min(v)) / med(v) * 100
 
 
 def fmt(v, digits=0, scale=1.0):
@@ -76,14 +87,15 @@ def headline(res, out, mac):
         gcmib = (f["gc_cpu_seconds"] * 1e3 / f["allocated_mb"]) if f["gc_cpu_seconds"] is not None and f["allocated_mb"] else None
         ratio = f["txn_per_sec"] / cms if cms and f["txn_per_sec"] else None
         lbo = best / f["txn_per_sec"] if best and f["txn_per_sec"] else None
-        rows.append(f"{m} & {len(by[m])} & {fmt(f['txn_per_sec'])} & {fmt(ratio, 2)} & {fmt(lbo, 2)} & {fmt(f['gc_cpu_us_per_txn'], 1)} & "
+        sp = spread_pct([r.get("txn_per_sec") for r in by[m]])
+        rows.append(f"{m} & {len(by[m])} & {fmt(f['txn_per_sec'])} & {fmt(sp)} & {fmt(ratio, 2)} & {fmt(lbo, 2)} & {fmt(f['gc_cpu_us_per_txn'], 1)} & "
                     f"{fmt(gcmib, 2)} & {fmt(f['gc_cycles'])} & {fmt(f['txn_p99_us'])} & {fmt(f['stw_max_us'])} & "
                     f"{fmt(f['peak_rss_mb'])} \\\\")
     with open(os.path.join(out, "tab-headline.tex"), "w") as f:
-        f.write("\\begin{tabular}{lrrrrrrrrrr}\n\\toprule\n"
-                "mode & runs & txn/s & vs cms & time vs best & GC \\textmu s/txn & GC ms/MiB & cycles & p99 \\textmu s & "
+        f.write("\\begin{tabular}{lrrrrrrrrrrr}\n\\toprule\n"
+                "mode & runs & txn/s & spread \\% & vs cms & time vs best & GC \\textmu s/txn & GC ms/MiB & cycles & p99 \\textmu s & "
                 "STW max \\textmu s & RSS MiB \\\\\n\\midrule\n")
-        f.write("\n".join(rows) if rows else "\\multicolumn{11}{c}{no workloads/bench results in this folder} \\\\")
+        f.write("\n".join(rows) if rows else "\\multicolumn{12}{c}{no workloads/bench results in this folder} \\\\")
         f.write("\n\\bottomrule\n\\end{tabular}\n")
     t, a, c = med_of["toc"]["txn_per_sec"], med_of["arena"]["txn_per_sec"], cms
     mac.put("hlRuns", str(max((len(v) for v in by.values()), default=0)))
@@ -145,14 +157,137 @@ def sweep(res, out, name, mac):
     if name == "inflight":
         own = [num(r.get("toc_owned_bytes_max")) for r in rows if r["mode"] == "toc"]
         own = [x for x in own if x is not None]
+        # Runs in which the windows never owned more than one region at once
+        # (the default 512 KiB): one worker ran every request goroutine.
+        mac.put("swInflightOneRegionRuns", fmt(sum(1 for x in own if x <= 512 * 1024)))
+        mac.put("swInflightTocRuns", fmt(len(own)))
         mac.put("swInflightOwnedKiB", fmt(max(own) / 1024 if own else None))
         mac.put("swInflightMax", fmt(max(values) if values else None))
-    if name == "gogc":
-        lo = min(values) if values else None
-        t = med([num(r["txn_per_sec"]) for r in rows if lo is not None and float(r["value"]) == lo and r["mode"] == "toc"])
-        c = med([num(r["txn_per_sec"]) for r in rows if lo is not None and float(r["value"]) == lo and r["mode"] == "cms"])
-        mac.put("swGogcLow", fmt(lo))
-        mac.put("swGogcLowRatio", fmt(t / c if t and c else None, 2))
+    if name in ("live", "gogc") and rows:
+        # Both ends of the sweep: toc/cms, and cms's GC CPU and cycles.
+        pre = "sw" + name.capitalize()
+        for end, v in (("Lo", values[0]), ("Hi", values[-1])):
+            at = lambda m, k: med([num(r[k]) for r in rows if float(r["value"]) == v and r["mode"] == m])
+            t, c = at("toc", "txn_per_sec"), at("cms", "txn_per_sec")
+            mac.put(pre + end, fmt(v))
+            mac.put(pre + end + "Ratio", fmt(t / c if t and c else None, 2))
+            mac.put(pre + end + "CmsGc", fmt(at("cms", "gc_cpu_us_per_txn"), 1))
+            mac.put(pre + end + "CmsCycles", fmt(at("cms", "gc_cycles")))
+    elif name in ("live", "gogc"):
+        for end in ("Lo", "Hi"):
+            for k in ("", "Ratio", "CmsGc", "CmsCycles"):
+                mac.put("sw" + name.capitalize() + end + k, "n/a")
+
+
+def scheduler(res, mac):
+    """The scheduler against Go's (workloads/bench's schedbench runs): medians."""
+    runs = read_jsonl(sorted(glob.glob(os.path.join(res, "bench", "*", "sched_runs.jsonl"))))
+    keys = (("switch_ns", "Switch", 1), ("chan_pingpong_ns", "Pingpong", 0), ("spawn_exit_ns", "Spawn", 0),
+            ("rss_per_parked_kib", "Parked", 2))
+    for k, name, digits in keys:
+        t = med([r["result"].get(k) for r in runs if r["program"] == "schedbench"])
+        g = med([r["result"].get(k) for r in runs if r["program"] == "go-schedbench"])
+        mac.put(f"sch{name}", fmt(t, digits))
+        mac.put(f"sch{name}Go", fmt(g, digits))
+    mac.put("schParkedCount", fmt(med([r["result"].get("parked_goroutines") for r in runs
+                                       if r["program"] == "schedbench"])))
+
+
+def sweep_rows(res, name):
+    path = os.path.join(res, f"sweep-{name}", "points.csv")
+    return list(csv.DictReader(open(path))) if os.path.exists(path) else []
+
+
+def num(x):
+    return float(x) if x not in ("", None) else None
+
+
+def sweep_spreads(res, mac):
+    """The spread of the runs at one point of one sweep, for each point and
+    mode with two runs or more: its median and the largest, over all sweeps."""
+    sp = []
+    for name in SWEEPS:
+        rows = sweep_rows(res, name)
+        for key in {(r["value"], r["mode"]) for r in rows}:
+            v = spread_pct([num(r["txn_per_sec"]) for r in rows if (r["value"], r["mode"]) == key])
+            if v is not None:
+                sp.append(v)
+    mac.put("swSpreadMed", fmt(med(sp)))
+    mac.put("swSpreadMax", fmt(max(sp) if sp else None))
+    mac.put("swSpreadN", fmt(len(sp)))
+    mac.put("swRounds", fmt(max((int(r["round"]) for n in SWEEPS for r in sweep_rows(res, n)), default=None)))
+
+
+def fate(res, out, mac):
+    """Where toc's window bytes went (published, forfeited; the rest was
+    reclaimed by rewind) and its cycles against cms's, over the sweeps of
+    FATE_SWEEPS: gen/fate-NAME.dat for fig/fate.gp."""
+    worst_forfeit = None
+    for name in FATE_SWEEPS:
+        rows = sweep_rows(res, name)
+        values = sorted({float(r["value"]) for r in rows})
+        with open(os.path.join(out, f"fate-{name}.dat"), "w") as f:
+            f.write("# value, toc: published %, forfeited %, reclaimed %, cycles; cms cycles (medians)\n")
+            if not rows:
+                f.write("# no results for this sweep\nNaN NaN NaN NaN NaN NaN\n")
+            for v in values:
+                pts = lambda m: [r for r in rows if float(r["value"]) == v and r["mode"] == m]
+                t = pts("toc")
+                if not t:
+                    continue
+                pub = med([num(r["published_fraction"]) for r in t])
+                ff = med([num(r["forfeit_fraction"]) for r in t])
+                rec = med([num(r["toc_reclaimed_fraction"]) for r in t])
+                cyc = med([num(r["gc_cycles"]) for r in t])
+                ccyc = med([num(r["gc_cycles"]) for r in pts("cms")])
+                cell = lambda x, k=1.0: "NaN" if x is None else f"{x * k:.3f}"
+                f.write(f"{v:g} {cell(pub, 100)} {cell(ff, 100)} {cell(rec, 100)} {cell(cyc)} {cell(ccyc)}\n")
+                if ff is not None and (worst_forfeit is None or ff > worst_forfeit[0]):
+                    worst_forfeit = (ff, name, v)
+    mac.put("fateForfeitMax", fmt(worst_forfeit[0] * 100, 1) if worst_forfeit else "n/a")
+    # The most cycles one toc run and one cms run ran at any point of these sweeps.
+    for m in ("toc", "cms"):
+        c = [num(r["gc_cycles"]) for n in FATE_SWEEPS for r in sweep_rows(res, n) if r["mode"] == m]
+        c = [x for x in c if x is not None]
+        mac.put(f"fate{m.capitalize()}CyclesMax", fmt(max(c) if c else None))
+
+
+def memory(res, out, mac):
+    """The memory of owned spans against requests in flight (the inflight
+    sweep: a goroutine per request): the most bytes toc's windows owned at
+    once, and every goroutine mode's peak RSS beside it."""
+    rows = sweep_rows(res, "inflight")
+    values = sorted({float(r["value"]) for r in rows})
+    modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
+    lines = []
+    for v in values:
+        pts = lambda m: [r for r in rows if float(r["value"]) == v and r["mode"] == m]
+        own = med([num(r.get("toc_owned_bytes_max")) for r in pts("toc")])
+        cells = [fmt(v), fmt(own / 1024 if own is not None else None)]
+        cells += [fmt(med([num(r["peak_rss_mb"]) for r in pts(m)])) for m in modes]
+        lines.append(" & ".join(cells) + " \\\\")
+    with open(os.path.join(out, "tab-memory.tex"), "w") as f:
+        f.write("\\begin{tabular}{rr" + "r" * len(modes) + "}\n\\toprule\n")
+        f.write(" & toc owned & \\multicolumn{%d}{c}{peak RSS, MiB} \\\\\n" % max(len(modes), 1))
+        f.write("in flight & KiB max & " + " & ".join(modes) + " \\\\\n\\midrule\n")
+        f.write("\n".join(lines) if lines else "\\multicolumn{2}{c}{no inflight sweep results in this folder} \\\\")
+        f.write("\n\\bottomrule\n\\end{tabular}\n")
+    t = [med([num(r["peak_rss_mb"]) for r in rows if float(r["value"]) == v and r["mode"] == "toc"]) for v in values]
+    c = [med([num(r["peak_rss_mb"]) for r in rows if float(r["value"]) == v and r["mode"] == "cms"]) for v in values]
+    ratios = [a / b for a, b in zip(t, c) if a and b]
+    lo, hi = (fmt(min(ratios), 2), fmt(max(ratios), 2)) if ratios else ("n/a", "n/a")
+    mac.put("memTocOverCmsRss", lo if lo == hi else f"{lo}--{hi}")
+    # The chat server at its most connections: what toc's windows owned at
+    # once, against the resident memory per connection of each mode.
+    chat = read_jsonl(glob.glob(os.path.join(res, "chat", "pauses.jsonl")))
+    hi = max((r["connections"] for r in chat), default=None)
+    at = lambda m: [r for r in chat if r["connections"] == hi and r["mode"] == m]
+    owned = [((r.get("toc") or {}).get("toc_owned_bytes_max")) for r in at("toc")]
+    owned = [x for x in owned if x is not None]
+    mac.put("memChatConns", fmt(hi))
+    mac.put("memChatOwnedKiB", fmt(max(owned) / 1024 if owned else None))
+    mac.put("memChatRssToc", fmt(med([r.get("rss_per_conn_kib") for r in at("toc")]), 1))
+    mac.put("memChatRssCms", fmt(med([r.get("rss_per_conn_kib") for r in at("cms")]), 1))
 
 
 def servers(res, out, mac):
@@ -165,16 +300,18 @@ def servers(res, out, mac):
         h[s] = {"rps": med([x["rps"] for x in v]), "p50": med([x["p50_ms"] for x in v]),
                 "p99": med([x["p99_ms"] for x in v]), "n": len(v)}
         if v:
-            rows.append(f"httpd, {s} & {len(v)} & {fmt(h[s]['rps'])} requests/s & {fmt(h[s]['p50'], 2)} & {fmt(h[s]['p99'], 2)} \\\\")
+            rows.append(f"httpd, {s} & {len(v)} & {fmt(h[s]['rps'])} & {fmt(spread_pct([x['rps'] for x in v]))} & "
+                        f"{fmt(h[s]['p50'], 2)} & {fmt(h[s]['p99'], 2)} \\\\")
     for m in ("toc", "cms"):
         v = [r for r in chat if r["mode"] == m]
         if v:
-            rows.append(f"chat, {m} & {len(v)} & {fmt(med([r['msgs_per_sec'] for r in v]))} msgs/s & "
+            rows.append(f"chat, {m} & {len(v)} & {fmt(med([r['msgs_per_sec'] for r in v]))} & "
+                        f"{fmt(spread_pct([r['msgs_per_sec'] for r in v]))} & "
                         f"{fmt(med([r['delivery_p50_us'] for r in v]), 2, 1e-3)} & "
                         f"{fmt(med([r['delivery_p99_us'] for r in v]), 2, 1e-3)} \\\\")
     with open(os.path.join(out, "tab-servers.tex"), "w") as f:
-        f.write("\\begin{tabular}{lrrrr}\n\\toprule\nserver & runs & throughput & p50 ms & p99 ms \\\\\n\\midrule\n")
-        f.write("\n".join(rows) if rows else "\\multicolumn{5}{c}{no server results in this folder} \\\\")
+        f.write("\\begin{tabular}{lrrrrr}\n\\toprule\nserver & runs & per s & spread \\% & p50 ms & p99 ms \\\\\n\\midrule\n")
+        f.write("\n".join(rows) if rows else "\\multicolumn{6}{c}{no server results in this folder} \\\\")
         f.write("\n\\bottomrule\n\\end{tabular}\n")
     r = lambda a, b: fmt(a / b if a and b else None, 2)
     mac.put("srvTocOverGo", r(h["toc"]["rps"], h["go"]["rps"]))
@@ -231,8 +368,11 @@ def pauses(res, out, mac):
             mac.put(f"pause{m.capitalize()}Ratio", fmt(b / a if a and b else None, 2))
         mac.put("pauseLoConns", fmt(lo))
         mac.put("pauseHiConns", fmt(hi))
+        worst = max((r["stw_ttsp_max_us"] for r in runs if r["connections"] == hi and r.get("stw_ttsp_max_us") is not None),
+                    default=None)
+        mac.put("pauseTtspWorstMs", fmt(worst / 1e3 if worst is not None else None, 1))
     else:
-        for k in ("pauseTocRatio", "pauseCmsRatio", "pauseLoConns", "pauseHiConns"):
+        for k in ("pauseTocRatio", "pauseCmsRatio", "pauseLoConns", "pauseHiConns", "pauseTtspWorstMs"):
             mac.put(k, "n/a")
 
 
@@ -269,7 +409,8 @@ def machine(res, out, mac):
         m = {}
     commit = open(os.path.join(res, "commit.txt")).read().strip() if os.path.exists(os.path.join(res, "commit.txt")) else "unknown"
     config = open(os.path.join(res, "config.txt")).read().strip() if os.path.exists(os.path.join(res, "config.txt")) else "unknown"
-    esc = lambda s: str(s).replace("\\", "/").replace("_", "\\_").replace("%", "\\%").replace("&", "\\&").replace("#", "\\#")
+    esc = lambda s: (str(s).replace("\\", "/").replace("_", "\\_").replace("%", "\\%").replace("&", "\\&")
+                     .replace("#", "\\#").replace("--", "-{}-"))
     with open(os.path.join(out, "tab-machine.tex"), "w") as f:
         f.write("\\begin{tabular}{lp{0.68\\columnwidth}}\n\\toprule\n")
         for k, v in (("CPU", m.get("cpu")), ("cores", m.get("cores")), ("memory GiB", m.get("mem_gib")),
@@ -292,6 +433,10 @@ def main():
     headline(res, out, mac)
     for s in SWEEPS:
         sweep(res, out, s, mac)
+    scheduler(res, mac)
+    sweep_spreads(res, mac)
+    fate(res, out, mac)
+    memory(res, out, mac)
     servers(res, out, mac)
     pauses(res, out, mac)
     barrier(res, out, mac)

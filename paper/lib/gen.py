@@ -14,6 +14,7 @@ RESULTS_DIR (written by paper/build):
   barrier.jsonl                            barrierbench --json runs
 """
 import csv
+import functools
 import glob
 import json
 import math
@@ -117,11 +118,20 @@ def headline(res, out, mac):
     mac.put("hlTocOwnedKiB", fmt(owned / 1024 if owned is not None else None))
 
 
-def sweep(res, out, name, mac):
+@functools.lru_cache(maxsize=None)
+def sweep_rows(res, name):
+    """The rows of one sweep's points.csv, read once (callers do not modify them)."""
     path = os.path.join(res, f"sweep-{name}", "points.csv")
-    rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
+    return list(csv.DictReader(open(path))) if os.path.exists(path) else []
+
+
+def num(x):
+    return float(x) if x not in ("", None) else None
+
+
+def sweep(res, out, name, mac):
+    rows = sweep_rows(res, name)
     values = sorted({float(r["value"]) for r in rows})
-    num = lambda x: float(x) if x not in ("", None) else None
     with open(os.path.join(out, f"{name}.dat"), "w") as f:
         f.write("# value, then per mode (" + " ".join(MODES) + "): txn/s median, min, max, GC us/txn median\n")
         if not rows:
@@ -193,15 +203,6 @@ def scheduler(res, mac):
                                        if r["program"] == "schedbench"])))
 
 
-def sweep_rows(res, name):
-    path = os.path.join(res, f"sweep-{name}", "points.csv")
-    return list(csv.DictReader(open(path))) if os.path.exists(path) else []
-
-
-def num(x):
-    return float(x) if x not in ("", None) else None
-
-
 def sweep_spreads(res, mac):
     """The spread of the runs at one point of one sweep, for each point and
     mode with two runs or more: its median and the largest, over all sweeps."""
@@ -222,7 +223,7 @@ def fate(res, out, mac):
     """Where toc's window bytes went (published, forfeited; the rest was
     reclaimed by rewind) and its cycles against cms's, over the sweeps of
     FATE_SWEEPS: gen/fate-NAME.dat for fig/fate.gp."""
-    worst_forfeit = None
+    worst_forfeit = None   # the largest forfeited fraction at any point
     for name in FATE_SWEEPS:
         rows = sweep_rows(res, name)
         values = sorted({float(r["value"]) for r in rows})
@@ -242,9 +243,9 @@ def fate(res, out, mac):
                 ccyc = med([num(r["gc_cycles"]) for r in pts("cms")])
                 cell = lambda x, k=1.0: "NaN" if x is None else f"{x * k:.3f}"
                 f.write(f"{v:g} {cell(pub, 100)} {cell(ff, 100)} {cell(rec, 100)} {cell(cyc)} {cell(ccyc)}\n")
-                if ff is not None and (worst_forfeit is None or ff > worst_forfeit[0]):
-                    worst_forfeit = (ff, name, v)
-    mac.put("fateForfeitMax", fmt(worst_forfeit[0] * 100, 1) if worst_forfeit else "n/a")
+                if ff is not None and (worst_forfeit is None or ff > worst_forfeit):
+                    worst_forfeit = ff
+    mac.put("fateForfeitMax", fmt(worst_forfeit * 100 if worst_forfeit is not None else None, 1))
     # The most cycles one toc run and one cms run ran at any point of these sweeps.
     for m in ("toc", "cms"):
         c = [num(r["gc_cycles"]) for n in FATE_SWEEPS for r in sweep_rows(res, n) if r["mode"] == m]

@@ -624,9 +624,7 @@ static void parse(int argc, char **argv)
 	};
 	char err[256];
 	struct sched_config scfg = {0};
-	if (gc_config_from_env(&gc_cfg, err, sizeof err) || sched_config_from_env(&scfg, err, sizeof err))
-		bench_fatal(2, "%s", err);
-	cfg.mode = gc_cfg.toc ? TXB_TOC : gc_cfg.mode == GC_MODE_STW ? TXB_STW : TXB_CMS;
+	cfg.mode = txb_config_from_env(&gc_cfg, &scfg);
 	cfg.conns = 1000;
 	cfg.senders = 64;
 	cfg.size = 128;

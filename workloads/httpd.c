@@ -369,8 +369,7 @@ static void parse(int argc, char **argv)
 	};
 	char err[256];
 	struct sched_config scfg = {0};
-	if (gc_config_from_env(&gc_cfg, err, sizeof err) || sched_config_from_env(&scfg, err, sizeof err))
-		bench_fatal(2, "%s", err);
+	enum txb_mode mode = txb_config_from_env(&gc_cfg, &scfg);
 	cfg.host = "127.0.0.1";
 	cfg.port = 8080;
 	cfg.idle_ns = 60 * SEC;
@@ -378,7 +377,7 @@ static void parse(int argc, char **argv)
 	cfg.write_ns = 10 * SEC;
 	cfg.max_conns = 200000;
 	cfg.o = (struct txb_options){
-		.mode = gc_cfg.toc ? TXB_TOC : gc_cfg.mode == GC_MODE_STW ? TXB_STW : TXB_CMS,
+		.mode = mode,
 		.driver = TXB_LOOP,
 		.live_mb = 256,
 		.items = -1,

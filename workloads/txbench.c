@@ -313,6 +313,14 @@ static void usage(FILE *f)
 
 static struct gc_config gc_cfg;
 
+enum txb_mode txb_config_from_env(struct gc_config *gc, struct sched_config *sched)
+{
+	char err[256];
+	if (gc_config_from_env(gc, err, sizeof err) || sched_config_from_env(sched, err, sizeof err))
+		bench_fatal(2, "%s", err);
+	return gc->toc ? TXB_TOC : gc->mode == GC_MODE_STW ? TXB_STW : TXB_CMS;
+}
+
 void txb_parse(int argc, char **argv, struct txb_options *o)
 {
 	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_DURATION,
@@ -338,10 +346,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 	};
 	char err[256];
 	struct sched_config scfg = {0};
-	if (gc_config_from_env(&gc_cfg, err, sizeof err) || sched_config_from_env(&scfg, err, sizeof err))
-		bench_fatal(2, "%s", err);
 	*o = (struct txb_options){
-		.mode = gc_cfg.toc ? TXB_TOC : gc_cfg.mode == GC_MODE_STW ? TXB_STW : TXB_CMS,
+		.mode = txb_config_from_env(&gc_cfg, &scfg),
 		.driver = TXB_LOOP,
 		.inflight = 64,
 		.live_mb = 256,

@@ -27,6 +27,7 @@
 #include "benchutil.h"
 
 struct gc_config;
+struct sched_config;
 
 enum txb_mode { TXB_TOC, TXB_CMS, TXB_STW, TXB_BOEHM, TXB_ARENA, TXB_NMODES };
 enum txb_driver { TXB_LOOP, TXB_SPAWN, TXB_NDRIVERS };
@@ -149,6 +150,11 @@ void txb_collect_workers(struct txb_result *r, const struct txb_worker *w, int n
 
 /* The flags (fatal with a message on a bad one; --help exits 0). */
 void txb_parse(int argc, char **argv, struct txb_options *o);
+/* The runtime's knobs from the environment (TOC_*, GOGC, GOMEMLIMIT; fatal,
+ * naming the variable, on a bad one) into *gc and *sched, and the goroutine
+ * mode they select (toc, stw or cms): the default --mode of the programs
+ * that run txbench's handler on the runtime. */
+enum txb_mode txb_config_from_env(struct gc_config *gc, struct sched_config *sched);
 /* One JSON object on stdout (the keys --help lists), or a table. */
 void txb_print_json(const struct txb_options *o, const struct txb_result *r);
 void txb_print_table(const struct txb_options *o, const struct txb_result *r);

@@ -112,6 +112,10 @@ struct sched_g {
 	void *asan_fake_stack;           /* sanitizer fiber bookkeeping */
 	int valgrind_stack_id;           /* VALGRIND_STACK_REGISTER id, 0 if none */
 	void *stop_sp;                   /* while stopped for the world on its own stack: lowest spilled word */
+	bool urgent;                     /* readied ahead of the goroutine that readied it (sched_set_urgent) */
+	uint8_t account;                 /* open CPU account (account.c), 0 for none */
+	uint64_t account_t0;             /* thread CPU clock when it was (re)started on this worker */
+	uint64_t account_own;            /* CPU charged to any account by this goroutine, cumulative */
 };
 
 /* --- spinlock and futex ----------------------------------------------------- */
@@ -185,6 +189,10 @@ struct sched_worker {
 	uint32_t spawn_no_yield;             /* fresh stacks to make before backpressure may yield again */
 	void *altstack;                      /* signal stack for overflow reports */
 	struct sched_stats stats;            /* owner-written counters, merged on read */
+	uint64_t account_ns[SCHED_ACCOUNTS]; /* CPU charged on this worker per account; owner-written */
+	uint8_t g0_account;                  /* the scheduler context's open account */
+	uint64_t g0_account_t0;              /* and its start */
+	uint64_t g0_account_own;             /* what the scheduler context charged, cumulative */
 } __attribute__((aligned(64)));       /* one cache line apart: no false sharing */
 
 /* The one runtime. Exists between sched_run's start and end. */
@@ -268,6 +276,12 @@ void sched_ready_batch(struct sched_g *list, uint32_t n);
 bool sched_g_cas(struct sched_g *g, uint32_t from, uint32_t to);
 void sched_wakep(void);
 uint64_t sched_rand(struct sched_worker *w);
+
+/* account.c: the switch path stops and restarts an open account's clock */
+void sched_account_stop(struct sched_worker *w, struct sched_g *g);
+void sched_account_restart(struct sched_g *g);
+void sched_accounts_retire(void);   /* runtime_free: keep the totals */
+void sched_accounts_reset(void);    /* sched_run: start from zero */
 
 /* stack.c: the stack region */
 int sched_stacks_init(const struct sched_config *cfg);

@@ -235,11 +235,24 @@ void sched_ready(struct sched_g *g)
 {
 	g_transition(g, SCHED_G_WAITING, SCHED_G_RUNNABLE);
 	struct sched_worker *w = sched_worker_self();
-	if (w)
+	if (w) {
 		runq_put(w, g, true);
-	else
+		/* An urgent goroutine runs next here: the goroutine that
+		 * readied it (if one runs on this worker) yields at its next
+		 * poll, as Go's scheduler puts a GC worker ahead of the queue. */
+		if (g->urgent && w->cur)
+			sched_preempt_request(w);
+	} else {
 		gq_put(g);
+	}
 	sched_wakep();
+}
+
+void sched_set_urgent(bool on)
+{
+	struct sched_worker *w = sched_worker_self();
+	if (w && w->cur)
+		w->cur->urgent = on;
 }
 
 /* --- idle workers ----------------------------------------------------------------- */
@@ -547,6 +560,8 @@ void sched_switch_out(struct sched_worker *w, enum sched_op op)
 		sched_visit_before_switch(g);
 	if (op == SCHED_OP_PARK && sched_rt.hooks.park)
 		sched_rt.hooks.park(g);
+	if (g->account)
+		sched_account_stop(w, g);
 	w->prev = g;
 	w->prev_op = op;
 	void **fake = op == SCHED_OP_EXIT ? NULL : &g->asan_fake_stack;
@@ -566,6 +581,8 @@ void sched_switch_out(struct sched_worker *w, enum sched_op op)
 	w = sched_worker_self();
 	sched_san_finish_switch(g->asan_fake_stack);
 	finish_prev(w);
+	if (g->account)
+		sched_account_restart(g);
 	if (sched_rt.hooks.resume)
 		sched_rt.hooks.resume(g);
 }
@@ -661,6 +678,9 @@ uint64_t sched_go(void (*fn)(void *), void *arg)
 	g->param = NULL;
 	g->wait_reason = NULL;
 	g->asan_fake_stack = NULL;
+	g->account = 0;
+	g->account_own = 0;
+	g->urgent = false;
 	atomic_store_explicit(&g->select_done, 0, memory_order_relaxed);
 	atomic_store_explicit(&g->scanned_epoch, atomic_load(&sched_rt.visit_epoch),
 			      memory_order_relaxed);
@@ -835,6 +855,7 @@ static void main_trampoline(void *p)
 
 static void runtime_free(void)
 {
+	sched_accounts_retire();
 	for (int i = 0; i < sched_rt.cfg.procs && sched_rt.workers; i++)
 		sched_stacks_worker_fini(&sched_rt.workers[i]);
 	free(sched_rt.workers);
@@ -886,6 +907,7 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 	sched_rt.hooks = hooks;
 	sched_rt.cfg = cfg;
 	sched_rt.next_id = 1;
+	sched_accounts_reset();
 	sched_poll_word = 0;
 	monitor_sleeping = 0;
 	cds_wfcq_init(&sched_rt.gq_head, &sched_rt.gq_tail);

@@ -121,6 +121,13 @@ void sched_park(bool (*commit)(struct sched_g *g, void *arg), void *arg, const c
 /* Makes a parked goroutine runnable. Callable from goroutines, timers and
  * non-worker threads. */
 void sched_ready(struct sched_g *g);
+/* Marks the calling goroutine urgent (or not): whenever it is readied on a
+ * worker (a wake-up, a timer), the goroutine running there yields at its
+ * next poll so it runs next, instead of waiting out a time slice behind
+ * it. For the collector's workers, which get their CPU share this way (Go
+ * schedules its GC workers ahead of the run queue). Its own yields still
+ * go to the back of the queue. */
+void sched_set_urgent(bool on);
 
 /* errno as seen from a goroutine. gcc computes errno's thread-local address
  * once per function, and a goroutine that parks may resume on another
@@ -198,6 +205,35 @@ void sched_visit_stacks(sched_stack_visitor visit, void *arg);
  * a safepoint in the middle of their code (their registers spilled when
  * they stopped) and the caller itself. */
 void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg);
+
+/* --- CPU accounts ---------------------------------------------------------- */
+
+/* A goroutine charges its thread's CPU time to the account it has open
+ * (1..SCHED_ACCOUNTS-1; 0: none). The scheduler stops the clock whenever
+ * the goroutine leaves its worker (yield, park, preemption, a stop) and
+ * restarts it when it runs again, on whichever worker: a charge never spans
+ * a switch or a migration, and time spent parked is never charged. The
+ * accounts' meanings belong to the layers above (the collector's are in
+ * gc.h). Time is kept per worker, merged on read. */
+#define SCHED_ACCOUNTS 8
+/* Opens account (0 closes) for the running goroutine, or for the worker's
+ * scheduler context when called there; the time since the last swap goes to
+ * the account that was open. Returns that account, so a caller restores it:
+ *     int prev = sched_account_swap(A); ...; sched_account_swap(prev);
+ * Swapping to the open account books its time so far and keeps it open.
+ * Off the workers nothing is charged and 0 is returned. */
+int sched_account_swap(int account);
+/* Nanoseconds charged to account since sched_run started (the totals of a
+ * runtime that returned stay readable until the next sched_run). */
+uint64_t sched_account_ns(int account);
+/* The same per worker of the running runtime: writes at most n, returns the count. */
+int sched_account_per_worker(int account, uint64_t *out, int n);
+/* CPU the calling goroutine (or scheduler context) has charged to any
+ * account so far, including its open interval once it swapped: a swap to
+ * the account already open books the time up to now. */
+uint64_t sched_account_own_ns(void);
+/* The calling thread's CPU clock (CLOCK_THREAD_CPUTIME_ID), ns. */
+uint64_t sched_thread_cpu_ns(void);
 
 /* --- statistics ----------------------------------------------------------- */
 

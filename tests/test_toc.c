@@ -573,8 +573,8 @@ static struct node *t_mk(uint64_t id)
 /* Checks a published structure: every node's tag matches its id. */
 static bool t_bad(struct node *n, struct node *from, int depth)
 {
-	struct gc_span *s;
-	uint32_t idx;
+	struct gc_span *s = NULL;
+	uint32_t idx = 0;
 	uintptr_t o = gc_find_object((uintptr_t)n, &s, &idx);
 	printf("  bad node %p (from %p, depth %d): id %llx val %llx; span %p window %p slot %u win_start %u "
 	       "freeindex %u alloc bit %d sweepgen %u (heap %u)\n",

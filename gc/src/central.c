@@ -119,7 +119,9 @@ struct gc_span *gc_central_get(int spanclass)
 		goto have;
 	}
 	/* Sweep what we take (lazy sweeping): partial unswept spans first,
-	 * then full unswept ones that may have freed slots. */
+	 * then full unswept ones that may have freed slots. The sweep is
+	 * charged to the sweep account, opened only when there is one. */
+	int prev = -1;
 	for (int budget = 100; budget > 0; budget--) {
 		s = pop(&c->partial[swept_idx(sg) ^ 1]);
 		if (!s)
@@ -130,13 +132,19 @@ struct gc_span *gc_central_get(int spanclass)
 			gc_fatal("span %p on an unswept list has sweepgen %u (heap %u)", (void *)s->base,
 				 atomic_load(&s->sweepgen), sg);
 		gc_unlock(&c->lock);
+		if (prev < 0)
+			prev = sched_account_swap(GC_ACCT_SWEEP);
 		gc_sweep_span(s, true);
-		if (s->nalloc < s->nelems)
+		if (s->nalloc < s->nelems) {
+			sched_account_swap(prev);
 			goto have;
+		}
 		gc_central_insert_swept(s);
 		gc_lock(&c->lock);
 	}
 	gc_unlock(&c->lock);
+	if (prev >= 0)
+		sched_account_swap(prev);
 	s = grow(spanclass);
 	if (!s)
 		return NULL;

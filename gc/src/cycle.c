@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "sched/chan.h"
@@ -58,14 +59,17 @@ static _Atomic int services_started;
 static _Atomic int forced_pending;
 static struct sched_mutex services_lock;
 static int64_t start_ns;                /* gc_init time, for gctrace */
-static double last_runway = 0.3;        /* alloc during the last mark / headroom */
 
 /* --- stop-the-world with timing ------------------------------------------------------ */
 
 static int64_t stw_t0;
+static int stw_prev_account;   /* the stopper's account before the stop; one stopper at a time */
 
+/* The stopper's CPU from the stop request to the release is pause CPU
+ * (waiting for the workers included). */
 static void stw_begin(void)
 {
+	stw_prev_account = sched_account_swap(GC_ACCT_PAUSE);
 	stw_t0 = sched_nanotime();
 	sched_stop_the_world();
 	gc_record_ttsp((uint64_t)(sched_nanotime() - stw_t0));
@@ -78,8 +82,8 @@ static uint64_t stw_end(void)
 {
 	uint64_t ns = (uint64_t)(sched_nanotime() - stw_t0);
 	sched_start_the_world();
+	sched_account_swap(stw_prev_account);
 	gc_record_pause(ns);
-	gc_stat_add(&gc_counters.gc_cpu_ns, ns * (uint64_t)sched_procs());
 	return ns;
 }
 
@@ -112,27 +116,39 @@ static void request_cycle(void)
 	sched_chan_trysend(ctl_wake, &token);
 }
 
+/* Go's gcTrigger{kind: heap}.test(): not marking, and the paced heap at
+ * the trigger. The controller tests it again before a cycle begins, so a
+ * request made while the last cycle was still sweeping (the heap was past
+ * the trigger until its mark termination) does not start a second cycle
+ * right after the first. */
+static bool heap_trigger_test(void)
+{
+	return atomic_load_explicit(&gc_st.phase, memory_order_relaxed) == GC_PHASE_OFF &&
+	       atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.trigger);
+}
+
 void gc_trigger_check(void)
 {
-	if (atomic_load_explicit(&gc_st.phase, memory_order_relaxed) != GC_PHASE_OFF ||
-	    atomic_load(&gc_st.heap_live) < atomic_load(&gc_st.trigger))
+	if (!heap_trigger_test())
 		return;
-	if (!atomic_load_explicit(&gc_st.want_cycle, memory_order_relaxed)) {
+	/* The controller is urgent: readied here, it starts the cycle at this
+	 * goroutine's next poll (Go starts it on the allocating goroutine). */
+	if (!atomic_load_explicit(&gc_st.want_cycle, memory_order_relaxed))
 		request_cycle();
-		/* The controller was readied here: let it start the cycle now
-		 * rather than at this goroutine's next preemption (Go starts
-		 * the cycle on the allocating goroutine itself). */
-		if (sched_self())
-			sched_gosched();
-	}
-	/* Under a memory limit an allocator already past the goal waits for
-	 * the cycle to begin (its assists then hold the heap at the goal):
-	 * otherwise a controller slow to get a CPU lets the heap run on. */
-	if (gc_st.cfg.memlimit && sched_self()) {
+	/* An allocator already past the goal waits for the mark to begin (its
+	 * assists then hold the heap at the goal): otherwise a controller slow
+	 * to get a CPU lets the heap run on past the goal with no assist. */
+	if (sched_self()) {
 		uint64_t c0 = atomic_load(&gc_st.cycle);
+		int64_t w0 = 0;
 		while (atomic_load(&gc_st.phase) == GC_PHASE_OFF && atomic_load(&gc_st.cycle) == c0 &&
-		       atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.goal) && !atomic_load(&gc_st.limiter_on))
+		       atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.goal) && !atomic_load(&gc_st.limiter_on)) {
+			if (!w0)
+				w0 = sched_nanotime();
 			sched_sleep(20000);
+		}
+		if (w0)
+			gc_stat_add(&gc_counters.assist_wait_ns, (uint64_t)(sched_nanotime() - w0));
 	}
 }
 
@@ -161,9 +177,16 @@ static void stack_visitor(struct sched_g *g, const void *lo, const void *hi, voi
 {
 	(void)g;
 	(void)arg;
+	/* A mark worker or a stopper visiting keeps its account; a mutator
+	 * visiting its own stack at a safepoint is assisting. */
+	int prev = sched_account_swap(GC_ACCT_ASSIST);
+	if (prev)
+		sched_account_swap(prev);
 	struct gc_marker tmp, *m = marker_here(&tmp);
 	gc_scan_conservative(m, lo, hi);
 	done_here(m, &tmp);
+	if (!prev)
+		sched_account_swap(0);
 	atomic_fetch_add_explicit(&stack_bytes_cycle, (uint64_t)((const char *)hi - (const char *)lo),
 				  memory_order_relaxed);
 }
@@ -216,48 +239,74 @@ static void hook_send(const void *elem, size_t size)
 		gc_layer->hooks.send(elem, size);
 }
 
-static void update_assist_ratio(void)
+/* The assist ratio for the heap now (Go's revise()): every allocation of
+ * a mark asks, so the ratio follows the heap between the controller's
+ * updates. Sets the effective goal the ratio aims at. */
+static double assist_ratio_now(void)
 {
-	uint64_t expected = atomic_load(&gc_st.heap_scan_last);
 	uint64_t live = atomic_load(&gc_st.heap_live);
-	if (expected < live / 2)
-		expected = live / 2;
-	expected += atomic_load(&gc_st.stack_bytes) + gc_roots_bytes();
-	uint64_t done = atomic_load(&gc_st.mark_scan_work);
-	uint64_t left = expected > done ? expected - done : expected / 10;
-	uint64_t goal = atomic_load(&gc_st.goal);
-	uint64_t room = goal > live ? goal - live : 0;
-	if (room < (1u << 20))
-		room = 1u << 20;
-	atomic_store(&gc_st.assist_ratio, (double)left / (double)room);
+	uint64_t roots = atomic_load(&gc_st.stack_bytes) + gc_roots_bytes();
+	uint64_t scan_last = atomic_load(&gc_st.heap_scan_last);
+	struct gc_assist_in in = {
+		.goal = atomic_load(&gc_st.goal),
+		.triggered = atomic_load(&gc_st.triggered),
+		.live = live,
+		/* The first cycle has no last scan: plan for all of the heap. */
+		.scan_expected = (scan_last ? scan_last : live) + roots,
+		.scan_worst = live + roots,
+		.scan_done = atomic_load(&gc_st.mark_scan_work),
+	};
+	uint64_t eff;
+	double r = gc_pacer_assist_ratio(&in, &eff);
+	atomic_store_explicit(&gc_st.eff_goal, eff, memory_order_relaxed);
+	atomic_store_explicit(&gc_st.assist_ratio, r, memory_order_relaxed);
+	return r;
 }
 
+static void update_assist_ratio(void)
+{
+	(void)assist_ratio_now();
+}
+
+/* Parks the caller until the mark ends or gray work shows up (Go's assist
+ * queue); the wait is assist wait, not CPU. */
+static void assist_wait(void)
+{
+	int64_t w0 = sched_nanotime();
+	sched_sleep(20000);
+	gc_stat_add(&gc_counters.assist_wait_ns, (uint64_t)(sched_nanotime() - w0));
+}
+
+/* Pays c's assist debt in scan work: background credit first, then
+ * draining. Past the effective goal the allocator drains until the mark
+ * ends, waiting when no gray work is in sight, so the heap stops growing
+ * while the mark lags (unless the CPU limiter says the collector already
+ * takes too much). */
 void gc_assist(struct gc_cache *c)
 {
 	uint64_t debt = c->assist_debt;
 	c->assist_debt = 0;
 	if (atomic_load(&gc_st.phase) != GC_PHASE_MARK || atomic_load(&gc_st.limiter_on))
 		return;
-	int64_t work = (int64_t)((double)debt * atomic_load(&gc_st.assist_ratio));
-	/* Past the goal the allocator drains whatever it finds: the heap must
-	 * not grow further while the mark lags. */
-	bool over = atomic_load(&gc_st.heap_live) >= atomic_load(&gc_st.goal);
-	if (over)
-		work = INT64_MAX;
+	double ratio = assist_ratio_now();
+	bool over = atomic_load(&gc_st.heap_live) >= atomic_load_explicit(&gc_st.eff_goal, memory_order_relaxed);
+	int64_t work = over ? INT64_MAX : (int64_t)((double)debt * ratio);
 	if (work <= 0)
 		return;
-	/* Background credit first. */
-	int64_t credit = atomic_load(&gc_st.bg_credit);
-	while (credit > 0) {
-		int64_t take = credit < work ? credit : work;
-		if (atomic_compare_exchange_weak(&gc_st.bg_credit, &credit, credit - take)) {
-			work -= take;
-			break;
+	if (!over) {
+		/* Background credit first. */
+		int64_t credit = atomic_load(&gc_st.bg_credit);
+		while (credit > 0) {
+			int64_t take = credit < work ? credit : work;
+			if (atomic_compare_exchange_weak(&gc_st.bg_credit, &credit, credit - take)) {
+				work -= take;
+				break;
+			}
 		}
+		if (work <= 0)
+			return;
 	}
-	if (work <= 0)
-		return;
-	uint64_t t0 = gc_thread_cpu_ns();
+	int prev = sched_account_swap(GC_ACCT_ASSIST);
 	struct gc_marker m;
 	gc_marker_init(&m, false);
 	for (;;) {
@@ -265,25 +314,13 @@ void gc_assist(struct gc_cache *c)
 		uint64_t done = gc_drain(&m, over ? 0 : (uint64_t)work, true);
 		gc_marker_flush(&m);
 		atomic_fetch_sub(&gc_st.nbusy, 1);
-		/* Past the goal with no gray work in sight, the allocator waits
-		 * for the mark to end (Go parks it on the assist queue), unless
-		 * the CPU limiter says the collector already takes too much.
-		 * Under a memory limit it also waits after doing work: the
-		 * heap stays at the goal while the mark finishes. */
-		if (!over || (done > 0 && !gc_st.cfg.memlimit) || atomic_load(&gc_st.phase) != GC_PHASE_MARK ||
-		    atomic_load(&gc_st.limiter_on) ||
-		    atomic_load(&gc_st.heap_live) < atomic_load(&gc_st.goal))
+		if (!over || atomic_load(&gc_st.phase) != GC_PHASE_MARK || atomic_load(&gc_st.limiter_on) ||
+		    atomic_load(&gc_st.heap_live) < atomic_load_explicit(&gc_st.eff_goal, memory_order_relaxed))
 			break;
-		if (done > 0)
-			continue;
-		gc_stat_add(&gc_counters.assist_ns, gc_thread_cpu_ns() - t0);
-		gc_stat_add(&gc_counters.gc_cpu_ns, gc_thread_cpu_ns() - t0);
-		sched_sleep(20000);
-		t0 = gc_thread_cpu_ns();
+		if (done == 0)
+			assist_wait();
 	}
-	uint64_t dt = gc_thread_cpu_ns() - t0;
-	gc_stat_add(&gc_counters.assist_ns, dt);
-	gc_stat_add(&gc_counters.gc_cpu_ns, dt);
+	sched_account_swap(prev);
 }
 
 /* --- background mark workers ------------------------------------------------------------- */
@@ -314,18 +351,19 @@ static void bg_mark_loop(bool controller)
 	gc_marker_init(&m, false);
 	uint64_t busy = 0;
 	unsigned idle_spins = 0;
+	/* The account stays open across sleeps: parked, nothing is charged. */
+	int prev = sched_account_swap(GC_ACCT_MARK);
 	while (atomic_load(&gc_st.phase) == GC_PHASE_MARK) {
 		if (controller && mark_done())
-			return;
+			return;   /* the world is stopped, the stop's account open (run_cycle closes it) */
 		atomic_fetch_add(&gc_st.nbusy, 1);
-		uint64_t t0 = gc_thread_cpu_ns();
+		sched_account_swap(GC_ACCT_MARK);   /* books the time so far */
+		uint64_t t0 = sched_account_own_ns();
 		uint64_t scanned = gc_drain(&m, 256 * 1024, true);
 		gc_marker_flush(&m);
 		atomic_fetch_sub(&gc_st.nbusy, 1);
-		uint64_t dt = gc_thread_cpu_ns() - t0;
-		busy += dt;
-		gc_stat_add(&gc_counters.bg_mark_ns, dt);
-		gc_stat_add(&gc_counters.gc_cpu_ns, dt);
+		sched_account_swap(GC_ACCT_MARK);
+		busy += sched_account_own_ns() - t0;
 		atomic_fetch_add(&gc_st.bg_credit, (int64_t)scanned);
 		if (controller)
 			update_assist_ratio();
@@ -341,16 +379,21 @@ static void bg_mark_loop(bool controller)
 		idle_spins = 0;
 		int64_t elapsed = sched_nanotime() - mark_start_ns;
 		double allowed = bg_fraction * (double)elapsed;
+		/* Over its share it sleeps the excess off; under it, it goes on
+		 * at once. A yield here would put it behind every mutator on the
+		 * worker for a whole time slice after each chunk, and background
+		 * marking would get a few percent instead of its share (the
+		 * drain polls, so the monitor's time slice still applies). */
 		if ((double)busy > allowed && bg_fraction < 1.0)
 			sched_sleep((int64_t)(((double)busy - allowed) / bg_fraction));
-		else
-			sched_gosched();
 	}
+	sched_account_swap(prev);
 }
 
 static void bg_worker_main(void *arg)
 {
 	(void)arg;
+	sched_set_urgent(true);
 	bg_mark_loop(false);
 	atomic_fetch_sub(&bg_alive, 1);
 }
@@ -360,6 +403,47 @@ static void bg_worker_main(void *arg)
 static double mb(uint64_t b)
 {
 	return (double)b / 1048576.0;
+}
+
+static uint64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Feeds the cons/mark history with a finished mark (the controller, world
+ * stopped) and returns the sample. */
+static double cons_mark_update(uint64_t heap_start, uint64_t heap_end, uint64_t scan_work, uint64_t gc_ns,
+			       uint64_t proc_ns)
+{
+	/* The collector's share of the CPU the process actually got during
+	 * the mark (Go divides by wall time x GOMAXPROCS, which assumes the
+	 * machine is the program's alone; on a shared one the mutator's CPU
+	 * would be overstated and the runway understated). Goroutines waiting
+	 * at the goal use no CPU, so their wait does not lower the estimate. */
+	double util = proc_ns ? (double)gc_ns / (double)proc_ns : GC_GOAL_UTILIZATION;
+	double sample = gc_pacer_cons_mark(heap_end > heap_start ? heap_end - heap_start : 0, scan_work, util);
+	double max = sample;
+	for (int i = 0; i < GC_CONS_MARK_HISTORY; i++)
+		if (gc_st.cons_mark_hist[i] > max)
+			max = gc_st.cons_mark_hist[i];
+	memmove(gc_st.cons_mark_hist, gc_st.cons_mark_hist + 1, sizeof gc_st.cons_mark_hist[0] * (GC_CONS_MARK_HISTORY - 1));
+	gc_st.cons_mark_hist[GC_CONS_MARK_HISTORY - 1] = sample;
+	gc_st.cons_mark = max;
+	return sample;
+}
+
+/* Sets phase, barrier and allocate-black for a cms mark, in the one order
+ * that is safe: the barrier first, everywhere; only then allocate black.
+ * The other order would let a goroutine that does not yet see the barrier
+ * store a white object into a black one unshaded. */
+static void mark_phase_enter(void)
+{
+	__atomic_or_fetch(&gc_barrier_on, GC_BARRIER_MARK, __ATOMIC_SEQ_CST);
+	sched_ragged_barrier();
+	atomic_store(&gc_st.alloc_black, 1);
+	sched_ragged_barrier();   /* no stack is scanned before all allocate black */
 }
 
 static void run_cycle(bool forced)
@@ -374,8 +458,8 @@ static void run_cycle(bool forced)
 	gc_central_check_swept();
 	uint64_t cycle = atomic_fetch_add(&gc_st.cycle, 1) + 1;
 	uint64_t heap_start = atomic_load(&gc_st.heap_live);
-	uint64_t marked_prev = atomic_load(&gc_st.heap_marked);
 	uint64_t goal = atomic_load(&gc_st.goal);
+	atomic_store(&gc_st.triggered, heap_start);
 	atomic_store(&gc_st.mark_scan_work, 0);
 	atomic_store(&gc_st.marked_bytes, 0);
 	atomic_store(&gc_st.bg_credit, 0);
@@ -390,23 +474,20 @@ static void run_cycle(bool forced)
 	bool cms = gc_st.cfg.mode == GC_MODE_CMS;
 	if (cms)
 		atomic_store(&gc_st.phase, GC_PHASE_MARK);
-	uint64_t assist0 = atomic_load(&gc_counters.assist_ns);
-	uint64_t bg0 = atomic_load(&gc_counters.bg_mark_ns);
-	uint64_t pause1 = 0;
+	uint64_t proc0 = process_cpu_ns();
+	uint64_t assist0 = sched_account_ns(GC_ACCT_ASSIST);
+	uint64_t bg0 = sched_account_ns(GC_ACCT_MARK);
+	uint64_t pausecpu0 = sched_account_ns(GC_ACCT_PAUSE);
+	uint64_t pause1 = 0, pause1_cpu = 0;
 	uint64_t mark_wall;
 	int64_t t_mark;
 	if (cms) {
 		pause1 = stw_end();
+		pause1_cpu = sched_account_ns(GC_ACCT_PAUSE) - pausecpu0;
 		/* 2. mark */
 		t_mark = sched_nanotime();
 		mark_start_ns = t_mark;
-		/* The barrier first, everywhere; only then allocate black.
-		 * The other order would let a goroutine that does not yet see
-		 * the barrier store a white object into a black one unshaded. */
-		__atomic_or_fetch(&gc_barrier_on, GC_BARRIER_MARK, __ATOMIC_SEQ_CST);
-		sched_ragged_barrier();
-		atomic_store(&gc_st.alloc_black, 1);
-		sched_ragged_barrier();   /* no stack is scanned before all allocate black */
+		mark_phase_enter();
 		double share = (double)procs * gc_st.cfg.bg_percent / 100.0;
 		int nbg = (int)ceil(share - 1e-9);
 		if (nbg < 1)
@@ -417,12 +498,14 @@ static void run_cycle(bool forced)
 			if (!sched_go(bg_worker_main, NULL))
 				atomic_fetch_sub(&bg_alive, 1);
 		}
+		int prev = sched_account_swap(GC_ACCT_MARK);
 		struct gc_marker m;
 		gc_marker_init(&m, false);
 		gc_roots_scan_all(&m);
 		gc_marker_flush(&m);
 		sched_visit_stacks(stack_visitor, NULL);
 		atomic_store(&gc_st.roots_done, 1);
+		sched_account_swap(prev);
 		bg_mark_loop(true);   /* returns with the world stopped */
 		mark_wall = (uint64_t)(sched_nanotime() - t_mark);
 	} else {
@@ -450,9 +533,18 @@ static void run_cycle(bool forced)
 	for (int w = 0; w < n; w++)
 		marked += gc_caches[w].black_bytes;
 	uint64_t heap_end = atomic_load(&gc_st.heap_live);
+	struct gc_stats hs;
+	gc_read_stats(&hs);
+	uint64_t scan_heap = atomic_load(&gc_st.mark_scan_work);
+	uint64_t stack_scan = atomic_load(&stack_bytes_cycle);
+	uint64_t assist = sched_account_ns(GC_ACCT_ASSIST) - assist0;
+	uint64_t bg = sched_account_ns(GC_ACCT_MARK) - bg0;
+	double cm = cms ? cons_mark_update(heap_start, heap_end, scan_heap + stack_scan + gc_roots_bytes(),
+					   assist + bg, process_cpu_ns() - proc0)
+			: 0;
 	atomic_store(&gc_st.heap_marked, marked);
-	atomic_store(&gc_st.heap_scan_last, atomic_load(&gc_st.mark_scan_work));
-	atomic_store(&gc_st.stack_bytes, atomic_load(&stack_bytes_cycle));
+	atomic_store(&gc_st.heap_scan_last, scan_heap);
+	atomic_store(&gc_st.stack_bytes, stack_scan);
 	atomic_fetch_add(&gc_heap.sweepgen, 2);
 	gc_sweep_reset();
 	for (int w = 0; w < n; w++) {
@@ -463,51 +555,70 @@ static void run_cycle(bool forced)
 		gc_caches[w].local = NULL;
 	}
 	atomic_store(&gc_st.heap_live, marked);
-	if (goal != UINT64_MAX && goal > marked_prev && cms)
-		last_runway = (double)(heap_end > heap_start ? heap_end - heap_start : 0) /
-			      (double)(goal - marked_prev);
 	gc_pacer_recompute();
 	atomic_store(&gc_st.phase, GC_PHASE_OFF);
 	atomic_fetch_add(&gc_st.cycles_done, 1);
 	gc_stat_add(&gc_counters.cycles, 1);
+	gc_stat_add(&gc_counters.mark_ns, mark_wall);
 	if (forced)
 		gc_stat_add(&gc_counters.forced_cycles, 1);
 	uint64_t pause2_start = (uint64_t)(t_term - stw_t0);
+	uint64_t pausecpu2 = sched_account_ns(GC_ACCT_PAUSE);
 	uint64_t pause2 = stw_end();
+	uint64_t pause2_cpu = sched_account_ns(GC_ACCT_PAUSE) - pausecpu2;
 	if (!cms) {
 		/* One stop covered all three phases; stw_end recorded it whole. */
 		pause2 = pause2 > pause2_start ? pause2 - pause2_start : 0;
 	}
-	gc_stat_add(&gc_counters.mark_ns, mark_wall);
 	uint8_t token = 1;
 	sched_chan_trysend(sweep_wake, &token);
 
-	/* GC CPU limiter: this cycle's GC CPU against all workers' time. */
+	/* GC CPU limiter: the collector's CPU (a pause at the width of every
+	 * worker, as Go counts it: none of them ran the mutator) against all
+	 * workers' time since the last cycle. */
 	int64_t now = sched_nanotime();
-	uint64_t gc_total = atomic_load(&gc_counters.gc_cpu_ns);
+	struct gc_stats st;
+	gc_read_stats(&st);
+	uint64_t limiter_gc = st.assist_ns + st.bg_mark_ns + st.stw_total_ns * (uint64_t)procs;
 	if (gc_st.limiter_last_ns)
-		gc_limiter_update((int64_t)(gc_total - gc_st.limiter_last_gc_ns),
+		gc_limiter_update((int64_t)(limiter_gc - gc_st.limiter_last_gc_ns),
 				  (now - gc_st.limiter_last_ns) * procs, procs);
 	gc_st.limiter_last_ns = now;
-	gc_st.limiter_last_gc_ns = gc_total;
+	gc_st.limiter_last_gc_ns = limiter_gc;
+
+	struct gc_cycle_record rec = {
+		.cycle = cycle,
+		.start_ns = t_begin,
+		.mark_wall_ns = cms ? mark_wall : 0,
+		.heap_trigger = heap_start,
+		.heap_end = heap_end,
+		.heap_inuse_end = hs.heap_inuse,
+		.marked = marked,
+		.goal = goal,
+		.next_goal = atomic_load(&gc_st.goal),
+		.next_trigger = atomic_load(&gc_st.trigger),
+		.assist_ns = assist,
+		.bg_mark_ns = bg,
+		.cons_mark = cm,
+		.forced = forced,
+		.limiter_on = atomic_load(&gc_st.limiter_on),
+	};
+	gc_record_cycle(&rec);
 
 	if (gc_st.cfg.gctrace) {
 		char layer[256] = "";
 		if (gc_layer)
 			gc_layer->trace(layer, sizeof layer);
 		double since = (double)(now - start_ns) / 1e9;
-		uint64_t cpu = gc_total;
-		int pct = since > 0 ? (int)(100.0 * (double)cpu / 1e9 / (since * procs)) : 0;
-		uint64_t assist = atomic_load(&gc_counters.assist_ns) - assist0;
-		uint64_t bg = atomic_load(&gc_counters.bg_mark_ns) - bg0;
+		double pct = since > 0 ? 100.0 * (double)st.gc_cpu_ns / 1e9 / (since * procs) : 0;
 		fprintf(stderr,
-			"gc %" PRIu64 " @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, "
+			"gc %" PRIu64 " @%.3fs %.0f%%: %.3f+%.3f+%.3f ms clock, "
 			"%.3f+%.3f/%.3f/%.3f+%.3f ms cpu, %.0f->%.0f->%.0f MB, %.0f MB goal, "
 			"%.0f MB stacks, %.0f MB globals, %d P%s%s%s\n",
 			cycle, (double)(t_begin - start_ns) / 1e9, pct, pause1 / 1e6,
 			cms ? mark_wall / 1e6 : 0.0, (cms ? pause2 : pause2 + mark_wall) / 1e6,
-			pause1 * procs / 1e6, assist / 1e6, bg / 1e6, 0.0,
-			(cms ? pause2 : pause2 + mark_wall) * procs / 1e6, mb(heap_start), mb(heap_end),
+			pause1_cpu / 1e6, assist / 1e6, bg / 1e6, 0.0,
+			pause2_cpu / 1e6, mb(heap_start), mb(heap_end),
 			mb(marked), goal == UINT64_MAX ? 0.0 : mb(goal), mb(atomic_load(&gc_st.stack_bytes)),
 			mb(gc_roots_bytes()), procs, cms ? "" : " (stw)", forced ? " (forced)" : "", layer);
 	}
@@ -516,10 +627,18 @@ static void run_cycle(bool forced)
 static void controller_main(void *arg)
 {
 	(void)arg;
+	/* Woken by a trigger or after a background worker's sleep, the
+	 * controller runs at once rather than after a mutator's time slice. */
+	sched_set_urgent(true);
 	uint8_t token;
 	while (sched_chan_recv(ctl_wake, &token)) {
 		while (atomic_exchange(&gc_st.want_cycle, 0)) {
 			bool forced = atomic_exchange(&forced_pending, 0);
+			/* A heap trigger must still hold (Go's gcStart tests it
+			 * again under its lock): a request made while the last
+			 * cycle's mark was ending would start a needless cycle. */
+			if (!forced && !heap_trigger_test())
+				continue;
 			run_cycle(forced);
 			while (atomic_load(&bg_alive))
 				sched_sleep(10000);
@@ -555,8 +674,17 @@ void gc_pacer_recompute(void)
 	if (limited)
 		gc_stat_add(&gc_counters.memlimit_cycles, 1);
 	atomic_store(&gc_st.goal, goal);
+	atomic_store(&gc_st.eff_goal, goal);
 	atomic_store(&gc_counters.heap_goal, goal);
-	atomic_store(&gc_st.trigger, gc_pacer_trigger(in.marked, goal, last_runway));
+	if (goal != UINT64_MAX)
+		gc_stat_max(&gc_counters.heap_goal_max, goal);
+	/* The runway: what the mutator allocates while the collector does the
+	 * expected work at 25% of the CPU, from the cons/mark history (none
+	 * yet: trigger at the lowest point). */
+	uint64_t scan_last = atomic_load(&gc_st.heap_scan_last);
+	uint64_t expected = (scan_last ? scan_last : in.marked) + in.stacks + in.globals;
+	gc_st.runway = gc_st.cons_mark > 0 ? gc_pacer_runway(gc_st.cons_mark, expected) : UINT64_MAX;
+	atomic_store(&gc_st.trigger, gc_pacer_trigger(in.marked, goal, gc_st.runway));
 }
 
 void gc_scavenge_after_sweep(void)
@@ -682,7 +810,6 @@ int gc_init(const struct gc_config *cfg)
 	services_started = 0;
 	forced_pending = 0;
 	bg_alive = 0;
-	last_runway = 0.3;
 	start_ns = sched_nanotime();
 	gc_pacer_recompute();
 	static const struct sched_hooks hooks = {.spawn = hook_spawn, .send = hook_send};

@@ -24,6 +24,7 @@
 
 #include "gc/gc.h"
 #include "sched/chan.h"
+#include "sched/sched.h"
 
 #ifndef TOC_CHECK_LEVEL
 #define TOC_CHECK_LEVEL 0
@@ -454,6 +455,9 @@ enum gc_phase {
 extern const char *const gc_phase_names[];
 
 #define GC_GOAL_HISTORY 8
+#define GC_GOAL_UTILIZATION 0.25   /* the background workers' CPU share the trigger plans for */
+#define GC_HARD_GOAL_FACTOR 1.1    /* how far a growing heap may push the goal within a cycle */
+#define GC_CONS_MARK_HISTORY 4     /* cons/mark samples the trigger takes the maximum of */
 struct gc_state {
 	struct gc_config cfg;
 	_Atomic int phase;                   /* enum gc_phase */
@@ -461,7 +465,12 @@ struct gc_state {
 	_Atomic uint64_t cycle;              /* cycles started */
 	_Atomic uint64_t heap_live;          /* bytes in spans handed to caches + large, since last mark */
 	_Atomic uint64_t heap_marked;        /* live after the last cycle */
-	_Atomic uint64_t heap_scan_last;     /* scan work of the last cycle */
+	_Atomic uint64_t heap_scan_last;     /* heap scan work of the last cycle */
+	_Atomic uint64_t triggered;          /* heap_live when this cycle's mark began */
+	_Atomic uint64_t eff_goal;           /* the goal assists aim at now (>= goal; see pacer.c) */
+	double cons_mark_hist[GC_CONS_MARK_HISTORY]; /* the controller's; last cycles' cons/mark */
+	double cons_mark;                    /* their maximum */
+	uint64_t runway;                     /* bytes planned between trigger and goal */
 	_Atomic uint64_t trigger;            /* heap_live that starts a cycle */
 	_Atomic uint64_t goal;               /* heap goal of this cycle */
 	_Atomic int64_t bg_credit;           /* scan bytes done by background workers, for assists */
@@ -523,8 +532,28 @@ struct gc_pacer_in {
 /* The heap goal (UINT64_MAX when GOGC=off and no limit). Sets *limited when
  * the memory limit lowered it. */
 uint64_t gc_pacer_goal(const struct gc_pacer_in *in, bool *limited);
-/* The trigger for a goal: between 70% and 95% of the runway above marked. */
-uint64_t gc_pacer_trigger(uint64_t marked, uint64_t goal, double runway_fraction);
+/* A finished mark's cons/mark ratio: bytes allocated per mutator CPU
+ * second over bytes scanned per collector CPU second, where utilization is
+ * the collector's share of the CPU during the mark. */
+double gc_pacer_cons_mark(uint64_t alloc_during_mark, uint64_t scan_work, double utilization);
+/* Bytes the mutator allocates while the collector does scan_expected at
+ * GC_GOAL_UTILIZATION of the CPU. */
+uint64_t gc_pacer_runway(double cons_mark, uint64_t scan_expected);
+/* The trigger: goal - runway, kept within [70%, 95%] of the way from
+ * marked to goal (the upper bound raised to goal - 4 MiB for large heaps). */
+uint64_t gc_pacer_trigger(uint64_t marked, uint64_t goal, uint64_t runway);
+struct gc_assist_in {
+	uint64_t goal;           /* this cycle's goal */
+	uint64_t triggered;      /* heap when the mark began */
+	uint64_t live;           /* heap now */
+	uint64_t scan_expected;  /* last cycle's heap scan + stacks + globals */
+	uint64_t scan_worst;     /* every live byte scannable + stacks + globals */
+	uint64_t scan_done;      /* scan work done so far */
+};
+/* Scan bytes owed per allocated byte; *eff_goal: the goal the ratio aims
+ * at (extended up to GC_HARD_GOAL_FACTOR x goal when the work done passed
+ * the expected work). */
+double gc_pacer_assist_ratio(const struct gc_assist_in *in, uint64_t *eff_goal);
 /* Leaky-bucket GC CPU limiter: feeds gc and total CPU ns; returns whether assists are capped. */
 bool gc_limiter_update(int64_t gc_ns, int64_t total_ns, int procs);
 
@@ -577,9 +606,20 @@ struct gc_counters {
 };
 extern struct gc_counters gc_counters;
 void gc_stat_add(_Atomic uint64_t *c, uint64_t v);
+void gc_stat_max(_Atomic uint64_t *c, uint64_t v);   /* raises *c to v */
 void gc_record_pause(uint64_t ns);
 /* Time-to-safepoint of a stop: request until every worker stopped. */
 void gc_record_ttsp(uint64_t ns);
-uint64_t gc_thread_cpu_ns(void);
+/* The collector's CPU accounts (sched_account_swap): the scheduler charges
+ * a goroutine's CPU to the account it has open, and stops the clock while it
+ * is switched out, so a figure never spans a switch or a migration. */
+enum gc_account {
+	GC_ACCT_ASSIST = 1,     /* mark assists, and a mutator scanning its own stack */
+	GC_ACCT_MARK = 2,       /* background mark workers, root scans of the controller */
+	GC_ACCT_SWEEP = 3,      /* lazy sweeping by allocators, the background sweeper */
+	GC_ACCT_PAUSE = 4,      /* the stopper's work while the world is stopped */
+};
+/* Records one cycle in the ring gc_read_cycles reads. */
+void gc_record_cycle(const struct gc_cycle_record *r);
 
 #endif /* GC_INTERNAL_H */

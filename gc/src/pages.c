@@ -147,6 +147,7 @@ static bool take_pages(struct gc_arena *a, size_t first, size_t n)
 	gc_heap.pages_free -= n;
 	gc_heap.pages_released -= released;
 	gc_heap.pages_inuse += n;
+	gc_stat_max(&gc_counters.heap_inuse_max, (uint64_t)gc_heap.pages_inuse * GC_PAGE_SIZE);
 	return zero;
 }
 

@@ -1,6 +1,16 @@
 /*
- * stats.c — statistics (GC_STATS, one X-macro list), pauses, CPU clocks.
+ * stats.c — statistics (GC_STATS, one X-macro list), pauses, cycle records.
  * Per-worker allocation counters live in the caches and are merged on read.
+ *
+ * CPU figures. The collector's CPU is not timed here: the scheduler charges
+ * a goroutine's thread CPU to the account it has open (sched_account_swap,
+ * GC_ACCT_* in internal.h) and stops the clock whenever the goroutine is
+ * switched out, so no figure spans a switch, a park or a migration. The
+ * figures are read from the scheduler's accounts, and gc_cpu_ns is their sum
+ * by construction: it can never exceed the process's CPU time, nor go
+ * negative, nor wrap. (An earlier design timed a drain by two readings of
+ * the thread clock around it; a drain polls, and a goroutine resumed on
+ * another thread then reported another thread's history.)
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -10,6 +20,30 @@
 #include "internal.h"
 
 struct gc_counters gc_counters;
+
+#define CYCLE_RING 1024
+static struct gc_cycle_record cycles[CYCLE_RING];
+static _Atomic uint64_t ncycles;
+
+/* Only the controller records cycles, so the ring needs no lock beyond the
+ * release that publishes the count. */
+void gc_record_cycle(const struct gc_cycle_record *r)
+{
+	uint64_t i = atomic_load_explicit(&ncycles, memory_order_relaxed);
+	cycles[i % CYCLE_RING] = *r;
+	atomic_store_explicit(&ncycles, i + 1, memory_order_release);   /* pairs with gc_read_cycles' acquire */
+}
+
+size_t gc_read_cycles(struct gc_cycle_record *out, size_t n_max)
+{
+	uint64_t n = atomic_load_explicit(&ncycles, memory_order_acquire);
+	uint64_t kept = n < CYCLE_RING ? n : CYCLE_RING;
+	uint64_t k = kept < n_max ? kept : n_max;
+	for (uint64_t i = n - k; i < n; i++)
+		*out++ = cycles[i % CYCLE_RING];
+	return (size_t)k;
+}
+
 
 #define PAUSE_RING 4096
 static uint64_t pauses[PAUSE_RING];
@@ -67,13 +101,20 @@ void gc_stats_reset(void)
 {
 	memset(&gc_counters, 0, sizeof gc_counters);
 	atomic_store(&npauses, 0);
+	atomic_store(&ncycles, 0);
 }
 
-uint64_t gc_thread_cpu_ns(void)
+void gc_reset_peaks(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t inuse = __atomic_load_n(&gc_heap.pages_inuse, __ATOMIC_RELAXED) * GC_PAGE_SIZE;
+	atomic_store(&gc_counters.heap_inuse_max, inuse);
+	uint64_t goal = atomic_load(&gc_st.goal);
+	atomic_store(&gc_counters.heap_goal_max, goal == UINT64_MAX ? 0 : goal);
+}
+
+void gc_stat_max(_Atomic uint64_t *c, uint64_t v)
+{
+	stat_max(c, v);
 }
 
 void gc_read_stats(struct gc_stats *out)
@@ -81,6 +122,12 @@ void gc_read_stats(struct gc_stats *out)
 #define GC_STAT_COPY(name, doc) out->name = atomic_load_explicit(&gc_counters.name, memory_order_relaxed);
 	GC_STATS(GC_STAT_COPY)
 #undef GC_STAT_COPY
+	out->assist_ns = sched_account_ns(GC_ACCT_ASSIST);
+	out->bg_mark_ns = sched_account_ns(GC_ACCT_MARK);
+	out->sweep_ns = sched_account_ns(GC_ACCT_SWEEP);
+	out->pause_cpu_ns = sched_account_ns(GC_ACCT_PAUSE);
+	out->idle_mark_ns = 0;
+	out->gc_cpu_ns = out->assist_ns + out->bg_mark_ns + out->sweep_ns + out->pause_cpu_ns;
 	int n = gc_ncaches();
 	for (int w = 0; w < n; w++) {
 		out->alloc_bytes += __atomic_load_n(&gc_caches[w].alloc_bytes, __ATOMIC_RELAXED);

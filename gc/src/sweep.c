@@ -119,30 +119,35 @@ size_t gc_sweep_reclaim(size_t npages, bool may_poll)
 {
 	size_t freed = 0;
 	unsigned swept = 0;
+	int prev = -1;
 	while (freed < npages) {
 		struct gc_span *s = take_unswept();
 		if (!s)
 			break;
+		if (prev < 0)
+			prev = sched_account_swap(GC_ACCT_SWEEP);   /* only when there is a span to sweep */
 		size_t n = s->npages;
 		if (gc_sweep_span(s, false))
 			freed += n;
 		if (may_poll && (++swept & 15) == 0)
 			sched_poll();
 	}
+	if (prev >= 0)
+		sched_account_swap(prev);
 	return freed;
 }
 
 /* Sweeps until nothing is unswept and no other sweep is in progress. */
 void gc_sweep_all(void)
 {
-	uint64_t t0 = gc_thread_cpu_ns();
+	int prev = sched_account_swap(GC_ACCT_SWEEP);
 	unsigned n = 0;
 	while (gc_sweep_one())
 		if ((++n & 15) == 0)
 			sched_poll();
 	while (atomic_load(&sweep_active))
 		sched_gosched();
-	gc_stat_add(&gc_counters.sweep_ns, gc_thread_cpu_ns() - t0);
+	sched_account_swap(prev);
 }
 
 /* The background sweeper: woken after each mark termination. */
@@ -152,18 +157,15 @@ void gc_sweeper_main(void *arg)
 	uint8_t token;
 	while (sched_chan_recv(wake, &token)) {
 		uint64_t cycle = atomic_load(&gc_st.cycles_done);
-		uint64_t t0 = gc_thread_cpu_ns();
+		sched_account_swap(GC_ACCT_SWEEP);   /* open while it sweeps: yields stop the clock */
 		unsigned n = 0;
 		while (gc_sweep_one()) {
-			if ((++n & 7) == 0) {
-				gc_stat_add(&gc_counters.sweep_ns, gc_thread_cpu_ns() - t0);
+			if ((++n & 7) == 0)
 				sched_gosched();
-				t0 = gc_thread_cpu_ns();
-			}
 		}
-		gc_stat_add(&gc_counters.sweep_ns, gc_thread_cpu_ns() - t0);
 		while (atomic_load(&sweep_active))
 			sched_gosched();
+		sched_account_swap(0);
 		if (atomic_load(&gc_st.cycles_done) == cycle)
 			gc_scavenge_after_sweep();
 		gc_finalizer_wake();

@@ -263,11 +263,16 @@ void gc_set_memlimit(uint64_t bytes);
 	X(stw_total_ns, "time the world was stopped, cumulative")              \
 	X(stw_max_ns, "longest stop-the-world pause")                          \
 	X(stw_ttsp_max_ns, "longest wait for all workers to stop (part of a pause)") \
-	X(mark_ns, "wall time with marking on, cumulative")                    \
-	X(gc_cpu_ns, "CPU spent in the collector: assists, background, pauses") \
-	X(assist_ns, "CPU in mark assists, cumulative")                        \
-	X(bg_mark_ns, "CPU in background mark workers, cumulative")            \
-	X(sweep_ns, "CPU in sweeping, cumulative")                             \
+	X(mark_ns, "wall time with marking on, cumulative (completed marks and the running one)") \
+	X(gc_cpu_ns, "CPU in the collector: assist_ns + bg_mark_ns + sweep_ns + pause_cpu_ns") \
+	X(assist_ns, "CPU in mark assists (and mutators scanning their own stacks), cumulative") \
+	X(bg_mark_ns, "CPU in background mark workers and root scans, cumulative") \
+	X(idle_mark_ns, "CPU in idle-priority mark workers (none: always 0)")  \
+	X(sweep_ns, "CPU in sweeping: lazy sweeps by allocators and the background sweeper") \
+	X(pause_cpu_ns, "CPU of the stopping goroutine while the world was stopped") \
+	X(assist_wait_ns, "wall time goroutines waited for the collector (mark end, cycle start)") \
+	X(heap_inuse_max, "largest heap_inuse since gc_init or gc_reset_peaks")       \
+	X(heap_goal_max, "largest heap goal since gc_init or gc_reset_peaks")         \
 	X(marked_objects, "objects marked, cumulative")                        \
 	X(scanned_bytes, "heap bytes scanned, cumulative")                     \
 	X(stack_bytes, "stack bytes scanned in the last cycle")                \
@@ -280,6 +285,30 @@ struct gc_stats {
 #undef GC_STAT_FIELD
 };
 void gc_read_stats(struct gc_stats *out);
+/* Restarts heap_inuse_max and heap_goal_max from the current values (a
+ * benchmark calls it when its timed part begins). */
+void gc_reset_peaks(void);
+
+/* One record per completed cycle, for pacer studies (a ring of the last
+ * 1,024; gc_read_cycles copies the last n_max, oldest first). */
+struct gc_cycle_record {
+	uint64_t cycle;              /* number, from 1 */
+	int64_t start_ns;            /* sched_nanotime() at its start */
+	uint64_t mark_wall_ns;       /* mark phase, wall (cms) */
+	uint64_t heap_trigger;       /* the paced heap when the mark began */
+	uint64_t heap_end;           /* the paced heap at mark termination */
+	uint64_t heap_inuse_end;     /* spans in use at mark termination */
+	uint64_t marked;             /* marked bytes (the next base) */
+	uint64_t goal;               /* this cycle's goal */
+	uint64_t next_goal;          /* the goal it set */
+	uint64_t next_trigger;       /* the trigger it set */
+	uint64_t assist_ns;          /* CPU in assists during it */
+	uint64_t bg_mark_ns;         /* CPU in background marking during it */
+	double cons_mark;            /* its cons/mark sample */
+	int forced;                  /* started by gc_collect */
+	int limiter_on;              /* the CPU limiter capped assists after it */
+};
+size_t gc_read_cycles(struct gc_cycle_record *out, size_t n_max);
 /* Each pause's duration in ns (a ring of the last n_max); returns the count
  * written. For p99 figures in benchmarks. */
 size_t gc_read_pauses(uint64_t *ns, size_t n_max);

@@ -1,4 +1,5 @@
 /* benchgc.c — the benchmark helpers that read toc's collector (see benchutil.h). */
+#include <math.h>
 #include <stdlib.h>
 
 #include "gc/gc.h"
@@ -26,4 +27,20 @@ void bench_gc_flag(struct gc_config *cfg, const char *knob, const char *flag, co
 	char err[256];
 	if (gc_config_set(cfg, knob, flag, value, err, sizeof err))
 		bench_fatal(2, "%s", err);
+}
+
+void bench_gc_cpu_figures(struct bench_cpu_figures *f, const struct gc_stats *b, const struct gc_stats *a,
+			  const struct bench_rusage *ru_before, const struct bench_rusage *ru_after, double seconds)
+{
+	bench_cpu_figures_proc(f, ru_before, ru_after);
+	f->gc_mark_cpu_seconds = (double)(a->bg_mark_ns - b->bg_mark_ns) / 1e9;
+	f->gc_assist_cpu_seconds = (double)(a->assist_ns - b->assist_ns) / 1e9;
+	f->gc_sweep_cpu_seconds = (double)(a->sweep_ns - b->sweep_ns) / 1e9;
+	f->gc_pause_cpu_seconds = (double)(a->pause_cpu_ns - b->pause_cpu_ns) / 1e9;
+	f->gc_cpu_seconds = f->gc_mark_cpu_seconds + f->gc_assist_cpu_seconds + f->gc_sweep_cpu_seconds +
+			    f->gc_pause_cpu_seconds;
+	f->gc_assist_wait_seconds = (double)(a->assist_wait_ns - b->assist_wait_ns) / 1e9;
+	f->marking_fraction = seconds > 0 ? (double)(a->mark_ns - b->mark_ns) / 1e9 / seconds : NAN;
+	f->heap_inuse_max_mb = (double)a->heap_inuse_max / 1048576.0;
+	f->heap_goal_max_mb = (double)a->heap_goal_max / 1048576.0;
 }

@@ -63,6 +63,51 @@ double bench_peak_rss_mb(void)
 	return (double)ru.ru_maxrss / 1024.0;  /* ru_maxrss is in KiB on Linux */
 }
 
+void bench_rusage_now(struct bench_rusage *r)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru)) {
+		r->cpu_seconds = r->minor_faults = NAN;
+		return;
+	}
+	r->cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+			 ru.ru_stime.tv_usec / 1e6;
+	r->minor_faults = (double)ru.ru_minflt;
+}
+
+void bench_cpu_figures_proc(struct bench_cpu_figures *f, const struct bench_rusage *before,
+			    const struct bench_rusage *after)
+{
+	f->proc_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
+	f->minor_faults = after->minor_faults - before->minor_faults;
+	f->gc_cpu_seconds = f->gc_mark_cpu_seconds = f->gc_assist_cpu_seconds = f->gc_sweep_cpu_seconds = NAN;
+	f->gc_pause_cpu_seconds = f->gc_assist_wait_seconds = f->marking_fraction = NAN;
+	f->heap_inuse_max_mb = f->heap_goal_max_mb = NAN;
+}
+
+void bench_cpu_figures_json(char *buf, size_t len, const struct bench_cpu_figures *f)
+{
+	static const char *const keys[] = {
+		"proc_cpu_seconds", "gc_mark_cpu_seconds", "gc_assist_cpu_seconds",
+		"gc_sweep_cpu_seconds", "gc_pause_cpu_seconds", "gc_assist_wait_seconds", "marking_fraction",
+		"heap_inuse_max_mb", "heap_goal_max_mb", "minor_faults",
+	};
+	const double v[] = {
+		f->proc_cpu_seconds, f->gc_mark_cpu_seconds, f->gc_assist_cpu_seconds,
+		f->gc_sweep_cpu_seconds, f->gc_pause_cpu_seconds, f->gc_assist_wait_seconds, f->marking_fraction,
+		f->heap_inuse_max_mb, f->heap_goal_max_mb, f->minor_faults,
+	};
+	size_t at = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && at < len; i++) {
+		int n = isnan(v[i]) || isinf(v[i]) ? snprintf(buf + at, len - at, "%s\"%s\":null", i ? "," : "", keys[i])
+						   : snprintf(buf + at, len - at, "%s\"%s\":%.4f", i ? "," : "", keys[i], v[i]);
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

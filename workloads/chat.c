@@ -472,7 +472,7 @@ static void chat_main(void *unused)
 		       setup_rss_kib / 1024, cfg.duration);
 
 	struct txb_gc_snap before, after;
-	txb_gc_snap(&before);
+	txb_gc_snap(&before, true);
 	atomic_store(&timing, 1);
 	int64_t deadline = before.ns + (int64_t)(cfg.duration * 1e9);
 	struct sender_arg *sa = calloc((size_t)cfg.senders, sizeof *sa);
@@ -499,7 +499,7 @@ static void chat_main(void *unused)
 	}
 	sched_sleep(50 * MS);   /* the senders notice the deadline */
 	atomic_store(&timing, 0);
-	txb_gc_snap(&after);
+	txb_gc_snap(&after, false);
 	txb_gc_figures(&res, &before, &after);
 	ttsp_max_us = (double)after.gc.stw_ttsp_max_ns / 1e3;
 	{
@@ -553,6 +553,9 @@ static void print_result(void)
 			rss_per_conn, (long long)(3 * cfg.conns + cfg.senders), (unsigned long long)finalized,
 			(unsigned long long)write_errors, res.toc_reclaimed_fraction, res.published_fraction,
 			res.forfeit_fraction);
+		char cpu[1024];
+		bench_cpu_figures_json(cpu, sizeof cpu, &res.cpu);
+		fprintf(f, ",%s", cpu);
 		fputs(",\"pauses_us\":[", f);
 		for (size_t i = 0; i < npauses; i++)
 			fprintf(f, "%s%.1f", i ? "," : "", (double)pauses_ns[i] / 1e3);
@@ -600,7 +603,8 @@ static void usage(FILE *f)
 	      "                      deliveries_per_sec, dropped, delivery_p50/p99/p999_us,\n"
 	      "                      gc_cycles, gc_cpu_fraction, stw_max_us, stw_p99_us,\n"
 	      "                      peak_rss_mb, rss_per_conn_kib, finalized_conns, pauses_us\n"
-	      "                      (the timed part's pauses, up to 4096), toc figures\n"
+	      "                      (the timed part's pauses, up to 4096), toc figures,\n"
+	      "                      and the CPU split:\n" BENCH_CPU_FIGURES_HELP
 	      "  --help              this text\n\n"
 	      "Needs 2N+256 descriptors: the soft limit is raised to that, and the hard one\n"
 	      "too when the process may (root); otherwise it stops and says so.\n",

@@ -84,7 +84,7 @@ static void usage(FILE *f)
 		"the workers to stop, part of a pause; whole process, cms/stw), peak_rss_mb, peak_heap_mb,\n"
 		"goal_mb (heap goal when the heap peaked), pacer_peak_over_goal (max of the sampled\n"
 		"paced heap / goal), allocated_mb, parked, live_mb, gogc (-1: off),\n"
-		"memlimit_mb, markers (boehm), nodes_checked.\n\n"
+		"memlimit_mb, markers (boehm), nodes_checked, and the CPU split:\n\n" BENCH_CPU_FIGURES_HELP "\n"
 		"--mode=cms|stw, --gogc and --memlimit override the knobs below.\n",
 		GCB_MIN_DEPTH);
 	gc_config_help(f);
@@ -191,7 +191,7 @@ static void num(struct field *f, const char *key, const char *fmt, double v)
 
 static void print_result(const struct gcb_options *o, const struct gcb_result *r)
 {
-	struct field fs[32];
+	struct field fs[48];
 	int n = 0;
 	fs[n].key = "mode";
 	snprintf(fs[n++].text, sizeof fs[0].text, "\"%s\"", mode_names[o->mode]);
@@ -220,6 +220,16 @@ static void print_result(const struct gcb_options *o, const struct gcb_result *r
 	num(&fs[n++], "memlimit_mb", "%.1f", (double)o->memlimit / (1024.0 * 1024.0));
 	num(&fs[n++], "markers", "%.0f", r->markers);
 	num(&fs[n++], "nodes_checked", "%.0f", (double)r->nodes_checked);
+	num(&fs[n++], "proc_cpu_seconds", "%.4f", r->cpu.proc_cpu_seconds);
+	num(&fs[n++], "gc_mark_cpu_seconds", "%.4f", r->cpu.gc_mark_cpu_seconds);
+	num(&fs[n++], "gc_assist_cpu_seconds", "%.4f", r->cpu.gc_assist_cpu_seconds);
+	num(&fs[n++], "gc_sweep_cpu_seconds", "%.4f", r->cpu.gc_sweep_cpu_seconds);
+	num(&fs[n++], "gc_pause_cpu_seconds", "%.4f", r->cpu.gc_pause_cpu_seconds);
+	num(&fs[n++], "gc_assist_wait_seconds", "%.4f", r->cpu.gc_assist_wait_seconds);
+	num(&fs[n++], "marking_fraction", "%.4f", r->cpu.marking_fraction);
+	num(&fs[n++], "heap_inuse_max_mb", "%.1f", r->cpu.heap_inuse_max_mb);
+	num(&fs[n++], "heap_goal_max_mb", "%.1f", r->cpu.heap_goal_max_mb);
+	num(&fs[n++], "minor_faults", "%.0f", r->cpu.minor_faults);
 
 	if (o->json) {
 		putchar('{');

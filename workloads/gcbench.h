@@ -83,6 +83,7 @@ struct gcb_result {
 	int procs;                        /* threads the workload ran on */
 	int markers;                      /* boehm: parallel marker threads; else 0 */
 	uint64_t nodes_checked;           /* sum of the workers' checksums */
+	struct bench_cpu_figures cpu;     /* the process's CPU and the collector's split */
 };
 
 /* --- the heap interface ------------------------------------------------------ */

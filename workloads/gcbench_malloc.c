@@ -55,7 +55,13 @@ int gcb_malloc_run(const struct gcb_options *o, struct gcb_result *r)
 		gcb_live_build((uint64_t)o->live_mb << 20);
 	}
 	uint64_t nodes = 0;
+	struct bench_rusage ru0, ru1;
+	bench_rusage_now(&ru0);
 	r->seconds = gcb_threads_run(o, pthread_create, pthread_join, &nodes);
+	bench_rusage_now(&ru1);
+	bench_cpu_figures_proc(&r->cpu, &ru0, &ru1);
+	r->cpu.gc_mark_cpu_seconds = r->cpu.gc_assist_cpu_seconds = r->cpu.gc_sweep_cpu_seconds = 0;
+	r->cpu.gc_pause_cpu_seconds = r->cpu.gc_assist_wait_seconds = r->cpu.marking_fraction = 0;
 	r->procs = o->workers;
 	r->markers = 0;
 	r->gc_cycles = 0;

@@ -237,6 +237,9 @@ static void toc_main(void *unused)
 		gcb_fatal(1, "could not start the sampler thread: %s", strerror(err));
 
 	struct gc_stats before, after;
+	struct bench_rusage ru0, ru1;
+	gc_reset_peaks();
+	bench_rusage_now(&ru0);
 	gc_read_stats(&before);
 	int64_t t0 = sched_nanotime();
 	sched_wg_add(&work_done, opt->workers);
@@ -248,6 +251,7 @@ static void toc_main(void *unused)
 	sched_wg_wait(&work_done);
 	int64_t t1 = sched_nanotime();
 	gc_read_stats(&after);
+	bench_rusage_now(&ru1);
 
 	__atomic_store_n(&sampler_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(sampler, NULL);
@@ -257,7 +261,8 @@ static void toc_main(void *unused)
 	res->seconds = (double)(t1 - t0) / 1e9;
 	res->procs = ss.procs;
 	res->gc_cycles = after.cycles - before.cycles;
-	res->gc_cpu_seconds = (double)(after.gc_cpu_ns - before.gc_cpu_ns) / 1e9;
+	bench_gc_cpu_figures(&res->cpu, &before, &after, &ru0, &ru1, res->seconds);
+	res->gc_cpu_seconds = res->cpu.gc_cpu_seconds;
 	res->gc_cpu_fraction = res->gc_cpu_seconds / (res->seconds * (double)res->procs);
 	res->stw_count = after.stw_count - before.stw_count;
 	bench_gc_pause_figures(res->stw_count, &after, &res->stw_max_us, &res->stw_p99_us);

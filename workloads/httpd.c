@@ -275,7 +275,7 @@ static void server_main(void *unused)
 		cfg.per_request ? "a goroutine per request" : "a goroutine per connection, a transaction per request",
 		nworkers, (long long)cfg.o.live_mb);
 	struct txb_gc_snap before, after;
-	txb_gc_snap(&before);
+	txb_gc_snap(&before, true);
 	int64_t stop_at = cfg.duration_ns ? before.ns + cfg.duration_ns : INT64_MAX;
 	while (!atomic_load(&stopping)) {
 		if (sched_nanotime() >= stop_at)
@@ -308,7 +308,7 @@ static void server_main(void *unused)
 	fprintf(stderr, "httpd: stopping: %lld connections finishing\n", (long long)atomic_load(&active));
 	while (atomic_load(&active) > 0)
 		sched_sleep(10 * MS);
-	txb_gc_snap(&after);
+	txb_gc_snap(&after, false);
 	struct txb_result r = {0};
 	r.driver_note = cfg.per_request ? "a goroutine per connection, a goroutine per request"
 					: "a goroutine per connection, a transaction per request";

@@ -303,10 +303,12 @@ static void usage(FILE *f)
 		"JSON keys (null where a mode has no such figure): mode, driver, driver_note, procs,\n"
 		"workers, inflight, live_mb, items, publish_pct, gogc, seed, transactions, seconds,\n"
 		"txn_per_sec, txn_p50_us, txn_p99_us, gc_cycles, gc_cpu_seconds, gc_cpu_fraction\n"
-		"(collector CPU / (seconds x procs)), gc_cpu_us_per_txn, stw_max_us, stw_p99_us,\n"
+		"(collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split (below),\n"
+		"stw_max_us, stw_p99_us,\n"
 		"peak_rss_mb, allocated_mb, kb_per_txn, toc_reclaimed_fraction, published_fraction,\n"
 		"forfeit_fraction, checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
-		"same in every mode), and in toc mode \"toc\": every statistic of the layer.\n\n");
+		"same in every mode), and in toc mode \"toc\": every statistic of the layer.\n\n"
+		BENCH_CPU_FIGURES_HELP "\n");
 	gc_config_help(f);
 	fprintf(f, "Scheduler: TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES (see README).\n");
 }
@@ -458,6 +460,9 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "gc_cpu_seconds", "%.4f", r->gc_cpu_seconds);
 	num(f, &first, "gc_cpu_fraction", "%.4f", r->gc_cpu_fraction);
 	num(f, &first, "gc_cpu_us_per_txn", "%.3f", r->gc_cpu_seconds * 1e6 * per_txn);
+	char cpu[1024];
+	bench_cpu_figures_json(cpu, sizeof cpu, &r->cpu);
+	fprintf(f, ",%s", cpu);
 	num(f, &first, "stw_max_us", "%.1f", r->stw_max_us);
 	num(f, &first, "stw_p99_us", "%.1f", r->stw_p99_us);
 	num(f, &first, "peak_rss_mb", "%.1f", r->peak_rss_mb);

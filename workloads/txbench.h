@@ -139,6 +139,7 @@ struct txb_result {
 	double peak_rss_mb;
 	double allocated_mb;        /* NAN where the mode cannot tell */
 	double txn_p50_us, txn_p99_us;
+	struct bench_cpu_figures cpu; /* the process's and the collector's CPU split (benchutil.h) */
 	bool has_toc;
 	double toc_reclaimed_fraction, published_fraction, forfeit_fraction;
 	char toc_stats[4096];       /* toc's statistics as JSON members, or "" */

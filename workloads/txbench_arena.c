@@ -217,6 +217,8 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 		bench_fatal(1, "out of memory for %d threads", o->procs);
 	bench_progress("store built; running requests");
 	txb_run_start(&run, o);
+	struct bench_rusage ru0, ru1;
+	bench_rusage_now(&ru0);
 	int64_t t0 = bench_now_ns();
 	for (int i = 0; i < o->procs; i++) {
 		ts[i].index = i;
@@ -227,6 +229,12 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	for (int i = 0; i < o->procs; i++)
 		pthread_join(tids[i], NULL);
 	int64_t t1 = bench_now_ns();
+	bench_rusage_now(&ru1);
+	/* No collector: every collector figure is zero. */
+	bench_cpu_figures_proc(&r->cpu, &ru0, &ru1);
+	r->cpu.gc_cpu_seconds = r->cpu.gc_mark_cpu_seconds = r->cpu.gc_assist_cpu_seconds = 0;
+	r->cpu.gc_sweep_cpu_seconds = r->cpu.gc_pause_cpu_seconds = r->cpu.gc_assist_wait_seconds = 0;
+	r->cpu.marking_fraction = 0;
 	r->driver_note = "plain threads, one request loop each; arena reset per request";
 	r->seconds = (double)(t1 - t0) / 1e9;
 	r->procs = o->procs;

@@ -158,8 +158,11 @@ static void toc_figures(struct txb_result *r, const struct toc_stats *before, co
 	r->toc_stats[sizeof r->toc_stats - 1] = 0;
 }
 
-void txb_gc_snap(struct txb_gc_snap *s)
+void txb_gc_snap(struct txb_gc_snap *s, bool begin)
 {
+	if (begin)
+		gc_reset_peaks();
+	bench_rusage_now(&s->ru);
 	gc_read_stats(&s->gc);
 	toc_read_stats(&s->toc);
 	s->ns = sched_nanotime();
@@ -172,7 +175,8 @@ void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, cons
 	r->seconds = (double)(after->ns - before->ns) / 1e9;
 	r->procs = ss.procs;
 	r->gc_cycles = after->gc.cycles - before->gc.cycles;
-	r->gc_cpu_seconds = (double)(after->gc.gc_cpu_ns - before->gc.gc_cpu_ns) / 1e9;
+	bench_gc_cpu_figures(&r->cpu, &before->gc, &after->gc, &before->ru, &after->ru, r->seconds);
+	r->gc_cpu_seconds = r->cpu.gc_cpu_seconds;
 	r->gc_cpu_fraction = r->gc_cpu_seconds / (r->seconds * (double)r->procs);
 	bench_gc_pause_figures(after->gc.stw_count - before->gc.stw_count, &after->gc, &r->stw_max_us,
 			       &r->stw_p99_us);
@@ -217,7 +221,7 @@ static void gc_main(void *unused)
 	if (!workers)
 		bench_fatal(1, "out of memory for %d workers", nw);
 	struct txb_gc_snap before, after;
-	txb_gc_snap(&before);
+	txb_gc_snap(&before, true);
 	txb_run_start(&run, opt);
 	if (opt->driver == TXB_LOOP) {
 		sched_wg_add(&done, nw);
@@ -228,7 +232,7 @@ static void gc_main(void *unused)
 	} else {
 		dispatch();
 	}
-	txb_gc_snap(&after);
+	txb_gc_snap(&after, false);
 	res->driver_note = opt->driver == TXB_LOOP ? (toc_mode ? "goroutines, a transaction per request"
 								: "goroutines, one request after another")
 						   : "a goroutine per request";

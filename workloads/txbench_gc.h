@@ -26,9 +26,12 @@ size_t txb_gc_respond(const char *text, size_t len, const char **resp);
 struct txb_gc_snap {
 	struct gc_stats gc;
 	struct toc_stats toc;
+	struct bench_rusage ru;
 	int64_t ns;
 };
-void txb_gc_snap(struct txb_gc_snap *s);
+/* Reads the counters; begin: the timed part starts here (the heap maxima
+ * restart from the current heap). */
+void txb_gc_snap(struct txb_gc_snap *s, bool begin);
 void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, const struct txb_gc_snap *after);
 
 #endif /* TXBENCH_GC_H */

@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "gc/src/internal.h"
+#include "internal.h"   /* sched's: sched_preempt_request */
 #include "sched/chan.h"
 #include "sched/sync.h"
 
@@ -651,6 +652,86 @@ static void test_cpu_accounting(void)
 	cpu_accounting(1);
 }
 
+/* An assist that yields inside its drain: on one worker, the assisting
+ * goroutine is asked to yield at its next poll (as the monitor's time slice
+ * asks), and goroutines that burn 50 ms of CPU each without a safepoint
+ * wait to run (checked: one finished before the assist returned). The assist account holds the drain only; timed by two readings of
+ * the thread's clock around the drain, the burn would be in it. */
+#define BURN_NS 50000000ull
+#define BURNERS 4
+static struct obj *assist_list;
+static uint64_t assist_charged;
+static _Atomic int burnt;
+
+static void burner(void *arg)
+{
+	(void)arg;
+	uint64_t t0 = sched_thread_cpu_ns();
+	while (sched_thread_cpu_ns() - t0 < BURN_NS)
+		;
+	atomic_fetch_add(&burnt, 1);
+}
+
+static void collector(void *arg)
+{
+	(void)arg;
+	gc_collect();
+}
+
+static void assist_yield_body(void *arg)
+{
+	(void)arg;
+	/* Wide: one array of 200,000 objects, so a drain finds plenty of
+	 * gray objects at once and polls every 64 of them. */
+	gc_add_roots((void **)&assist_list, 1);
+	void **wide = gc_alloc_array(&gc_type_ptr, 200000);
+	gc_store(NULL, (void **)&assist_list, wide);
+	for (int i = 0; i < 200000; i++)
+		gc_store(wide, &wide[i], gc_alloc(&obj_type));
+	gc_collect();
+	TCHECK(sched_go(collector, NULL) != 0);
+	/* Wait until the mark has gray work to drain. */
+	long spins = 0;
+	while (!(atomic_load(&gc_st.phase) == GC_PHASE_MARK && atomic_load(&gc_st.roots_done) && gc_work_available()) &&
+	       spins++ < 100000000)
+		sched_gosched();
+	TCHECK(atomic_load(&gc_st.phase) == GC_PHASE_MARK);
+	atomic_store(&burnt, 0);
+	/* Whichever runs next while the assist is switched out burns. */
+	for (int i = 0; i < BURNERS; i++)
+		TCHECK(sched_go(burner, NULL) != 0);
+	struct gc_stats a, b;
+	gc_read_stats(&a);
+	struct gc_cache *c = &gc_caches[sched_worker_index()];
+	/* No safepoint from here to the assist: the cache stays this worker's.
+	 * The heap is made to stand at the goal, so the assist drains the
+	 * list (polling every 64 objects) instead of a small debt's worth. */
+	atomic_store(&gc_st.goal, atomic_load(&gc_st.heap_live));
+	c->assist_debt = 256 * 1024;
+	sched_preempt_request(sched_worker_self());
+	gc_assist(c);
+	TCHECK(atomic_load(&burnt) >= 1);   /* one did run while the assist was switched out */
+	gc_read_stats(&b);
+	assist_charged = b.assist_ns - a.assist_ns;
+	gc_remove_roots((void **)&assist_list);
+}
+
+static void test_assist_across_a_switch(void)
+{
+	struct gc_config cfg;
+	char err[128];
+	CU_ASSERT_EQUAL_FATAL(gc_config_from_env(&cfg, err, sizeof err), 0);
+	cfg.gogc = 400;   /* no cycle but the forced one */
+	cfg.memlimit = 0;
+	cfg.mode = GC_MODE_CMS;
+	CU_ASSERT_EQUAL_FATAL(gc_init(&cfg), 0);
+	harness_run(1, assist_yield_body, NULL);
+	fprintf(stderr, "  assist charged %.3f ms across a switch to goroutines that burnt %.0f ms each\n",
+		assist_charged / 1e6, BURN_NS / 1e6);
+	CU_ASSERT(assist_charged < BURN_NS / 2);
+	gc_fini();
+}
+
 /* --- knobs ---------------------------------------------------------------------------------------- */
 
 static void test_knobs(void)
@@ -699,6 +780,7 @@ int main(void)
 		{"memory limit honoured within 10%", test_memlimit},
 		{"pacer: heap peaks within 10% of the goal", test_pacer_accuracy},
 		{"GC CPU: parts sum, at most the process's CPU, limiter off (2 and 1 procs)", test_cpu_accounting},
+		{"GC CPU: an assist switched out mid-drain is charged its own time only", test_assist_across_a_switch},
 		{"knobs: errors name the variable or flag", test_knobs},
 		{NULL, NULL},
 	};

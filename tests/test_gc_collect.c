@@ -652,6 +652,67 @@ static void test_cpu_accounting(void)
 	cpu_accounting(1);
 }
 
+/* The limiter's bucket: GC CPU above half of the total fills it, the
+ * mutator's share drains it; full, assists stop. */
+static void test_limiter_bucket(void)
+{
+	memset(&gc_st, 0, sizeof gc_st);
+	const int64_t s = 1000000000;
+	CU_ASSERT(!gc_limiter_update(s / 2, s, 1));       /* half and half: stays empty */
+	CU_ASSERT(!gc_limiter_update(9 * s / 10, s, 1));  /* fills by 0.8 s */
+	CU_ASSERT(gc_limiter_update(9 * s / 10, s, 1));   /* full at 1 s of one worker */
+	CU_ASSERT(gc_limiter_update(s / 2, s, 1));        /* level: still full */
+	CU_ASSERT(!gc_limiter_update(s / 10, s, 1));      /* the mutator drains it */
+	CU_ASSERT(!gc_limiter_update(-5, s, 1));          /* a negative figure counts as none */
+	CU_ASSERT_EQUAL(atomic_load(&gc_st.limiter_fill), 0);
+}
+
+/* Under a memory limit below the live heap, cycles run back to back and the
+ * collector takes most of the CPU: the limiter engages (within a few
+ * seconds of CPU; the bucket holds one second per worker). */
+static _Atomic uint64_t limited_engaged;
+
+static void limiter_body(void *arg)
+{
+	(void)arg;
+	gc_add_roots(&live_table, 1);
+	void **t = gc_alloc_array(&gc_type_ptr, LIVE_NODES);
+	gc_store(NULL, &live_table, t);
+	for (int i = 0; i < LIVE_NODES; i++)
+		gc_store(t, &t[i], gc_alloc_bytes(400));
+	uint64_t seed = harness_seed();
+	int64_t deadline = sched_nanotime() + 30 * 1000000000ll;
+	struct gc_stats st;
+	do {
+		for (int i = 0; i < 20000; i++) {
+			void *g = gc_alloc_bytes(64 + harness_rand(&seed) % 1024);
+			if (i % 8 == 0)
+				gc_store(t, &t[harness_rand(&seed) % LIVE_NODES], g);
+		}
+		gc_read_stats(&st);
+	} while (st.limiter_engaged == 0 && sched_nanotime() < deadline);
+	atomic_store(&limited_engaged, st.limiter_engaged);
+	gc_remove_roots(&live_table);
+}
+
+static void test_limiter_engages(void)
+{
+	struct gc_config cfg;
+	char err[128];
+	CU_ASSERT_EQUAL_FATAL(gc_config_from_env(&cfg, err, sizeof err), 0);
+	cfg.gogc = GC_GOGC_OFF;
+	cfg.memlimit = 8u << 20;   /* the live table alone is ~16 MiB */
+	cfg.mode = GC_MODE_CMS;
+	CU_ASSERT_EQUAL_FATAL(gc_init(&cfg), 0);
+	harness_run(1, limiter_body, NULL);
+	struct gc_stats st;
+	gc_read_stats(&st);
+	fprintf(stderr, "  impossible limit: the limiter engaged after %llu cycles, %.2f s of GC CPU\n",
+		(unsigned long long)st.cycles, st.gc_cpu_ns / 1e9);
+	CU_ASSERT(atomic_load(&limited_engaged) >= 1);
+	gc_fini();
+}
+
 /* An assist that yields inside its drain: on one worker, the assisting
  * goroutine is asked to yield at its next poll (as the monitor's time slice
  * asks), and goroutines that burn 50 ms of CPU each without a safepoint
@@ -781,6 +842,8 @@ int main(void)
 		{"pacer: heap peaks within 10% of the goal", test_pacer_accuracy},
 		{"GC CPU: parts sum, at most the process's CPU, limiter off (2 and 1 procs)", test_cpu_accounting},
 		{"GC CPU: an assist switched out mid-drain is charged its own time only", test_assist_across_a_switch},
+		{"limiter: the bucket's arithmetic", test_limiter_bucket},
+		{"limiter: engages under an impossible memory limit", test_limiter_engages},
 		{"knobs: errors name the variable or flag", test_knobs},
 		{NULL, NULL},
 	};

@@ -573,17 +573,21 @@ static void run_cycle(bool forced)
 	uint8_t token = 1;
 	sched_chan_trysend(sweep_wake, &token);
 
-	/* GC CPU limiter: the collector's CPU (a pause at the width of every
-	 * worker, as Go counts it: none of them ran the mutator) against all
-	 * workers' time since the last cycle. */
+	/* GC CPU limiter: the collector's CPU against the CPU the process used
+	 * since the last cycle, plus the other workers' share of each pause
+	 * on both sides (held stopped, they ran no mutator). Go divides by
+	 * wall time x GOMAXPROCS less idle time; the process's CPU is that
+	 * figure measured, and goroutines waiting for the collector are idle. */
 	int64_t now = sched_nanotime();
 	struct gc_stats st;
 	gc_read_stats(&st);
-	uint64_t limiter_gc = st.assist_ns + st.bg_mark_ns + st.stw_total_ns * (uint64_t)procs;
-	if (gc_st.limiter_last_ns)
+	uint64_t held = st.stw_total_ns * (uint64_t)(procs - 1);
+	uint64_t limiter_gc = st.gc_cpu_ns + held;
+	uint64_t limiter_total = process_cpu_ns() + held;
+	if (gc_st.limiter_last_total_ns)
 		gc_limiter_update((int64_t)(limiter_gc - gc_st.limiter_last_gc_ns),
-				  (now - gc_st.limiter_last_ns) * procs, procs);
-	gc_st.limiter_last_ns = now;
+				  (int64_t)(limiter_total - gc_st.limiter_last_total_ns), procs);
+	gc_st.limiter_last_total_ns = limiter_total;
 	gc_st.limiter_last_gc_ns = limiter_gc;
 
 	struct gc_cycle_record rec = {

@@ -488,8 +488,8 @@ struct gc_state {
 	/* limiter (leaky bucket, ns) */
 	_Atomic int64_t limiter_fill;
 	_Atomic int limiter_on;
-	int64_t limiter_last_ns;
-	uint64_t limiter_last_gc_ns;
+	uint64_t limiter_last_total_ns;      /* the controller's: process CPU (+ held workers) at the last update */
+	uint64_t limiter_last_gc_ns;         /* and GC CPU */
 };
 extern struct gc_state gc_st;
 

@@ -33,7 +33,10 @@
  *     for it (cycle.c): the heap at mark end stays within 10% of the goal.
  *   - No idle mark workers: the utilization in the cons/mark sample is the
  *     assists' and the background workers' CPU over the mark's wall time.
- *   - The limiter is fed once per cycle, at mark termination.
+ *   - The limiter is fed once per cycle, at mark termination, with the
+ *     collector's CPU (sweep included) over the process's CPU, each plus
+ *     the stopped workers' share of the pauses: idle time, such as
+ *     goroutines waiting for the mark, is in neither.
  *
  * Invariant (tested): given correct CPU figures, trigger <= goal; the
  * trigger lies in [marked + 0.7 (goal - marked), goal]; the assist ratio

@@ -304,7 +304,8 @@ static void usage(FILE *f)
 		"workers, inflight, live_mb, items, publish_pct, gogc, seed, transactions, seconds,\n"
 		"txn_per_sec, txn_p50_us, txn_p99_us, gc_cycles, gc_cpu_seconds, gc_cpu_fraction\n"
 		"(collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split (below),\n"
-		"stw_max_us, stw_p99_us,\n"
+		"stw_max_us, stw_p99_us, pacer_cycles (cycles the trigger started), pacer_end_over_goal_max\n"
+		"(their largest heap at mark end / goal), pacer_within_fraction (the share within 1.10x),\n"
 		"peak_rss_mb, allocated_mb, kb_per_txn, toc_reclaimed_fraction, published_fraction,\n"
 		"forfeit_fraction, checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
 		"same in every mode), and in toc mode \"toc\": every statistic of the layer.\n\n"
@@ -463,6 +464,9 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	char cpu[1024];
 	bench_cpu_figures_json(cpu, sizeof cpu, &r->cpu);
 	fprintf(f, ",%s", cpu);
+	num(f, &first, "pacer_cycles", "%.0f", r->has_pacer ? (double)r->pacer_cycles : NAN);
+	num(f, &first, "pacer_end_over_goal_max", "%.4f", r->has_pacer ? r->pacer_end_over_goal_max : NAN);
+	num(f, &first, "pacer_within_fraction", "%.4f", r->has_pacer ? r->pacer_within_fraction : NAN);
 	num(f, &first, "stw_max_us", "%.1f", r->stw_max_us);
 	num(f, &first, "stw_p99_us", "%.1f", r->stw_p99_us);
 	num(f, &first, "peak_rss_mb", "%.1f", r->peak_rss_mb);

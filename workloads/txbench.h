@@ -140,6 +140,10 @@ struct txb_result {
 	double allocated_mb;        /* NAN where the mode cannot tell */
 	double txn_p50_us, txn_p99_us;
 	struct bench_cpu_figures cpu; /* the process's and the collector's CPU split (benchutil.h) */
+	bool has_pacer;               /* toc's collector ran: the pacer figures below are set */
+	uint64_t pacer_cycles;        /* cycles the trigger started in the timed part */
+	double pacer_end_over_goal_max; /* their largest heap at mark end / goal (NAN: none) */
+	double pacer_within_fraction; /* the share that ended within 1.10x the goal (NAN: none) */
 	bool has_toc;
 	double toc_reclaimed_fraction, published_fraction, forfeit_fraction;
 	char toc_stats[4096];       /* toc's statistics as JSON members, or "" */

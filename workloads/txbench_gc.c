@@ -182,6 +182,23 @@ void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, cons
 			       &r->stw_p99_us);
 	r->allocated_mb = (double)(after->gc.alloc_bytes - before->gc.alloc_bytes) / 1048576.0;
 	r->peak_rss_mb = bench_peak_rss_mb();
+	/* The pacer over the timed part's cycles (not forced ones). */
+	static struct gc_cycle_record rec[1024];
+	size_t n = gc_read_cycles(rec, 1024), steady = 0, within = 0;
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rec[i].cycle <= before->gc.cycles || rec[i].forced || rec[i].goal == UINT64_MAX)
+			continue;
+		double over = (double)rec[i].heap_end / (double)rec[i].goal;
+		steady++;
+		within += over <= 1.10;
+		if (over > worst)
+			worst = over;
+	}
+	r->has_pacer = true;
+	r->pacer_cycles = steady;
+	r->pacer_end_over_goal_max = steady ? worst : NAN;
+	r->pacer_within_fraction = steady ? (double)within / (double)steady : NAN;
 	if (toc_enabled())
 		toc_figures(r, &before->toc, &after->toc);
 }

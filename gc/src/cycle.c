@@ -26,6 +26,24 @@
  *   4. Sweep: lazily by allocators and by the background sweeper.
  * In stw mode step 2 happens inside the stop of step 3.
  *
+ * Who runs when. The controller and the background workers are urgent
+ * goroutines (sched_set_urgent): readied by a trigger or a timer, they run
+ * at the next poll of the goroutine on their worker, as Go puts its GC
+ * workers ahead of the run queue; a background worker then drains until it
+ * has used its share of the mark's wall time and sleeps the excess off. A
+ * heap trigger is tested again before a cycle starts (Go's gcStart does):
+ * a request left over from the last cycle's sweep must not start another
+ * cycle. An allocator past the goal waits for the mark to begin, and during
+ * the mark drains until it ends (Go's assist queue): the heap at mark end
+ * stays within GC_HARD_GOAL_FACTOR of the goal however little CPU the
+ * collector gets.
+ *
+ * CPU accounting. Every piece of collector work runs with a scheduler CPU
+ * account open (GC_ACCT_* in internal.h): assists, background drains and
+ * root scans, sweeps, and the stopper's work while the world is stopped.
+ * The scheduler stops the clock whenever the goroutine is switched out, so
+ * a drain that polls and resumes elsewhere is charged its own time only.
+ *
  * Stop-the-world work is bounded by the number of workers and size
  * classes: never by goroutines (their stacks are scanned concurrently),
  * finalizers (swept and run concurrently) or the heap (swept lazily).

@@ -63,7 +63,7 @@ static bool in_window(const void *p)
 	uint32_t idx;
 	if (!gc_find_object((uintptr_t)p, &s, &idx))
 		return false;
-	return s->window != NULL && idx >= s->win_start && idx < s->freeindex;
+	return s->layer.window != NULL && idx >= s->layer.win_start && idx < s->freeindex;
 }
 
 static bool published(const void *p)
@@ -579,7 +579,7 @@ static bool t_bad(struct node *n, struct node *from, int depth)
 	printf("  bad node %p (from %p, depth %d): id %llx val %llx; span %p window %p slot %u win_start %u "
 	       "freeindex %u alloc bit %d sweepgen %u (heap %u)\n",
 	       (void *)n, (void *)from, depth, (unsigned long long)n->id, (unsigned long long)n->val,
-	       o ? (void *)s->base : NULL, o ? s->window : NULL, idx, o ? s->win_start : 0, o ? s->freeindex : 0,
+	       o ? (void *)s->base : NULL, o ? s->layer.window : NULL, idx, o ? s->layer.win_start : 0, o ? s->freeindex : 0,
 	       o ? gc_bit(s->alloc_bits, idx) : -1, o ? atomic_load(&s->sweepgen) : 0,
 	       atomic_load(&gc_heap.sweepgen));
 	return false;

@@ -92,7 +92,7 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan, boo
 		s = c->local ? c->local[spc] : &gc_empty_span;
 		idx = gc_span_next_free(s);
 		if (__builtin_expect(idx >= s->nelems, 0)) {
-			s = gc_layer->refill(c, spc);
+			s = gc_layer->refill(spc);
 			if (s) {
 				idx = gc_span_next_free(s);
 				refilled = true;

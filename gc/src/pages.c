@@ -60,6 +60,7 @@ struct gc_span *gc_span_struct_alloc(void)
 	struct gc_span *s = span_pool;
 	span_pool = s->next;
 	s->next = NULL;
+	s->layer = (struct gc_span_layer){0};   /* a reused struct keeps no window */
 	return s;
 }
 

@@ -1,0 +1,263 @@
+/*
+ * span.h — spans, size classes, arenas and the lookup from an address to
+ * its object: the heap's metadata, read by every part of gc/ and, through
+ * layer.h, by the transaction layer. Not installed.
+ *
+ * Glossary (docs/glossary.md): page (8 KiB heap unit), span (pages of one
+ * size class, or one large object), size class, slot, alloc bits, mark
+ * bits, freeindex.
+ *
+ * Who writes what: the heap (span.c, pages.c, central.c, alloc.c, sweep.c)
+ * writes every field but `layer`; the transaction layer reads the fields
+ * and changes a span only through the operations of layer.h, and writes
+ * its own `layer` block.
+ */
+#ifndef GC_SPAN_H
+#define GC_SPAN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gc/gc.h"
+
+#ifndef TOC_CHECK_LEVEL
+#define TOC_CHECK_LEVEL 0
+#endif
+
+_Noreturn void gc_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define GC_CHECK(cond)                                                         \
+	do {                                                                   \
+		if (TOC_CHECK_LEVEL >= 1 && !(cond))                           \
+			gc_fatal("check failed: %s (%s:%d)", #cond, __FILE__, __LINE__); \
+	} while (0)
+
+#define GC_NO_ASAN __attribute__((no_sanitize("address")))
+
+/* --- geometry ------------------------------------------------------------------ */
+
+#define GC_PAGE_SHIFT 13
+#define GC_PAGE_SIZE ((size_t)1 << GC_PAGE_SHIFT)           /* 8 KiB */
+#define GC_ARENA_SHIFT 26
+#define GC_ARENA_SIZE ((size_t)1 << GC_ARENA_SHIFT)         /* 64 MiB */
+#define GC_ARENA_PAGES (GC_ARENA_SIZE / GC_PAGE_SIZE)       /* 8192 */
+#define GC_ADDR_BITS 47
+#define GC_ARENA_MAP_LEN ((size_t)1 << (GC_ADDR_BITS - GC_ARENA_SHIFT))
+#define GC_MAX_SMALL 32768                                  /* larger is "large" */
+#define GC_SMALL_MASK_MAX 512   /* scan objects up to this size keep pointer bits per word */
+#define GC_MAX_CLASSES 80
+#define GC_WORD 8
+
+/* --- size classes (sizeclass.c) -------------------------------------------------- */
+
+/* Class 0 is "large". For the others: objects of `size` bytes in spans of
+ * `npages` pages; at most 12.5% of a span is lost to the tail. */
+struct gc_sizeclass {
+	uint32_t size;     /* object (slot) size in bytes */
+	uint32_t npages;   /* pages per span */
+	uint32_t nelems;   /* slots per span */
+	uint32_t divmul;   /* (offset * divmul) >> 32 == offset / size within a span */
+};
+extern struct gc_sizeclass gc_classes[GC_MAX_CLASSES];
+extern int gc_nclasses;                       /* including class 0 */
+void gc_sizeclass_init(void);
+/* The class for a small request (1..GC_MAX_SMALL bytes). */
+extern uint8_t gc_size_to_class8[GC_MAX_SMALL / 8 + 1];
+static inline int gc_size_class(size_t size)
+{
+	return gc_size_to_class8[(size + 7) >> 3];
+}
+
+/* Span class: size class * 2 + noscan. */
+#define GC_NUM_SPANCLASSES (GC_MAX_CLASSES * 2)
+static inline int gc_spanclass(int sizeclass, bool noscan)
+{
+	return sizeclass * 2 + (noscan ? 1 : 0);
+}
+
+/* --- spans (span.c) ------------------------------------------------------------------ */
+
+/*
+ * Span states and legal transitions (gc_span_set_state asserts them):
+ *
+ *   FREE ──alloc──► INUSE ──sweep frees it──► FREE
+ *
+ * A span struct is never given back to malloc: lookups racing with a free
+ * read a FREE state, never freed memory.
+ *
+ * sweepgen, relative to the heap's sweepgen sg (Go's scheme; sg += 2 at
+ * each mark termination):
+ *   sg - 2   needs sweeping          sg - 1  being swept
+ *   sg       swept, ready to use     sg + 1  in a cache since before the flip: needs sweeping
+ *   sg + 3   swept, then cached
+ */
+enum gc_span_state {
+	GC_SPAN_FREE = 0,
+	GC_SPAN_INUSE = 1,
+};
+extern const char *const gc_span_state_names[];
+
+struct gc_special; /* finalizer records, finalizer.c */
+
+/* A span's fields that belong to the transaction layer (toc/): gc never
+ * reads or writes them, except to clear them when the span is set up. The
+ * layer writes them only while its window owns the span. */
+struct gc_span_layer {
+	void *window;                     /* the region whose window owns the span, or NULL */
+	uint32_t win_start;               /* the window's first slot in the span */
+	struct gc_span *cls_next;         /* the next span of the same class in the region */
+	struct gc_span *all_next;         /* the next span carved from the region */
+};
+
+struct gc_span {
+	/* First line: read by every lookup and marker, written only when the
+	 * span changes hands (state) or is set up. */
+	uintptr_t base;                   /* first byte */
+	size_t npages;                    /* length in pages */
+	_Atomic uint8_t state;            /* enum gc_span_state; written under the heap lock, read racily by lookups */
+	uint8_t spanclass;                /* size class * 2 + noscan; 0/1 for large */
+	uint8_t noscan;                   /* no pointers in any slot */
+	uint8_t large;                    /* one large object */
+	uint32_t nelems;                  /* slots */
+	size_t elemsize;                  /* slot size; for large: the object's bytes */
+	uint32_t divmul;                  /* slot index from offset, see gc_sizeclass */
+	_Atomic uint32_t sweepgen;        /* see above */
+	uint64_t *alloc_bits;             /* survivors of the last sweep */
+	uint64_t *mark_bits;              /* written by markers (atomic or) */
+	_Atomic uint64_t *ptr_bits;       /* small scan spans: 1 bit per word, pointer or not */
+	/* Second line: the allocating cache's cursor, written on every
+	 * allocation; kept off the first line so markers reading it do not
+	 * pull the line away from the allocating core. */
+	_Alignas(64) uint32_t freeindex;  /* next candidate slot; owner cache only */
+	uint32_t nalloc;                  /* slots allocated (after last sweep + since) */
+	uint64_t alloc_cache;             /* inverted alloc bits from freeindex (1 = free); owner only */
+	uint8_t needzero;                 /* free slots may hold garbage */
+	uint8_t list;                     /* which central list holds it (GC_LIST_*) */
+	bool on_special_list;             /* heap.special_lock */
+	struct gc_span *next;             /* list link: central list or span pool; its lock */
+	uint64_t *check_bits;             /* the verifier's marks, allocated on demand */
+	const struct gc_type **types;     /* scan spans with slots > 512 B: type of each slot */
+	const struct gc_type *large_type; /* large scan object: element type */
+	size_t large_count;               /* its element count */
+	struct gc_span_layer layer;       /* the transaction layer's own fields (layer.h) */
+	/* Cold. */
+	int specials_lock;                /* spin lock for specials */
+	struct gc_special *specials;      /* finalizers, sorted by offset; specials_lock */
+	struct gc_span *special_next;     /* in the heap's list of spans with specials; heap.special_lock */
+	size_t nbits_words;               /* 64-bit words in each bitmap */
+	size_t meta_bytes;                /* bytes of the metadata block */
+	void *meta;                       /* the block (alloc and mark bits swap inside it) */
+};
+_Static_assert(offsetof(struct gc_span, freeindex) == 64, "the span's first line holds the read-mostly fields");
+
+/* Allocates and frees span structs (a pool; returned to malloc by gc_pages_reset). */
+struct gc_span *gc_span_struct_alloc(void);
+void gc_span_struct_free(struct gc_span *s);
+/* Sets up s for class/large use over [base, base + npages pages). */
+void gc_span_init_small(struct gc_span *s, int spanclass);
+void gc_span_init_large(struct gc_span *s, const struct gc_type *t, size_t count, size_t size);
+void gc_span_set_state(struct gc_span *s, enum gc_span_state to);
+void gc_span_free_meta(struct gc_span *s);
+/* Reloads alloc_cache from alloc_bits at freeindex (64-aligned window). */
+void gc_span_refill_cache(struct gc_span *s);
+/* The next free slot at or after freeindex, or nelems; advances freeindex. */
+static inline uint32_t gc_span_next_free(struct gc_span *s)
+{
+	for (;;) {
+		if (s->freeindex >= s->nelems)
+			return s->nelems;
+		if (s->alloc_cache) {
+			uint32_t bit = (uint32_t)__builtin_ctzll(s->alloc_cache);
+			uint32_t idx = (s->freeindex & ~63u) + bit;
+			if (idx >= s->nelems) {
+				s->freeindex = s->nelems;
+				return s->nelems;
+			}
+			s->alloc_cache &= s->alloc_cache - 1;
+			s->freeindex = idx + 1;
+			if ((s->freeindex & 63) == 0 && s->freeindex < s->nelems)
+				gc_span_refill_cache(s);
+			return idx;
+		}
+		s->freeindex = (s->freeindex + 64) & ~63u;
+		if (s->freeindex >= s->nelems) {
+			s->freeindex = s->nelems;
+			return s->nelems;
+		}
+		gc_span_refill_cache(s);
+	}
+}
+static inline uint32_t gc_span_index(const struct gc_span *s, uintptr_t p)
+{
+	return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
+}
+static inline bool gc_bit(const uint64_t *bits, uint32_t i)
+{
+	return (__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+}
+/* Is slot i allocated (survived the last sweep, or allocated since)? */
+static inline bool gc_span_allocated(const struct gc_span *s, uint32_t i)
+{
+	return gc_bit(s->alloc_bits, i) || i < __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED);
+}
+/* Count of set bits in the first n bits. */
+uint32_t gc_bits_count(const uint64_t *bits, uint32_t n);
+/* Checks s's invariants (counts, bitmap tails, freeindex bound); fatal on failure. */
+void gc_span_check(const struct gc_span *s);
+
+/* --- arenas and lookup (arena.c) -------------------------------------------------------- */
+
+struct gc_arena {
+	uintptr_t base;                            /* GC_ARENA_SIZE aligned */
+	int node;                                  /* NUMA node, -1 when not placed */
+	_Atomic(struct gc_span *) spans[GC_ARENA_PAGES]; /* page → span, for every page of an in-use span */
+	uint64_t free_pages[GC_ARENA_PAGES / 64];  /* 1 = free; heap lock */
+	uint64_t released[GC_ARENA_PAGES / 64];    /* 1 = free and returned to the OS (reads as zero); heap lock */
+	uint32_t nfree;                            /* free pages; heap lock */
+	struct gc_arena *next, *prev;              /* all arenas, newest first; heap lock */
+};
+extern _Atomic(struct gc_arena *) *gc_arena_map; /* GC_ARENA_MAP_LEN entries, MAP_NORESERVE */
+
+static inline struct gc_span *gc_span_of(uintptr_t p)
+{
+	if (p >> GC_ADDR_BITS)
+		return NULL;
+	struct gc_arena *a = atomic_load_explicit(&gc_arena_map[p >> GC_ARENA_SHIFT], memory_order_acquire);
+	if (!a)
+		return NULL;
+	return atomic_load_explicit(&a->spans[(p - a->base) >> GC_PAGE_SHIFT], memory_order_acquire);
+}
+/* The object containing p (interior pointers count), or 0. Sets *sp, *idx. */
+static inline uintptr_t gc_find_object(uintptr_t p, struct gc_span **sp, uint32_t *idx)
+{
+	struct gc_span *s = gc_span_of(p);
+	if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != GC_SPAN_INUSE)
+		return 0;
+	if (p < s->base || p >= s->base + (uintptr_t)s->nelems * s->elemsize)
+		return 0;
+	uint32_t i = gc_span_index(s, p);
+	*sp = s;
+	*idx = i;
+	return s->base + (uintptr_t)i * s->elemsize;
+}
+
+int gc_arena_init(int numa);
+void gc_arena_fini(void);
+/* Reserves k fresh contiguous arenas (heap lock held); returns the lowest.
+ * NULL when the reservation fails or would pass TOC_MAXHEAP. */
+struct gc_arena *gc_arena_grow_locked(size_t k);
+struct gc_arena *gc_arena_of(uintptr_t p);
+void gc_arena_set_spans(struct gc_span *s);  /* map every page of s to s */
+void gc_arena_clear_spans(struct gc_span *s);
+
+/* A spin lock (heap, central lists, registries). */
+void gc_lock(int *l);
+static inline void gc_unlock(int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);   /* pairs with gc_lock's acquiring exchange */
+}
+
+#endif /* GC_SPAN_H */

@@ -1,0 +1,292 @@
+/*
+ * region.c — regions: the registry every live region is in (the sweeper's
+ * claim walks it, never the goroutines), the per-worker pools of rewound
+ * regions, the page allocator inside a region, and the release of a
+ * region's spans and pages to the heap.
+ *
+ * Spans of a region count as cached (sweepgen sg + 3) while it lives. Mark
+ * termination flips sweepgen: every region then in existence is stale.
+ * Whichever comes first, the owner (at its next allocation, at its resume,
+ * or when the pool hands the region out) or the sweeper's claim pass,
+ * wins the CAS to DEAD and releases the spans to the unswept lists, where
+ * they are swept as any cached span is. The struct itself is freed only by
+ * its owner (the goroutine or the pool), because the owner's worker may
+ * still read its range.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "window.h"
+
+#define POOL_MAX 4
+
+const char *const toc_region_state_names[] = {"none", "active", "idle", "dead"};
+
+int toc_region_pages;
+static int reg_lock;
+static struct toc_region *registry;           /* reg_lock */
+static _Atomic uint32_t claimed_sg;            /* the last sweepgen the claim pass finished */
+static struct toc_region *pools[SCHED_MAX_PROCS];
+static int pool_len[SCHED_MAX_PROCS];
+
+/* The one way a region changes state: a CAS from `from` to `to`, checked
+ * against the legal transitions in window.h. Returns whether it won. */
+static bool region_cas(struct toc_region *r, int from, int to)
+{
+	bool legal = (from == TOC_REGION_ACTIVE && (to == TOC_REGION_IDLE || to == TOC_REGION_DEAD)) ||
+		     (from == TOC_REGION_IDLE && (to == TOC_REGION_ACTIVE || to == TOC_REGION_DEAD));
+	if (!legal)
+		gc_fatal("toc: region %p: illegal state change %s -> %s", (void *)r,
+			 toc_region_state_names[from & 3], toc_region_state_names[to & 3]);
+	/* acq_rel: the winner's release of the spans follows the CAS; a loser
+	 * sees the state the winner left. */
+	return atomic_compare_exchange_strong_explicit(&r->state, &from, to, memory_order_acq_rel,
+						       memory_order_acquire);
+}
+
+/* --- the registry --------------------------------------------------------------------------- */
+
+static void registry_insert(struct toc_region *r)
+{
+	gc_lock(&reg_lock);
+	r->reg_prev = NULL;
+	r->reg_next = registry;
+	if (registry)
+		registry->reg_prev = r;
+	registry = r;
+	gc_unlock(&reg_lock);
+}
+
+static void region_free(struct toc_region *r)
+{
+	gc_lock(&reg_lock);
+	if (r->reg_prev)
+		r->reg_prev->reg_next = r->reg_next;
+	else
+		registry = r->reg_next;
+	if (r->reg_next)
+		r->reg_next->reg_prev = r->reg_prev;
+	gc_unlock(&reg_lock);
+	free(r->pub);
+	free(r);
+}
+
+struct toc_region *toc_region_new(void)
+{
+	struct toc_region *r = calloc(1, sizeof *r);
+	if (!r)
+		gc_fatal("toc: out of memory for a region");
+	bool zeroed;
+	r->len = (uintptr_t)toc_region_pages * GC_PAGE_SIZE;
+	r->lo = gc_layer_pages_take((size_t)toc_region_pages, &zeroed);
+	if (!r->lo)
+		gc_out_of_memory(r->len);
+	r->zeroed = zeroed;
+	r->pages_dirty = zeroed ? 0 : ~(uint64_t)0;
+	r->no_run = toc_region_pages + 1;
+	r->pub = calloc(r->len / 8 / 64, sizeof(uint64_t));
+	if (!r->pub)
+		gc_fatal("toc: out of memory for a region's published bits");
+	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
+		r->spans[i] = &gc_empty_span;
+	r->sg = gc_layer_sweepgen();
+	atomic_store_explicit(&r->state, TOC_REGION_ACTIVE, memory_order_relaxed);   /* not yet shared */
+	registry_insert(r);
+	toc_gauge_add(&toc_reserved_bytes, NULL, (int64_t)r->len);
+	TOC_COUNT(regions_made, 1);
+	return r;
+}
+
+/* Hands r's spans to the central lists (fresh ones swept, stale ones to be
+ * swept) and its uncarved pages to the page heap. The caller won the CAS
+ * to DEAD. */
+static void region_release(struct toc_region *r, bool count_forfeit)
+{
+	uint64_t forfeited = 0;
+	for (struct gc_span *s = r->all, *next; s; s = next) {
+		next = s->layer.all_next;
+		if (count_forfeit)
+			forfeited += (uint64_t)gc_layer_span_unpublished(s) * s->elemsize;
+		gc_layer_span_release(s);
+	}
+	r->all = r->all_tail = NULL;
+	for (int i = 0; i < GC_NUM_SPANCLASSES; i++) {
+		r->spans[i] = &gc_empty_span;
+		r->cls_head[i] = r->cls_tail[i] = NULL;
+	}
+	r->no_run = toc_region_pages + 1;
+	for (int i = 0; i < toc_region_pages;) {
+		if (r->pages_used >> i & 1) {
+			i++;
+			continue;
+		}
+		int j = i;
+		while (j < toc_region_pages && !(r->pages_used >> j & 1))
+			j++;
+		gc_layer_pages_give(r->lo + (uintptr_t)i * GC_PAGE_SIZE, (size_t)(j - i));
+		i = j;
+	}
+	toc_gauge_add(&toc_owned_bytes, &toc_owned_max, -(int64_t)r->carved_bytes);
+	toc_gauge_add(&toc_reserved_bytes, NULL, -(int64_t)r->len);
+	r->carved_bytes = 0;
+	if (count_forfeit) {
+		TOC_COUNT(forfeited_bytes, forfeited);
+		TOC_COUNT(local_bytes, forfeited);
+	}
+}
+
+void toc_region_retire(struct toc_region *r, bool count_forfeit)
+{
+	gc_lock(&reg_lock);
+	int st = atomic_load_explicit(&r->state, memory_order_acquire);
+	if (st != TOC_REGION_DEAD && region_cas(r, st, TOC_REGION_DEAD))
+		region_release(r, count_forfeit);
+	gc_unlock(&reg_lock);
+	region_free(r);
+}
+
+bool toc_region_claim_stale(void)
+{
+	uint32_t sg = gc_layer_sweepgen();
+	if (atomic_load_explicit(&claimed_sg, memory_order_acquire) == sg)
+		return false;
+	bool any = false;
+	gc_lock(&reg_lock);
+	for (struct toc_region *r = registry; r; r = r->reg_next) {
+		if (r->sg == sg)
+			continue;
+		int st = atomic_load_explicit(&r->state, memory_order_acquire);
+		if (st == TOC_REGION_DEAD || !region_cas(r, st, TOC_REGION_DEAD))
+			continue;
+		region_release(r, true);
+		TOC_COUNT(regions_claimed, 1);
+		any = true;
+	}
+	/* Release: a sweeper that reads this sweepgen sees every release above. */
+	atomic_store_explicit(&claimed_sg, sg, memory_order_release);
+	gc_unlock(&reg_lock);
+	return any;
+}
+
+/* --- pools --------------------------------------------------------------------------------------- */
+
+struct toc_region *toc_pool_take(void)
+{
+	int w = sched_worker_index();
+	while (pools[w]) {
+		struct toc_region *r = pools[w];
+		pools[w] = r->pool_next;
+		pool_len[w]--;
+		if (r->sg == gc_layer_sweepgen() && region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE))
+			return r;
+		toc_region_retire(r, false);   /* stale; nothing unpublished is left in an idle region */
+	}
+	return NULL;
+}
+
+void toc_pool_put(struct toc_region *r)
+{
+	int w = sched_worker_index();
+	if (pool_len[w] >= POOL_MAX) {
+		toc_region_retire(r, false);
+		return;
+	}
+	/* ACTIVE -> IDLE: only its owner holds it, but the sweeper may race to DEAD. */
+	if (!region_cas(r, TOC_REGION_ACTIVE, TOC_REGION_IDLE)) {
+		toc_region_retire(r, false);
+		return;
+	}
+	r->pool_next = pools[w];
+	pools[w] = r;
+	pool_len[w]++;
+}
+
+/* --- pages inside a region ---------------------------------------------------------------------- */
+
+static uint64_t page_mask(int at, int n)
+{
+	return (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << at;
+}
+
+/* n free pages in a row, or -1. */
+static int find_pages(uint64_t used, int n)
+{
+	for (int i = 0; i + n <= toc_region_pages; i++)
+		if (!(used & page_mask(i, n)))
+			return i;
+	return -1;
+}
+
+struct gc_span *toc_take_pages(struct toc_region *r, int n, bool *zeroed)
+{
+	if (n >= r->no_run)
+		return NULL;
+	int at = find_pages(r->pages_used, n);
+	if (at < 0) {
+		r->no_run = n;
+		return NULL;
+	}
+	uintptr_t base = r->lo + (uintptr_t)at * GC_PAGE_SIZE;
+	struct gc_span *s = gc_layer_span_at(base, (size_t)n, r);
+	if (!s)
+		return NULL;
+	uint64_t m = page_mask(at, n);
+	*zeroed = r->zeroed && (r->pages_dirty & m) == 0;
+	r->pages_used |= m;
+	uint64_t bytes = (uint64_t)n * GC_PAGE_SIZE;
+	r->carved_bytes += bytes;
+	toc_gauge_add(&toc_owned_bytes, &toc_owned_max, (int64_t)bytes);
+	if (r->all_tail)
+		r->all_tail->layer.all_next = s;
+	else
+		r->all = s;
+	r->all_tail = s;
+	return s;
+}
+
+struct gc_span *toc_carve(struct toc_region *r, int spc)
+{
+	int n = (int)gc_classes[spc >> 1].npages;
+	bool zeroed;
+	struct gc_span *s = toc_take_pages(r, n, &zeroed);
+	if (!s)
+		return NULL;
+	gc_layer_span_small(s, spc, zeroed);
+	if (r->cls_tail[spc])
+		r->cls_tail[spc]->layer.cls_next = s;
+	else
+		r->cls_head[spc] = s;
+	r->cls_tail[spc] = s;
+	return s;
+}
+
+void toc_drop_large(struct toc_region *r, struct gc_span *s)
+{
+	int at = (int)((s->base - r->lo) / GC_PAGE_SIZE), n = (int)s->npages;
+	uint64_t bytes = (uint64_t)n * GC_PAGE_SIZE;
+	r->pages_used &= ~page_mask(at, n);
+	r->pages_dirty |= page_mask(at, n);
+	r->carved_bytes -= bytes;
+	toc_gauge_add(&toc_owned_bytes, &toc_owned_max, -(int64_t)bytes);
+	gc_layer_span_drop_large(s);
+}
+
+/* --- set-up --------------------------------------------------------------------------------------- */
+
+void toc_regions_init(void)
+{
+	atomic_store(&claimed_sg, 0);
+	registry = NULL;
+	memset(pools, 0, sizeof pools);
+	memset(pool_len, 0, sizeof pool_len);
+}
+
+void toc_regions_fini(void)
+{
+	while (registry) {
+		struct toc_region *r = registry;
+		registry = r->reg_next;
+		free(r->pub);
+		free(r);
+	}
+}

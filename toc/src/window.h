@@ -1,0 +1,169 @@
+/*
+ * window.h — the transaction layer's private structures: regions, the
+ * windows they hold, the statistics, and what the layer's files call in
+ * each other. Not installed. The layer sees gc only through gc's layer.h.
+ *
+ * A region is a run of pages reserved from the page heap for one open
+ * window; the spans the window allocates from are carved out of it, so
+ * "is p in my window?" is one subtraction and one compare (the barrier's
+ * fast path in gc.h). The region keeps one published bit per 8-byte
+ * granule beside the spans' alloc bits: the alloc bit is what rewind and
+ * the collector read, the region bit is what the inline barrier reads.
+ *
+ * An object is an unpublished window object when its span belongs to the
+ * region, its slot lies in [layer.win_start, freeindex) and its alloc bit
+ * is 0. Rewind keeps the published prefix of each span, moves freeindex
+ * back to the first unpublished slot, and lets allocation skip the
+ * published slots after it (docs/toc-algorithm.md).
+ *
+ * Region states (atomic; the CAS out of ACTIVE or IDLE decides who releases
+ * its spans), and their legal transitions (region_set_state checks them):
+ *
+ *   ACTIVE ──window closed, rewound──► IDLE (in its worker's pool)
+ *   IDLE ──taken for a new window──► ACTIVE
+ *   ACTIVE/IDLE ──forfeit, pool full, or stale after a flip──► DEAD
+ *
+ * Files: stats.c (counters, JSON, trace), region.c (registry, pools, the
+ * page allocator inside a region, release), window.c (open, refill, rewind,
+ * close, toc_begin/toc_end), publish.c (the publish walk, the barrier's
+ * slow path, send and spawn), verify.c (the invariant), layer.c (the table
+ * gc calls, the other hooks, set-up).
+ */
+#ifndef TOC_WINDOW_H
+#define TOC_WINDOW_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layer.h"
+#include "toc/toc.h"
+
+enum toc_region_state {
+	TOC_REGION_ACTIVE = 1,   /* a goroutine's open window */
+	TOC_REGION_IDLE = 2,     /* rewound, in its worker's pool */
+	TOC_REGION_DEAD = 3,     /* its spans released; the struct waits for its owner to free it */
+};
+extern const char *const toc_region_state_names[];
+
+struct toc_region {
+	struct gc_span *spans[GC_NUM_SPANCLASSES]; /* current span per class; attached as the worker's local spans */
+	uintptr_t lo, len;                          /* the reserved pages */
+	uint64_t *pub;                              /* published bit per granule; the barrier reads it */
+	_Atomic int state;                          /* enum toc_region_state; CAS under reg_lock out of ACTIVE/IDLE */
+	uint32_t sg;                                /* sweepgen its spans are fresh for */
+	uint64_t cycle;                             /* cycles started when the window opened */
+	struct sched_g *owner;                      /* the goroutine whose window it is; NULL when idle */
+	bool opened_marking;                        /* the collector was on when it opened */
+	bool zeroed;                                /* uncarved pages read as zero */
+	uint64_t pages_used;                        /* bit i: page i belongs to a carved span */
+	uint64_t pages_dirty;                       /* bit i: page i was used and freed */
+	struct gc_span *all, *all_tail;             /* carved spans in carve order, by layer.all_next */
+	struct gc_span *cls_head[GC_NUM_SPANCLASSES], *cls_tail[GC_NUM_SPANCLASSES]; /* per class, by layer.cls_next */
+	int no_run;                                 /* no free run this long (or longer) until the next rewind */
+	uint64_t carved_bytes;                      /* bytes of its carved spans */
+	struct toc_region *reg_next, *reg_prev;     /* the registry; reg_lock */
+	struct toc_region *pool_next;               /* the worker pool; its worker */
+};
+
+/* The table gc calls (layer.c). A program that calls any public function
+ * of the layer links the file that holds it; each such file names the
+ * table (TOC_KEEP_LAYER) so the static library's layer.o, whose
+ * constructor registers the table, is linked too. */
+extern const struct gc_layer toc_layer;
+#define TOC_KEEP_LAYER __attribute__((used)) static const void *const toc_keep_layer = &toc_layer
+
+/* --- statistics (stats.c) ----------------------------------------------------------------- */
+
+struct toc_counters {
+#define TOC_STAT_FIELD(name, doc) uint64_t name;
+	TOC_STATS(TOC_STAT_FIELD)
+#undef TOC_STAT_FIELD
+} __attribute__((aligned(64)));
+
+extern struct toc_counters *toc_counters;   /* one per worker, plus one for other threads */
+extern _Atomic uint64_t toc_owned_bytes, toc_owned_max, toc_reserved_bytes, toc_open_windows, toc_open_max;
+struct toc_counters *toc_my_counters(void);
+#define TOC_COUNT(field, v)                                                                \
+	do {                                                                               \
+		struct toc_counters *c_ = toc_my_counters();                               \
+		/* Owner-written; readers merge with relaxed loads. */                     \
+		__atomic_store_n(&c_->field, __atomic_load_n(&c_->field, __ATOMIC_RELAXED) + (v), \
+				 __ATOMIC_RELAXED);                                        \
+	} while (0)
+/* Adds v to a gauge and raises its high-water mark (max NULL: none kept). */
+void toc_gauge_add(_Atomic uint64_t *g, _Atomic uint64_t *max, int64_t v);
+void toc_stats_reset(void);
+void toc_trace(char *buf, size_t len);
+
+/* --- regions (region.c) -------------------------------------------------------------------- */
+
+extern int toc_region_pages;                 /* pages per region (TOC_REGION) */
+/* A fresh region, ACTIVE, in the registry; fatal when out of memory. */
+struct toc_region *toc_region_new(void);
+/* Releases r if nobody did yet and frees the struct (its owner is the caller). */
+void toc_region_retire(struct toc_region *r, bool count_forfeit);
+/* The sweeper's claim pass: every region a flip made stale is released. */
+bool toc_region_claim_stale(void);
+/* The calling worker's pool: a fresh idle region made ACTIVE, or NULL. */
+struct toc_region *toc_pool_take(void);
+void toc_pool_put(struct toc_region *r);
+/* A span over n free pages of r owned by r's window, or NULL. */
+struct gc_span *toc_take_pages(struct toc_region *r, int n, bool *zeroed);
+/* A new span of class spc carved from r, or NULL when r has no room. */
+struct gc_span *toc_carve(struct toc_region *r, int spc);
+/* Rewind's part for an unpublished local large object: its pages back to r. */
+void toc_drop_large(struct toc_region *r, struct gc_span *s);
+/* Frees every region struct (after the runtime ended). */
+void toc_regions_fini(void);
+void toc_regions_init(void);
+
+/* --- windows (window.c) ------------------------------------------------------------------------- */
+
+/* Is r's window usable: its spans fresh for this sweepgen and r ACTIVE? */
+static inline bool toc_fresh(const struct toc_region *r)
+{
+	return r->sg == gc_layer_sweepgen() &&
+	       atomic_load_explicit(&r->state, memory_order_relaxed) == TOC_REGION_ACTIVE;
+}
+/* The goroutine's window slot (its sched_g slot). */
+static inline struct toc_region **toc_g_window(struct sched_g *g)
+{
+	return (struct toc_region **)sched_g_slot(g);
+}
+/* Points this worker's allocation and barrier at r (NULL, or stale: none). */
+void toc_attach(struct toc_region *r);
+/* The running goroutine's window when it may be published into or rewound. */
+struct toc_region *toc_current(void);
+/* Closes g's window: rewound if no mark overlapped it, else forfeited. */
+void toc_window_close(struct sched_g *g);
+struct gc_span *toc_refill(int spc);
+struct gc_span *toc_alloc_large(size_t npages, bool *zeroed);
+
+/* Is obj (slot idx of s) an unpublished object of r's window? */
+static inline bool toc_unpublished(const struct toc_region *r, const struct gc_span *s, uint32_t idx)
+{
+	return s->layer.window == r && idx >= s->layer.win_start && idx < s->freeindex &&
+	       !gc_layer_span_published(s, idx);
+}
+
+/* --- publication (publish.c) ------------------------------------------------------------------- */
+
+enum toc_pub_point { TOC_PUB_STORE, TOC_PUB_SEND, TOC_PUB_SPAWN, TOC_PUB_STACK, TOC_PUB_API };
+/* Publishes the window object containing p and its unpublished closure. */
+void toc_publish_in(struct toc_region *r, uintptr_t p, enum toc_pub_point why);
+void toc_store(void *obj, void *val);
+void toc_publish_api(const void *p);
+void toc_hook_spawn(struct sched_g *parent, struct sched_g *child);
+void toc_hook_send(const void *elem, size_t size);
+
+/* --- the invariant (verify.c) -------------------------------------------------------------------- */
+
+/* World stopped: every pointer field of every object that is not an
+ * unpublished object of its own window, into an unpublished object of a
+ * window (only: of that window alone), is fatal. */
+void toc_check_heap(struct toc_region *only);
+/* World stopped: the heap, then other goroutines' stacks (suspects). */
+void toc_verify(void);
+
+#endif /* TOC_WINDOW_H */

@@ -422,3 +422,8 @@ void sched_san_unpoison(const void *lo, size_t size)
 	__asan_unpoison_memory_region(lo, size);
 }
 #endif
+
+void sched_spill_call(void (*fn)(void *sp, void *arg), void *arg)
+{
+	sched_ctx_spill(fn, arg);
+}

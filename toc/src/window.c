@@ -228,43 +228,44 @@ void toc_window_close(struct sched_g *g)
 
 /* --- boundaries inside a goroutine -------------------------------------------------------------------- */
 
-/* Publishes what the live stack [sp, top) and the spilled callee-saved
- * registers point to in the window. noinline: its frame is below every
- * frame of the caller's, and __builtin_unwind_init spills the registers
- * into it. */
-GC_NO_ASAN __attribute__((noinline)) static void publish_own_stack(struct toc_region *r)
+/* A window boundary, called through sched_spill_call: the caller's
+ * callee-saved registers are spilled at sp, and between sp and the caller
+ * of toc_begin/toc_end lie only fully written words (the spill, return
+ * addresses, saved frame pointers). The window objects those words and the
+ * caller's frames point to are published, the rest rewound. Scanning from
+ * a frame of this file instead would read its unwritten slots, which hold
+ * whatever a deeper call (the caller's handler) left there: at one build's
+ * frame layout that published every request's response. */
+GC_NO_ASAN static void boundary_spilled(void *sp, void *arg)
 {
-	__builtin_unwind_init();
-	uintptr_t sp;
-	__asm__ volatile("movq %%rsp, %0" : "=r"(sp));
-	const uintptr_t *top = sched_g_stack_top(sched_self());
-	for (const uintptr_t *p = (const uintptr_t *)(sp & ~(uintptr_t)7); p < top; p++) {
-		uintptr_t v = *p;
-		if (v - r->lo < r->len)
-			toc_publish_in(r, v, TOC_PUB_STACK);
+	(void)arg;
+	struct sched_g *g = sched_self();
+	struct toc_region *r = *toc_g_window(g);
+	if (!r)
+		return;
+	if (toc_fresh(r)) {
+		const uintptr_t *top = sched_g_stack_top(g);
+		for (const uintptr_t *p = sp; p < top; p++) {
+			uintptr_t v = *p;
+			if (v - r->lo < r->len)
+				toc_publish_in(r, v, TOC_PUB_STACK);
+		}
 	}
-	__asm__ volatile("" ::: "memory");
+	toc_window_close(g);
 }
 
 static void boundary(void)
 {
-	struct sched_g *g = sched_self();
-	if (!gc_layer || !g)
-		return;
-	struct toc_region *r = *toc_g_window(g);
-	if (!r)
-		return;
-	if (toc_fresh(r))
-		publish_own_stack(r);
-	toc_window_close(g);
+	if (gc_layer && sched_self())
+		sched_spill_call(boundary_spilled, NULL);
 }
 
-void toc_begin(void)
+__attribute__((noinline)) void toc_begin(void)
 {
 	boundary();
 }
 
-void toc_end(void)
+__attribute__((noinline)) void toc_end(void)
 {
 	boundary();
 }

@@ -78,6 +78,13 @@ void **sched_g_slot(struct sched_g *g);
 /* The highest address of g's stack (its live part is below the stack
  * pointer of its last switch, or of the caller when g is running). */
 void *sched_g_stack_top(const struct sched_g *g);
+/* Calls fn(sp, arg) with the caller's callee-saved registers spilled at
+ * sp, below the frames of the caller: [sp, sched_g_stack_top(self)) then
+ * holds every value the caller's frames and registers hold, and between sp
+ * and the caller's frame only fully written words (the spill, return
+ * addresses, saved frame pointers). For a layer that scans the running
+ * goroutine's own stack conservatively. */
+void sched_spill_call(void (*fn)(void *sp, void *arg), void *arg);
 /* The argument g was started with (what its fresh stack holds). */
 void *sched_g_arg(const struct sched_g *g);
 /* The worker running the caller: 0..procs-1, or -1 off the workers. Valid

@@ -43,6 +43,31 @@ static void poll_word_add(int d)
 	__atomic_fetch_add(&sched_poll_word, d, __ATOMIC_SEQ_CST);
 }
 
+/* --- chaos points --------------------------------------------------------------- */
+
+unsigned sched_chaos_rate;
+uint64_t sched_chaos_seed;
+static __thread uint64_t chaos_state;
+
+void sched_chaos_slow(void)
+{
+	uint64_t x = chaos_state;
+	if (!x)
+		x = (sched_chaos_seed ^ (uint64_t)(uintptr_t)&chaos_state) | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	chaos_state = x;
+	if ((x & 1023) >= __atomic_load_n(&sched_chaos_rate, __ATOMIC_RELAXED))
+		return;
+	if (x & 1024) {
+		sched_yield();
+		return;
+	}
+	for (unsigned i = (unsigned)(x >> 11) & 1023; i; i--)
+		__builtin_ia32_pause();
+}
+
 /* --- stop-the-world ---------------------------------------------------------- */
 
 /* Parks the calling worker until the world restarts. */
@@ -56,6 +81,7 @@ void sched_stw_park(struct sched_worker *w)
 			break;
 		sched_futex_wait(&sched_rt.stw_gen, gen, -1);
 	}
+	sched_chaos_point();
 	atomic_store(&w->active, 1);
 	rcu_thread_online();
 	/* The world may have been stopped again between our wake-up and the
@@ -69,6 +95,7 @@ static void stw_park_spilled(void *sp, void *arg)
 	struct sched_worker *w = arg;
 	w->cur->stop_sp = sp;
 	sched_stw_park(w);
+	sched_chaos_point();
 	w->cur->stop_sp = NULL;
 }
 
@@ -91,12 +118,14 @@ static void syscall_spilled(void *sp, void *p)
 	atomic_store(&w->active, 0);   /* seq_cst: the stopper reads it after setting stw_pending */
 	c->ret = c->fn(c->arg);
 	c->err = errno;
+	sched_chaos_point();
 	rcu_thread_online();
 	/* Back to goroutine code, but not while the world is stopped: announce
 	 * ourselves, then look (seq_cst both sides, as sched_stop_the_world). */
 	atomic_store(&w->active, 1);
 	if (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) && !atomic_load(&sched_rt.shutdown))
 		sched_stw_park(w);
+	sched_chaos_point();
 	w->cur->stop_sp = NULL;
 }
 
@@ -135,6 +164,7 @@ void sched_stop_the_world(void)
 		sched_yield();
 	}
 	__atomic_store_n(&sched_rt.stw_owner, self, __ATOMIC_RELEASE);
+	sched_chaos_point();
 	atomic_store(&sched_rt.stw_pending, 1);
 	poll_word_add(1);
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
@@ -168,6 +198,7 @@ void sched_start_the_world(void)
 	poll_word_add(-1);
 	atomic_fetch_add(&sched_rt.stw_gen, 1);
 	sched_futex_wake(&sched_rt.stw_gen, INT_MAX);
+	sched_chaos_point();
 	__atomic_store_n(&sched_rt.stw_lock, 0, __ATOMIC_RELEASE);
 }
 

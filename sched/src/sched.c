@@ -382,6 +382,7 @@ static void worker_sleep(struct sched_worker *w)
 		rcu_thread_online();
 		atomic_store(&w->active, 1);
 	}
+	sched_chaos_point();
 	if (atomic_exchange(&monitor_sleeping, 0))
 		sched_futex_wake(&sched_rt.monitor_wake, 1);
 }
@@ -505,6 +506,7 @@ static void finish_prev(struct sched_worker *w)
 		runq_put(w, g, false);
 		return;
 	case SCHED_OP_PARK:
+		sched_chaos_point();
 		g_leave_running(g, SCHED_G_WAITING);
 		if (w->park_commit(g, w->park_arg))
 			return;
@@ -552,6 +554,7 @@ void sched_switch_out(struct sched_worker *w, enum sched_op op)
 	void **fake = op == SCHED_OP_EXIT ? NULL : &g->asan_fake_stack;
 	struct sched_g *next =
 		op != SCHED_OP_PREEMPT && direct_ok(w) ? sched_runq_pop(&w->runq) : NULL;
+	sched_chaos_point();
 	if (next) {
 		g_transition(next, SCHED_G_RUNNABLE, SCHED_G_RUNNING);
 		prepare_execute(w, next);

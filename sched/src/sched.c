@@ -430,7 +430,10 @@ static struct sched_g *find_runnable(struct sched_worker *w)
 	for (;;) {
 		if (atomic_load_explicit(&sched_rt.shutdown, memory_order_relaxed))
 			return NULL;
-		if (__atomic_load_n(&sched_poll_word, __ATOMIC_RELAXED))
+		/* seq_cst: after worker_sleep's store of active = 1, this load
+		 * must not be hoisted above it (the stop-the-world Dekker pair,
+		 * safepoint.c); a plain mov on x86. */
+		if (__atomic_load_n(&sched_poll_word, __ATOMIC_SEQ_CST))
 			sched_safepoint_g0(w);
 		int64_t next = sched_timers_next();
 		if (next != INT64_MAX && next <= sched_nanotime())
@@ -545,6 +548,11 @@ static inline bool direct_ok(struct sched_worker *w)
 void sched_switch_out(struct sched_worker *w, enum sched_op op)
 {
 	struct sched_g *g = w->cur;
+	/* A stopper that left its worker would let the worker's other
+	 * goroutines run in its stopped world (safepoint.c). */
+	if (TOC_CHECK_LEVEL >= 1 && __atomic_load_n(&sched_rt.stw_owner, __ATOMIC_RELAXED) == w)
+		sched_fatal("goroutine %llu left its worker with the world stopped",
+			    (unsigned long long)g->id);
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
 		sched_visit_before_switch(g);
 	if (op == SCHED_OP_PARK && sched_rt.hooks.park)

@@ -11,6 +11,7 @@
  * sleeping worker waits for fires first.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,8 +91,19 @@ static void test_many_sleepers(void)
 }
 
 /* Sleepers whose deadlines are 2 ms apart, started in a random order, on one
- * worker: they must wake in deadline order. The deadlines are absolute (a
- * common base), so spawn latency cannot reorder them. */
+ * worker: they wake in deadline order. The deadlines are absolute (a common
+ * base), so spawn latency cannot reorder them.
+ *
+ * "In order" is judged by what the runtime knew, not by the machine: when
+ * the worker is stalled past two deadlines (a loaded host takes it away for
+ * a time slice), both timers are due at once and ready their goroutines
+ * last-in first-out (runnext, as in Go), so the later deadline may run first.
+ * That inversion is legal only if the earlier deadline had passed when the
+ * later one woke; a goroutine woken while an earlier deadline was still in
+ * the future, or before its own, is a timer bug on any machine. (This test
+ * used to demand the exact order and retry five times; the loaded tier,
+ * tests/run --loaded, still saw all five fail.) The order in which the timer
+ * heap fires is checked exactly, on any machine, by test_fire_order below. */
 #define ORDERED 25
 #define ORDER_SPACING MS(2)
 
@@ -140,29 +152,95 @@ static void ordered_body(void *p)
 	sched_wg_wait(&o->wg);
 	for (int k = 0; k < ORDERED; k++)
 		TCHECK(o->woke[k] >= o->deadline[k]);
+	/* Every deadline ranked after a later one had passed when that one woke. */
+	for (int r = 0; r < ORDERED; r++)
+		for (int q = r + 1; q < ORDERED; q++) {
+			int later = o->order[r], earlier = o->order[q];
+			if (earlier < later && !TCHECK(o->woke[later] >= o->deadline[earlier]))
+				fprintf(stderr, "  deadline %d woke at +%.3f ms, before deadline %d (+%.3f ms) had passed\n",
+					later, (double)(o->woke[later] - o->deadline[0]) / 1e6, earlier,
+					(double)(o->deadline[earlier] - o->deadline[0]) / 1e6);
+		}
 }
 
 static void test_sleep_wake_order(void)
 {
-	/* Exact order needs the one worker to be on time within 2 ms. A loaded
-	 * host can stall it longer, and two due timers ready their goroutines
-	 * last-in first-out (runnext), so an attempt that came back out of order
-	 * is repeated; a real ordering bug fails every attempt. */
-	bool in_order = false;
-	for (int attempt = 0; attempt < 5 && !in_order; attempt++) {
-		struct ordered *o = calloc(1, sizeof *o);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-		harness_run(1, ordered_body, o);
-		CU_ASSERT_EQUAL(atomic_load(&o->rank), ORDERED);
-		in_order = atomic_load(&o->late_start) == 0;
-		for (int r = 0; r < ORDERED; r++)
-			in_order = in_order && o->order[r] == r;
-		free(o);
-	}
-	CU_ASSERT(in_order);
+	struct ordered *o = calloc(1, sizeof *o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	harness_run(1, ordered_body, o);   /* the order checks are ordered_body's TCHECKs */
+	CU_ASSERT_EQUAL(atomic_load(&o->rank), ORDERED);
+	int inversions = 0;
+	for (int r = 1; r < ORDERED; r++)
+		inversions += o->order[r] < o->order[r - 1];
+	fprintf(stderr, "  %d adjacent inversions (stalls past two deadlines), %d late starts\n", inversions,
+		atomic_load(&o->late_start));
+	free(o);
 }
 
 /* --- timers --------------------------------------------------------------- */
+
+/* Timers armed in a random order fire in deadline order: spaced out, and all
+ * due at once (one timer run fires them all; a stalled worker's case). The
+ * callbacks record the order, so no run-queue order is involved. */
+struct fire_order {
+	struct sched_timer timers[ORDERED];
+	int order[ORDERED];
+	atomic_int n;
+	struct sched_chan *done;
+};
+
+static void fire_record(struct sched_timer *t)
+{
+	struct fire_order *f = t->arg;
+	int r = atomic_fetch_add(&f->n, 1);
+	f->order[r] = (int)(t - f->timers);
+	if (r == ORDERED - 1) {
+		int one = 1;
+		TCHECK(sched_chan_trysend(f->done, &one) == SCHED_CHAN_OK);
+	}
+}
+
+static void fire_order_body(void *unused)
+{
+	(void)unused;
+	uint64_t rng = harness_seed();
+	for (int round = 0; round < 2; round++) {
+		struct fire_order *f = calloc(1, sizeof *f);
+		TCHECK(f != NULL);
+		if (!f)
+			return;
+		f->done = sched_chan_new(sizeof(int), 1);
+		int perm[ORDERED];
+		for (int i = 0; i < ORDERED; i++)
+			perm[i] = i;
+		for (int i = ORDERED - 1; i > 0; i--) {
+			int j = (int)(harness_rand(&rng) % (uint64_t)(i + 1));
+			int t = perm[i];
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		/* Round 0: 1 ms apart from 5 ms on; round 1: all already due. */
+		int64_t base = round == 0 ? sched_nanotime() + MS(5) : sched_nanotime() - MS(40);
+		for (int i = 0; i < ORDERED; i++) {
+			struct sched_timer *t = &f->timers[perm[i]];
+			t->fire = fire_record;
+			t->arg = f;
+			t->heap_index = -1;
+			sched_timer_start(t, base + perm[i] * MS(1));
+		}
+		int one;
+		TCHECK(sched_chan_recv(f->done, &one));
+		for (int r = 0; r < ORDERED; r++)
+			TCHECK(f->order[r] == r);
+		sched_chan_free(f->done);
+		free(f);
+	}
+}
+
+static void test_fire_order(void)
+{
+	harness_run(1, fire_order_body, NULL);
+}
 
 struct fire_ctx {
 	struct sched_chan *c;
@@ -374,7 +452,8 @@ int main(void)
 	static const struct harness_test tests[] = {
 		{"sleep lasts at least the duration", test_sleep_at_least},
 		{"many sleepers, random durations", test_many_sleepers},
-		{"sleepers wake in deadline order (1 worker)", test_sleep_wake_order},
+		{"sleepers wake in deadline order, or due together (1 worker)", test_sleep_wake_order},
+		{"timers fire in deadline order, spaced out and all due at once", test_fire_order},
 		{"timer callback try-sends to a goroutine", test_timer_fire_trysend},
 		{"timer stop before and after firing", test_timer_stop},
 		{"1,000 timers fire exactly once", test_many_timers},

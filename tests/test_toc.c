@@ -703,7 +703,13 @@ static void torture_body(void *argp)
 	       (unsigned long long)ts.forfeits, (unsigned long long)ts.reclaimed_objects,
 	       (unsigned long long)ts.published_objects, (unsigned long long)atomic_load(&t_checked));
 	TCHECK(gs.cycles >= 5);
-	TCHECK(ts.rewinds > 1000 && ts.reclaimed_objects > 0 && ts.published_objects > 0);
+	/* The rewind path ran often. Not "> 1000", which measured the machine:
+	 * a window opens only while no cycle runs, and t_collector starts one
+	 * every 2 ms of wall time, so the share of transactions with a window
+	 * falls as the collector gets less CPU per millisecond; beside a CPU
+	 * hog per core (tests/run --loaded) a seed with 2,766 rewinds alone had
+	 * 712. A hundred still shows the path exercised hundreds of times. */
+	TCHECK(ts.rewinds > 100 && ts.reclaimed_objects > 0 && ts.published_objects > 0);
 	gc_remove_roots(shared);
 	sched_chan_free(done);
 	sched_sleep(5000000);

@@ -269,6 +269,24 @@ static inline bool sched_preempt_clear(struct sched_worker *w)
 	return true;
 }
 
+/* --- chaos points (tests) ----------------------------------------------------- */
+
+/* Test-only fault injection (DESIGN.md's "random yields injected into the
+ * scheduler"): a chaos point marks a place where a race window opens (between
+ * publishing a state and acting on it). While sched_chaos_rate is non-zero,
+ * each point gives the OS thread away (sched_yield) or spins a little with
+ * probability sched_chaos_rate / 1024, which stretches those windows from a
+ * few instructions to a time slice. Zero in production: one relaxed load. A
+ * test sets both variables before sched_run and clears the rate after it. */
+extern unsigned sched_chaos_rate;      /* out of 1024; written by tests only */
+extern uint64_t sched_chaos_seed;      /* mixed into each thread's generator */
+void sched_chaos_slow(void);
+static inline void sched_chaos_point(void)
+{
+	if (__atomic_load_n(&sched_chaos_rate, __ATOMIC_RELAXED))
+		sched_chaos_slow();
+}
+
 /* sched.c */
 void sched_g_main(struct sched_g *g);
 void sched_switch_out(struct sched_worker *w, enum sched_op op);

@@ -8,10 +8,42 @@
  * the slow path works out which requests are pending.
  *
  * Stop-the-world. The stopper sets stw_pending, then waits until every other
- * worker has active == 0: sleeping idle, or parked in sched_stw_park. A
- * worker sets active = 1 before it looks at stw_pending again (both seq_cst),
- * so a worker waking from idle either is seen active by the stopper or sees
- * the request itself (Dekker). The world restarts by bumping stw_gen.
+ * worker has active == 0: sleeping idle, parked in sched_stw_park, or inside
+ * sched_syscall. A worker sets active = 1 before it looks at stw_pending
+ * again (both seq_cst), so a worker waking from idle either is seen active by
+ * the stopper or sees the request itself (Dekker). The world restarts by
+ * bumping stw_gen.
+ *
+ * What makes a stopped world stopped. "active == 0" is a promise the worker
+ * keeps until it has published active = 1 AND then seen stw_pending == 0:
+ *   1. while active == 0 the worker runs no goroutine code, and its
+ *      goroutine, if it has one (w->cur, RUNNING), has stop_sp pointing at
+ *      its spilled callee-saved registers; on g0, w->cur is NULL;
+ *   2. to leave, the worker stores active = 1, then loads stw_pending; if a
+ *      stop is pending it stores active = 0 again and waits, still inside the
+ *      stopped state (stop_sp kept). Only sched_stw_park leaves, and it
+ *      returns only after seeing no stop pending after its active = 1; only
+ *      then may its caller clear stop_sp and run goroutine code.
+ * A stopper that saw active == 0 after its stw_pending = 1 is thus safe even
+ * if the worker was on its way out: that worker's next load of stw_pending
+ * comes after its store of active = 1, so (seq_cst) it sees the request and
+ * stays. The old code broke rule 2 twice: sched_stw_park returned after a
+ * load of stw_pending made before its active = 1 (a stopper could count the
+ * worker stopped in between), and its callers then cleared stop_sp and ran
+ * on (sched_syscall's return path did not even look again), so a stopped
+ * world could find a RUNNING goroutine with no stop_sp, or watch it run.
+ *
+ * So with the world stopped, a goroutine is RUNNING only if it is
+ *   - the stopper itself (stop_sp NULL; it visits its own stack by
+ *     spilling its registers), or
+ *   - stopped on its own stack: at a safepoint (sched_poll, or a second
+ *     stopper waiting for the first) or inside sched_syscall, stop_sp set;
+ * every other goroutine is RUNNABLE or WAITING with its sp saved by the
+ * switch (finish_prev runs before its worker can reach a safepoint, and a
+ * worker is never stopped between making a g RUNNING and switching to it).
+ * The stopper's own worker must not leave its goroutine while the world is
+ * stopped (its other goroutines would run in it): sched_poll does not
+ * preempt the stopper, and checked builds reject a switch (sched.c).
  *
  * Ragged barrier. Workers are urcu QSBR readers: online while they run,
  * offline while they sleep or are stopped, and they report a quiescent state
@@ -43,23 +75,56 @@ static void poll_word_add(int d)
 	__atomic_fetch_add(&sched_poll_word, d, __ATOMIC_SEQ_CST);
 }
 
+/* --- chaos points --------------------------------------------------------------- */
+
+unsigned sched_chaos_rate;
+uint64_t sched_chaos_seed;
+static __thread uint64_t chaos_state;
+
+void sched_chaos_slow(void)
+{
+	uint64_t x = chaos_state;
+	if (!x)
+		x = (sched_chaos_seed ^ (uint64_t)(uintptr_t)&chaos_state) | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	chaos_state = x;
+	if ((x & 1023) >= __atomic_load_n(&sched_chaos_rate, __ATOMIC_RELAXED))
+		return;
+	if (x & 1024) {
+		sched_yield();
+		return;
+	}
+	for (unsigned i = (unsigned)(x >> 11) & 1023; i; i--)
+		__builtin_ia32_pause();
+}
+
 /* --- stop-the-world ---------------------------------------------------------- */
 
-/* Parks the calling worker until the world restarts. */
+/* Parks the calling worker until the world runs (or shutdown). Returns with
+ * active == 1, having seen stw_pending == 0 after storing it: a stop that
+ * begins later waits for this worker's next safepoint (rule 2 above). */
 void sched_stw_park(struct sched_worker *w)
 {
 	rcu_thread_offline();
 	for (;;) {
 		uint32_t gen = atomic_load(&sched_rt.stw_gen);
+		/* seq_cst: pairs with the stopper's store of stw_pending and its
+		 * loads of active (sched_stop_the_world). */
 		atomic_store(&w->active, 0);
+		if (atomic_load(&sched_rt.stw_pending) && !atomic_load(&sched_rt.shutdown)) {
+			sched_futex_wait(&sched_rt.stw_gen, gen, -1);
+			continue;
+		}
+		sched_chaos_point();
+		/* Announce, then look again: a stopper may have set stw_pending
+		 * and seen active == 0 since the load above. */
+		atomic_store(&w->active, 1);
 		if (!atomic_load(&sched_rt.stw_pending) || atomic_load(&sched_rt.shutdown))
 			break;
-		sched_futex_wait(&sched_rt.stw_gen, gen, -1);
 	}
-	atomic_store(&w->active, 1);
 	rcu_thread_online();
-	/* The world may have been stopped again between our wake-up and the
-	 * store above: look once more (the caller loops on poll_word). */
 }
 
 /* A goroutine that stops for the world on its own stack records where its
@@ -69,7 +134,8 @@ static void stw_park_spilled(void *sp, void *arg)
 	struct sched_worker *w = arg;
 	w->cur->stop_sp = sp;
 	sched_stw_park(w);
-	w->cur->stop_sp = NULL;
+	sched_chaos_point();
+	w->cur->stop_sp = NULL;   /* the world runs: sched_stw_park saw it after active = 1 */
 }
 
 static bool stw_is_owner(struct sched_worker *w);
@@ -91,12 +157,17 @@ static void syscall_spilled(void *sp, void *p)
 	atomic_store(&w->active, 0);   /* seq_cst: the stopper reads it after setting stw_pending */
 	c->ret = c->fn(c->arg);
 	c->err = errno;
+	sched_chaos_point();
 	rcu_thread_online();
 	/* Back to goroutine code, but not while the world is stopped: announce
-	 * ourselves, then look (seq_cst both sides, as sched_stop_the_world). */
+	 * ourselves, then look (seq_cst both sides, as sched_stop_the_world).
+	 * If a stop is pending, sched_stw_park returns only once the world
+	 * runs and no new stop began after its own announcement; until then
+	 * stop_sp stays set. The stopper's own goroutine may make calls. */
 	atomic_store(&w->active, 1);
 	if (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) && !atomic_load(&sched_rt.shutdown))
 		sched_stw_park(w);
+	sched_chaos_point();
 	w->cur->stop_sp = NULL;
 }
 
@@ -135,6 +206,7 @@ void sched_stop_the_world(void)
 		sched_yield();
 	}
 	__atomic_store_n(&sched_rt.stw_owner, self, __ATOMIC_RELEASE);
+	sched_chaos_point();
 	atomic_store(&sched_rt.stw_pending, 1);
 	poll_word_add(1);
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
@@ -168,6 +240,7 @@ void sched_start_the_world(void)
 	poll_word_add(-1);
 	atomic_fetch_add(&sched_rt.stw_gen, 1);
 	sched_futex_wake(&sched_rt.stw_gen, INT_MAX);
+	sched_chaos_point();
 	__atomic_store_n(&sched_rt.stw_lock, 0, __ATOMIC_RELEASE);
 }
 
@@ -204,6 +277,10 @@ __attribute__((noinline)) void sched_poll_slow(void)
 	rcu_quiescent_state();
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
 		sched_visit_before_switch(w->cur);
+	/* The stopper keeps its worker until it restarts the world: a yield
+	 * here would run this worker's other goroutines in the stopped world. */
+	if (stw_is_owner(w))
+		return;
 	if (atomic_load_explicit(&w->preempt, memory_order_relaxed) || atomic_load(&sched_rt.shutdown)) {
 		sched_preempt_clear(w);
 		sched_switch_out(w, SCHED_OP_PREEMPT);

@@ -395,6 +395,7 @@ static void worker_sleep(struct sched_worker *w)
 		rcu_thread_online();
 		atomic_store(&w->active, 1);
 	}
+	sched_chaos_point();
 	if (atomic_exchange(&monitor_sleeping, 0))
 		sched_futex_wake(&sched_rt.monitor_wake, 1);
 }
@@ -442,7 +443,10 @@ static struct sched_g *find_runnable(struct sched_worker *w)
 	for (;;) {
 		if (atomic_load_explicit(&sched_rt.shutdown, memory_order_relaxed))
 			return NULL;
-		if (__atomic_load_n(&sched_poll_word, __ATOMIC_RELAXED))
+		/* seq_cst: after worker_sleep's store of active = 1, this load
+		 * must not be hoisted above it (the stop-the-world Dekker pair,
+		 * safepoint.c); a plain mov on x86. */
+		if (__atomic_load_n(&sched_poll_word, __ATOMIC_SEQ_CST))
 			sched_safepoint_g0(w);
 		int64_t next = sched_timers_next();
 		if (next != INT64_MAX && next <= sched_nanotime())
@@ -518,6 +522,7 @@ static void finish_prev(struct sched_worker *w)
 		runq_put(w, g, false);
 		return;
 	case SCHED_OP_PARK:
+		sched_chaos_point();
 		g_leave_running(g, SCHED_G_WAITING);
 		if (w->park_commit(g, w->park_arg))
 			return;
@@ -556,6 +561,11 @@ static inline bool direct_ok(struct sched_worker *w)
 void sched_switch_out(struct sched_worker *w, enum sched_op op)
 {
 	struct sched_g *g = w->cur;
+	/* A stopper that left its worker would let the worker's other
+	 * goroutines run in its stopped world (safepoint.c). */
+	if (TOC_CHECK_LEVEL >= 1 && __atomic_load_n(&sched_rt.stw_owner, __ATOMIC_RELAXED) == w)
+		sched_fatal("goroutine %llu left its worker with the world stopped",
+			    (unsigned long long)g->id);
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_relaxed))
 		sched_visit_before_switch(g);
 	if (op == SCHED_OP_PARK && sched_rt.hooks.park)
@@ -567,6 +577,7 @@ void sched_switch_out(struct sched_worker *w, enum sched_op op)
 	void **fake = op == SCHED_OP_EXIT ? NULL : &g->asan_fake_stack;
 	struct sched_g *next =
 		op != SCHED_OP_PREEMPT && direct_ok(w) ? sched_runq_pop(&w->runq) : NULL;
+	sched_chaos_point();
 	if (next) {
 		g_transition(next, SCHED_G_RUNNABLE, SCHED_G_RUNNING);
 		prepare_execute(w, next);

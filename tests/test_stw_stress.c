@@ -1,0 +1,314 @@
+/*
+ * test_stw_stress.c — a seeded stress test of the stopped world.
+ *
+ * What it checks: while the world is stopped (sched_stop_the_world returned)
+ * no goroutine but the stopper runs, and every goroutine's stack can be
+ * visited (sched_visit_stacks_stopped, which aborts with "runs in a stopped
+ * world" on a RUNNING goroutine that did not record its stop_sp).
+ *
+ * How: each iteration starts a runtime (2 or 3 workers on however many
+ * cores) with goroutines that keep crossing the edges of the stopped state:
+ *   - syscallers enter and leave sched_syscall (returning at once, giving
+ *     the thread away, spinning or sleeping inside), sleep on timers, yield;
+ *   - ping-pong pairs over unbuffered channels, so a parking goroutine hands
+ *     its worker straight to its readied partner (the direct hand-off);
+ *   - pollers spin through sched_poll, sometimes giving the OS thread away;
+ * against two stopper goroutines and one stopper thread that stop and start
+ * the world back to back (the second stopper waits for the first's world to
+ * run again, parked for it). Inside each stop the stopper reads the
+ * goroutines' progress counter, visits every stack, spins a little, and
+ * reads the counter again: it must not have moved. The scheduler's chaos
+ * points (internal.h) inject random yields and spins into the windows
+ * between publishing a state and acting on it.
+ *
+ * Knobs: TOC_TEST_SEED=N repeats a run's random choices (the OS schedule
+ * aside); TOC_STW_STRESS_ITERS=N sets the number of iterations (default 50,
+ * enough for tests/run; the reproduction runs use 1,000 and more).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "harness.h"
+#include "internal.h"   /* sched_syscall, the chaos points */
+#include "sched/chan.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+
+#define SYSCALLERS 3
+#define PAIRS 2
+#define POLLERS 2
+#define STOPPER_GS 2
+#define STOPS_PER_STOPPER 60
+#define CHAOS_RATE 96          /* out of 1024 chaos points */
+#define DEFAULT_ITERS 50
+
+static _Atomic uint64_t progress;   /* goroutine code (never a stopper, never inside a call) */
+static _Atomic int done;
+static _Atomic long stops_done;
+static _Atomic long ranges_seen;
+static struct sched_waitgroup workers_wg, stoppers_wg;
+static uint64_t iter_seed;
+
+static uint64_t rng_for(uint64_t who)
+{
+	uint64_t s = iter_seed ^ (who * 0x9e3779b97f4a7c15ull);
+	return harness_rand(&s);
+}
+
+static void spin_ns(int64_t ns)
+{
+	int64_t until = sched_nanotime() + ns;
+	while (sched_nanotime() < until)
+		__builtin_ia32_pause();
+}
+
+/* --- the goroutines that cross the edges ---------------------------------------- */
+
+/* Inside sched_syscall: the worker counts as stopped meanwhile. */
+static long call_body(void *arg)
+{
+	uint64_t r = *(uint64_t *)arg;
+	switch (r % 4) {
+	case 0:
+		break;
+	case 1:
+		sched_yield();
+		break;
+	case 2:
+		spin_ns((int64_t)(r >> 8) % 5000);
+		break;
+	default: {
+		struct timespec ts = {0, (long)((r >> 8) % 20000)};
+		nanosleep(&ts, NULL);
+		break;
+	}
+	}
+	return 7;
+}
+
+static void syscaller(void *arg)
+{
+	uint64_t r = rng_for((uint64_t)(uintptr_t)arg);
+	while (!atomic_load(&done)) {
+		r = harness_rand(&r);
+		long v = sched_syscall(call_body, &r);
+		TCHECK(v == 7);
+		/* Goroutine code without a safepoint: a goroutine let out of
+		 * its call into a stopped world would be caught running here. */
+		int64_t until = sched_nanotime() + (int64_t)((r >> 20) % 10000);
+		do
+			atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
+		while (sched_nanotime() < until);
+		switch ((r >> 40) % 8) {
+		case 0:
+			sched_gosched();
+			break;
+		case 1:
+			sched_sleep((int64_t)((r >> 48) % 30000));
+			break;
+		default:
+			sched_poll();
+			break;
+		}
+	}
+	sched_wg_done(&workers_wg);
+}
+
+struct pair {
+	struct sched_chan *ping;
+	struct sched_chan *pong;
+};
+
+/* Sends until done, then a -1 that tells the partner to leave. */
+static void pinger(void *arg)
+{
+	struct pair *p = arg;
+	for (long i = 0;; i++) {
+		long v = atomic_load(&done) ? -1 : i;
+		sched_chan_send(p->ping, &v);
+		if (v < 0)
+			break;
+		long back;
+		sched_chan_recv(p->pong, &back);
+		TCHECK(back == i + 1);
+		atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
+		/* A pair handing off through runnext never lets its worker's
+		 * ring run (each hand-off is a new tick to the monitor): give it
+		 * a turn now and then. */
+		if (i % 8 == 7)
+			sched_gosched();
+	}
+	sched_wg_done(&workers_wg);
+}
+
+static void ponger(void *arg)
+{
+	struct pair *p = arg;
+	for (;;) {
+		long v;
+		sched_chan_recv(p->ping, &v);
+		if (v < 0)
+			break;
+		atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
+		v++;
+		sched_chan_send(p->pong, &v);
+	}
+	sched_wg_done(&workers_wg);
+}
+
+static void poller(void *arg)
+{
+	uint64_t r = rng_for(100 + (uint64_t)(uintptr_t)arg);
+	while (!atomic_load(&done)) {
+		atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
+		sched_poll();
+		r = harness_rand(&r);
+		if (r % 64 == 0)
+			sched_yield();
+		else if (r % 64 == 1)
+			sched_gosched();
+	}
+	sched_wg_done(&workers_wg);
+}
+
+/* --- the stoppers ---------------------------------------------------------------- */
+
+static void count_range(struct sched_g *g, const void *lo, const void *hi, void *arg)
+{
+	(void)g;
+	(void)arg;
+	TCHECK(lo <= hi);
+	atomic_fetch_add_explicit(&ranges_seen, 1, memory_order_relaxed);
+}
+
+/* One stop: nothing may move while it lasts, and every stack is visitable. */
+static void one_stop(uint64_t r)
+{
+	sched_stop_the_world();
+	uint64_t before = atomic_load(&progress);
+	sched_visit_stacks_stopped(count_range, NULL);
+	spin_ns((int64_t)(r % 20000));
+	sched_visit_stacks_stopped(count_range, NULL);
+	uint64_t after = atomic_load(&progress);
+	TCHECK(before == after);   /* a goroutine ran in the stopped world */
+	sched_start_the_world();
+	atomic_fetch_add(&stops_done, 1);
+}
+
+static void stopper_g(void *arg)
+{
+	uint64_t r = rng_for(200 + (uint64_t)(uintptr_t)arg);
+	for (int i = 0; i < STOPS_PER_STOPPER; i++) {
+		r = harness_rand(&r);
+		one_stop(r >> 16);
+		/* Mostly back to back: the window is a restart followed at once
+		 * by the next stop. */
+		if (r % 4 == 0)
+			sched_gosched();
+		else if (r % 4 == 1)
+			spin_ns((int64_t)(r >> 40) % 20000);
+	}
+	sched_wg_done(&stoppers_wg);
+}
+
+static void *stopper_thread(void *arg)
+{
+	(void)arg;
+	uint64_t r = rng_for(300);
+	for (int i = 0; i < STOPS_PER_STOPPER; i++) {
+		r = harness_rand(&r);
+		one_stop(r >> 16);
+		if (r % 2 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static long join_call(void *arg)
+{
+	return pthread_join(*(pthread_t *)arg, NULL);
+}
+
+static void body(void *arg)
+{
+	(void)arg;
+	atomic_store(&done, 0);
+	struct pair pairs[PAIRS];
+	for (int i = 0; i < PAIRS; i++) {
+		pairs[i].ping = sched_chan_new(sizeof(long), 0);
+		pairs[i].pong = sched_chan_new(sizeof(long), 0);
+	}
+	sched_wg_add(&workers_wg, SYSCALLERS + 2 * PAIRS + POLLERS);
+	for (intptr_t i = 0; i < SYSCALLERS; i++)
+		TCHECK(sched_go(syscaller, (void *)i) != 0);
+	for (int i = 0; i < PAIRS; i++) {
+		TCHECK(sched_go(pinger, &pairs[i]) != 0);
+		TCHECK(sched_go(ponger, &pairs[i]) != 0);
+	}
+	for (intptr_t i = 0; i < POLLERS; i++)
+		TCHECK(sched_go(poller, (void *)i) != 0);
+	sched_wg_add(&stoppers_wg, STOPPER_GS);
+	for (intptr_t i = 0; i < STOPPER_GS; i++)
+		TCHECK(sched_go(stopper_g, (void *)i) != 0);
+	pthread_t t;
+	TCHECK(pthread_create(&t, NULL, stopper_thread, NULL) == 0);
+	/* A worker blocked in pthread_join would hold up every stop. */
+	TCHECK(sched_syscall(join_call, &t) == 0);
+	sched_wg_wait(&stoppers_wg);
+	atomic_store(&done, 1);
+	sched_wg_wait(&workers_wg);
+	for (int i = 0; i < PAIRS; i++) {
+		sched_chan_free(pairs[i].ping);
+		sched_chan_free(pairs[i].pong);
+	}
+}
+
+static long iterations(void)
+{
+	const char *s = getenv("TOC_STW_STRESS_ITERS");
+	if (!s)
+		return DEFAULT_ITERS;
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || n < 1) {
+		fprintf(stderr, "TOC_STW_STRESS_ITERS=\"%s\": not a positive integer\n", s);
+		exit(2);
+	}
+	return n;
+}
+
+static void test_stw_stress(void)
+{
+	uint64_t seed = harness_seed();
+	long n = iterations();
+	long failed = 0;
+	for (long it = 0; it < n && !failed; it++) {
+		uint64_t s = seed + (uint64_t)it;
+		iter_seed = harness_rand(&s);
+		sched_chaos_seed = iter_seed;
+		__atomic_store_n(&sched_chaos_rate, CHAOS_RATE, __ATOMIC_RELAXED);
+		harness_run(2 + (int)(it % 2), body, NULL);
+		__atomic_store_n(&sched_chaos_rate, 0, __ATOMIC_RELAXED);
+		if (harness_failures())
+			failed = it + 1;
+	}
+	if (failed)
+		fprintf(stderr, "  iteration %ld failed\n", failed - 1);
+	fprintf(stderr, "  %ld iterations, %ld stops, %ld stack ranges visited\n", n,
+		(long)atomic_load(&stops_done), (long)atomic_load(&ranges_seen));
+	CU_ASSERT_EQUAL(failed, 0);
+}
+
+int main(void)
+{
+	static const struct harness_test tests[] = {
+		{"stopped world: nothing runs, every stack visitable (syscalls, parks, hand-offs)",
+		 test_stw_stress},
+		{NULL, NULL},
+	};
+	return harness_main("stw_stress", tests);
+}

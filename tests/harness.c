@@ -10,7 +10,7 @@
 #include <CUnit/Basic.h>
 
 #include "harness.h"
-#include "sched/sched.h"
+#include "toc/sched.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int failures;

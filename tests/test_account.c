@@ -9,9 +9,9 @@
 #include <sys/resource.h>
 
 #include "harness.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define ACCT_A 1
 #define ACCT_B 2

@@ -1,5 +1,5 @@
 /*
- * test_chan.c — channels and select (sched/include/sched/chan.h).
+ * test_chan.c — channels and select (toc/chan.h).
  *
  * Covers: unbuffered hand-off in both directions; buffered FIFO order across
  * ring wrap-around; a full buffer blocking its sender; close semantics
@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define MS(x) ((int64_t)(x) * 1000000)
 #define US(x) ((int64_t)(x) * 1000)

@@ -15,8 +15,8 @@
 #include "harness.h"
 #include "gc/src/internal.h"
 #include "internal.h"   /* sched's: sched_preempt_request */
-#include "sched/chan.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sync.h"
 
 struct obj {
 	struct obj *next;
@@ -793,6 +793,132 @@ static void test_assist_across_a_switch(void)
 	gc_fini();
 }
 
+/* --- pauses ------------------------------------------------------------------------------------------ */
+
+static uint64_t pauses_seen[64];
+static size_t npauses_seen, npauses_all;
+static struct gc_stats pause_before, pause_after;
+
+static void pauses_body(void *arg)
+{
+	(void)arg;
+	gc_collect();
+	gc_read_stats(&pause_before);
+	gc_reset_peaks();
+	for (int i = 0; i < 3; i++)
+		gc_collect();
+	gc_read_stats(&pause_after);
+	npauses_seen = gc_read_pauses_since(pause_before.stw_count, pauses_seen, 64);
+	uint64_t all[64];
+	npauses_all = gc_read_pauses(all, 64);
+	TCHECK(npauses_all >= npauses_seen);
+	/* The newest come last in both. */
+	if (npauses_seen)
+		TCHECK(all[npauses_all - 1] == pauses_seen[npauses_seen - 1]);
+}
+
+/* gc_read_pauses_since returns a timed part's pauses, and
+ * stw_max_interval_ns their maximum. */
+static void test_pauses_since(void)
+{
+	gc_up(GC_MODE_CMS);
+	harness_run(2, pauses_body, NULL);
+	uint64_t n = pause_after.stw_count - pause_before.stw_count;
+	CU_ASSERT(n >= 6);   /* two stops per cms cycle */
+	CU_ASSERT_EQUAL(npauses_seen, n);
+	uint64_t max = 0;
+	for (size_t i = 0; i < npauses_seen; i++)
+		max = pauses_seen[i] > max ? pauses_seen[i] : max;
+	CU_ASSERT_EQUAL(max, pause_after.stw_max_interval_ns);
+	gc_fini();
+}
+
+/* --- arrays of pointers through the barrier --------------------------------------------------------- */
+
+#define BULK_N 3000
+#define BULK_G 4
+static void *bulk_roots[BULK_G];
+static struct sched_waitgroup bulk_done;
+
+static int by_id(const void *x, const void *y)
+{
+	const struct obj *a = *(struct obj *const *)x, *b = *(struct obj *const *)y;
+	return a->pad[0] < b->pad[0] ? -1 : a->pad[0] > b->pad[0];
+}
+
+/* Rotations (overlapping moves), copies between halves and sorts of a
+ * rooted array while cycles run: every object stays reachable and intact
+ * (verify and poison on), and the set of ids never changes. */
+static void bulk_worker(void *arg)
+{
+	int k = (int)(uintptr_t)arg;
+	uint64_t seed = harness_seed() + (uint64_t)k;
+	void **a = gc_alloc_array(&gc_type_ptr, BULK_N);
+	gc_store(NULL, &bulk_roots[k], a);
+	uint64_t sum = 0;
+	for (int i = 0; i < BULK_N; i++) {
+		struct obj *o = gc_alloc(&obj_type);
+		o->magic = MAGIC;
+		o->pad[0] = harness_rand(&seed) % 1000000;
+		sum += o->pad[0];
+		gc_store(a, &a[i], o);
+	}
+	for (int round = 0; round < 60; round++) {
+		size_t by = 1 + harness_rand(&seed) % 100;
+		void **save = gc_alloc_array(&gc_type_ptr, by);
+		gc_copy_ptrs(save, save, a + BULK_N - by, by);       /* the tail */
+		gc_copy_ptrs(a, a + by, a, BULK_N - by);             /* move right, overlapping */
+		gc_copy_ptrs(a, a, save, by);                         /* the tail to the front */
+		if (round % 10 == 9)
+			TCHECK(gc_sort_ptrs(a, a, BULK_N, by_id) == 0);
+		for (int i = 0; i < 2000; i++)
+			(void)gc_alloc_bytes(64 + i % 200);              /* garbage: cycles */
+	}
+	uint64_t got = 0;
+	bool intact = true;
+	for (int i = 0; i < BULK_N; i++) {
+		struct obj *o = a[i];
+		intact &= o->magic == MAGIC;
+		got += o->pad[0];
+	}
+	TCHECK(intact);
+	TCHECK(got == sum);
+	TCHECK(gc_sort_ptrs(a, a, BULK_N, by_id) == 0);
+	for (int i = 1; i < BULK_N; i++)
+		TCHECK(((struct obj *)a[i - 1])->pad[0] <= ((struct obj *)a[i])->pad[0]);
+	gc_store(NULL, &bulk_roots[k], NULL);
+	sched_wg_done(&bulk_done);
+}
+
+static void bulk_body(void *arg)
+{
+	(void)arg;
+	gc_add_roots(bulk_roots, BULK_G);
+	sched_wg_add(&bulk_done, BULK_G);
+	for (int k = 0; k < BULK_G; k++)
+		TCHECK(sched_go(bulk_worker, (void *)(uintptr_t)k) != 0);
+	sched_wg_wait(&bulk_done);
+	gc_remove_roots(bulk_roots);
+}
+
+static void test_bulk(void)
+{
+	struct gc_config cfg;
+	char err[128];
+	CU_ASSERT_EQUAL_FATAL(gc_config_from_env(&cfg, err, sizeof err), 0);
+	cfg.mode = GC_MODE_CMS;
+	cfg.gogc = 25;      /* many cycles */
+	cfg.verify = 1;
+	cfg.poison = 1;
+	CU_ASSERT_EQUAL_FATAL(gc_init(&cfg), 0);
+	harness_run(2, bulk_body, NULL);
+	struct gc_stats st;
+	gc_read_stats(&st);
+	fprintf(stderr, "  %llu cycles ran beside the moves and sorts\n", (unsigned long long)st.cycles);
+	CU_ASSERT(st.cycles >= 3);
+	gc_fini();
+}
+
 /* --- knobs ---------------------------------------------------------------------------------------- */
 
 static void test_knobs(void)
@@ -844,6 +970,8 @@ int main(void)
 		{"GC CPU: an assist switched out mid-drain is charged its own time only", test_assist_across_a_switch},
 		{"limiter: the bucket's arithmetic", test_limiter_bucket},
 		{"limiter: engages under an impossible memory limit", test_limiter_engages},
+		{"gc_copy_ptrs and gc_sort_ptrs through marks (verify, poison)", test_bulk},
+		{"pauses since a mark, and the interval's longest", test_pauses_since},
 		{"knobs: errors name the variable or flag", test_knobs},
 		{NULL, NULL},
 	};

@@ -1,5 +1,5 @@
 /*
- * test_gc_torture.c — a seeded torture test of the collector (gc/gc.h).
+ * test_gc_torture.c — a seeded torture test of the collector (toc/gc.h).
  *
  * Eight goroutines each mutate their own random graph of nodes (four
  * pointer fields, an id, a check word derived from the id) while the
@@ -53,11 +53,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "gc/gc.h"
+#include "toc/gc.h"
 #include "harness.h"
 #include "gc/src/internal.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define US(x) ((int64_t)(x) * 1000)
 #define MS(x) ((int64_t)(x) * 1000000)

@@ -6,9 +6,9 @@
 #include <stdatomic.h>
 
 #include "harness.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 static _Atomic long spawns, exits, parks, resumes, spawns_with_parent;
 static _Atomic long hook_on_wrong_g;

@@ -31,9 +31,9 @@
 
 #include "harness.h"
 #include "internal.h" /* g->status, sched_worker_self(), sched_rt: to arrange and explain */
-#include "sched/net.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/net.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define MS (INT64_C(1000000))
 #define SEC (INT64_C(1000000000))

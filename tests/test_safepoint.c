@@ -19,9 +19,9 @@
 
 #include "harness.h"
 #include "internal.h"   /* sched_syscall */
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 static struct sched_waitgroup wg;
 static _Atomic int stop;

@@ -14,9 +14,9 @@
 
 #include "harness.h"
 #include "internal.h"
-#include "sched/knob.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/knob.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 static struct sched_waitgroup wg;
 

@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "harness.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define PRODUCERS 100000
 #define WAVE 5000

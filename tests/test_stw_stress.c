@@ -34,9 +34,9 @@
 
 #include "harness.h"
 #include "internal.h"   /* sched_syscall, the chaos points */
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define SYSCALLERS 3
 #define PAIRS 2

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 static struct sched_waitgroup wg;
 

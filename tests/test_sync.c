@@ -1,6 +1,6 @@
 /*
  * test_sync.c — wait groups, join and the parking mutex
- * (sched/include/sched/sync.h).
+ * (toc/sync.h).
  *
  * Covers: a wait group over many goroutines, with several waiters and reuse
  * across rounds; waiting on a zero wait group returns without parking;
@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "harness.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define MS(x) ((int64_t)(x) * 1000000)
 #define US(x) ((int64_t)(x) * 1000)

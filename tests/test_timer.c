@@ -1,5 +1,5 @@
 /*
- * test_timer.c — sched_sleep and one-shot timers (sched/include/sched/sched.h).
+ * test_timer.c — sched_sleep and one-shot timers (toc/sched.h).
  *
  * Covers: a sleep lasts at least what was asked (never checked against an
  * upper bound); many sleepers wake no earlier than their deadlines, and on
@@ -17,9 +17,9 @@
 
 #include "harness.h"
 #include "internal.h" /* test-only: sched_rt.poller_busy, nidle */
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 #define MS(x) ((int64_t)(x) * 1000000)
 #define US(x) ((int64_t)(x) * 1000)

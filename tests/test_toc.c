@@ -12,7 +12,7 @@
 
 #include "harness.h"
 #include "gc/src/internal.h"
-#include "sched/chan.h"
+#include "toc/chan.h"
 #include "toc/toc.h"
 
 struct node {
@@ -379,6 +379,77 @@ static void test_stack(void)
 {
 	toc_up();
 	harness_run(1, stack_body, NULL);
+	toc_down();
+}
+
+/* --- toc_run, and arrays of pointers through the barrier ---------------------------------------- */
+
+static struct node *run_kept;
+
+/* A handler that leaves window pointers in dead locals of its own frame
+ * and publishes one object through a root. */
+static __attribute__((noinline)) void run_handler(void *arg)
+{
+	volatile struct node *dead[8];
+	for (int i = 0; i < 8; i++)
+		dead[i] = mk(700 + (uint64_t)i);
+	struct node *keep = mk((uint64_t)(uintptr_t)arg);
+	gc_store(NULL, &root_slot[3], keep);
+	run_kept = keep;
+	(void)dead;
+}
+
+static int by_val(const void *x, const void *y)
+{
+	const struct node *a = *(struct node *const *)x, *b = *(struct node *const *)y;
+	return a->val < b->val ? -1 : a->val > b->val;
+}
+
+static void run_body(void *arg)
+{
+	(void)arg;
+	struct toc_stats s0, s1;
+	toc_end();
+	toc_read_stats(&s0);
+	toc_run(run_handler, (void *)(uintptr_t)77);
+	toc_read_stats(&s1);
+	/* The handler's dead locals were below toc_run's frame: not published. */
+	TCHECK(s1.pub_stack == s0.pub_stack);
+	TCHECK(s1.reclaimed_objects - s0.reclaimed_objects >= 8);
+	TCHECK(published(run_kept) && run_kept->val == 77 && run_kept->id == 77 * 7919);
+
+	/* gc_copy_ptrs into a published array publishes the window objects it
+	 * copies; gc_sort_ptrs keeps them. */
+	void **arr = gc_alloc_array(&gc_type_ptr, 64);
+	gc_store(NULL, &root_slot[1], arr);   /* published, empty */
+	toc_end();
+	struct node *src[64];
+	for (int i = 0; i < 64; i++)
+		src[i] = mk((uint64_t)(1000 - i));
+	TCHECK(local_unpublished(src[5]));
+	gc_copy_ptrs(arr, arr, (void *const *)src, 64);
+	for (int i = 0; i < 64; i++)
+		TCHECK(published(src[i]));
+	/* An overlapping move: arr[1..64) = arr[0..63). */
+	gc_copy_ptrs(arr, arr + 1, arr, 63);
+	TCHECK(arr[1] == src[0] && arr[63] == src[62] && arr[0] == src[0]);
+	gc_store(arr, &arr[0], src[63]);
+	TCHECK(gc_sort_ptrs(arr, arr, 64, by_val) == 0);
+	memset(src, 0, sizeof src);
+	toc_end();   /* poison: a rewound slot would be overwritten */
+	for (int i = 0; i < 64; i++) {
+		struct node *n = arr[i];
+		TCHECK(n->id == n->val * 7919);
+		TCHECK(i == 0 || ((struct node *)arr[i - 1])->val < n->val);
+	}
+	gc_store(NULL, &root_slot[1], NULL);
+	gc_store(NULL, &root_slot[3], NULL);
+}
+
+static void test_run_and_arrays(void)
+{
+	toc_up();
+	harness_run(1, run_body, NULL);
 	toc_down();
 }
 
@@ -760,6 +831,7 @@ int main(void)
 		{"publication points", test_points},
 		{"rewind reuses dead slots, never published ones", test_rewind},
 		{"toc_end keeps stack and register references", test_stack},
+		{"toc_run; gc_copy_ptrs and gc_sort_ptrs publish what they store", test_run_and_arrays},
 		{"forfeit on an overlapping cycle", test_forfeit},
 		{"no regions for transactions during a mark", test_marking},
 		{"the verifier reports another goroutine's stack", test_suspect},

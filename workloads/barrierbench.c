@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gc/gc.h"
-#include "sched/knob.h"
-#include "sched/sched.h"
+#include "toc/gc.h"
+#include "toc/knob.h"
+#include "toc/sched.h"
 #include "toc/toc.h"
 
 struct node {

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "gc/gc.h"
+#include "toc/gc.h"
 #include "benchutil.h"
 
 #define PAUSES_MAX ((size_t)1 << 16)   /* pauses read back from gc_read_pauses */

@@ -3,7 +3,7 @@
  * of gcbench and txbench.
  *
  * bdwgc is used the way a C program would use it, as the comparison baseline
- * (DESIGN.md §9): stop-the-world collection with parallel marking, one marker
+ * (bdwgc, as Debian ships it): stop-the-world collection with parallel marking, one marker
  * per worker (GC_set_markers_count before GC_INIT), threads registered by
  * GC_pthread_create, pointerful objects from GC_MALLOC and pointer-free data
  * from GC_MALLOC_ATOMIC, mirroring toc's scan/noscan spans. bdwgc's malloc

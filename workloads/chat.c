@@ -35,12 +35,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gc/gc.h"
-#include "sched/chan.h"
-#include "sched/knob.h"
-#include "sched/net.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/gc.h"
+#include "toc/chan.h"
+#include "toc/knob.h"
+#include "toc/net.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 #include "toc/toc.h"
 #include "txbench.h"
 #include "txbench_gc.h"

@@ -11,7 +11,7 @@
  * The workload (gcbench_work.c) is the same code in every mode. Each worker
  * runs its own copy, so --workers=N does N times the work of one. One run per
  * process: a harness compares modes by running this once per mode,
- * interleaved (DESIGN.md §10). This file parses the flags, runs the mode's
+ * interleaved (docs/measurement.md). This file parses the flags, runs the mode's
  * backend, checks the node counts and prints the figures: a table, or with
  * --json one object on stdout. Progress goes to stderr.
  */
@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gc/gc.h"
-#include "sched/knob.h"
-#include "sched/sched.h"
+#include "toc/gc.h"
+#include "toc/knob.h"
+#include "toc/sched.h"
 #include "gcbench.h"
 
 /* toc's knob names for gc_config_set (its table's names for TOC_GOGC and

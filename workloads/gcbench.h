@@ -4,7 +4,7 @@
  * gcbench runs one workload (GCBench and/or binary-trees, see gcbench_work.c)
  * over one of four heaps, chosen by --mode:
  *
- *   cms, stw   toc's collector (gc/gc.h) on goroutines    gcbench_toc.c
+ *   cms, stw   toc's collector (toc/gc.h) on goroutines    gcbench_toc.c
  *   boehm      bdwgc 8.2 on pthreads                      gcbench_boehm.c
  *   malloc     malloc/free on pthreads                    gcbench_malloc.c
  *
@@ -13,7 +13,7 @@
  * same code. bdwgc must not see goroutine stacks it cannot scan, hence
  * pthreads for the two modes that are not toc's.
  *
- * This header includes neither toc's gc/gc.h nor bdwgc's <gc.h>: the two
+ * This header includes neither toc's toc/gc.h nor bdwgc's <gc.h>: the two
  * cannot share a translation unit (bdwgc's <gc.h> includes <gc/gc.h>, which
  * toc's include directory shadows), so gcbench_boehm.c is compiled without
  * toc's headers and sees only this file.

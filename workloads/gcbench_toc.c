@@ -33,10 +33,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "gc/gc.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/gc.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 #include "gcbench.h"
 
 GC_TYPE(gcb_node_type, struct gcb_node, left, right);

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gc/gc.h"
+#include "toc/gc.h"
 #include "gcbench.h"
 
 /* Set by gcb_use_heap before any worker starts; read-only afterwards. */

@@ -30,12 +30,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gc/gc.h"
+#include "toc/gc.h"
 #include "httpparse.h"
-#include "sched/chan.h"
-#include "sched/knob.h"
-#include "sched/net.h"
-#include "sched/sched.h"
+#include "toc/chan.h"
+#include "toc/knob.h"
+#include "toc/net.h"
+#include "toc/sched.h"
 #include "toc/toc.h"
 #include "txbench.h"
 #include "txbench_gc.h"

@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sched/chan.h"
-#include "sched/knob.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/knob.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 
 enum { BENCH_SWITCH = 1, BENCH_PINGPONG = 2, BENCH_SPAWN = 4, BENCH_PARKED = 8, BENCH_ALL = 15 };
 

@@ -28,9 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gc/gc.h"
-#include "sched/knob.h"
-#include "sched/sched.h"
+#include "toc/gc.h"
+#include "toc/knob.h"
+#include "toc/sched.h"
 #include "toc/toc.h"
 #include "txbench.h"
 

@@ -4,7 +4,7 @@
  * txbench runs one HTTP-like request handler (txbench_handler.inc) over one
  * of five heaps, chosen by --mode:
  *
- *   toc, cms, stw   toc's runtime: goroutines, gc/gc.h; toc is cms plus
+ *   toc, cms, stw   toc's runtime: goroutines, toc/gc.h; toc is cms plus
  *                   the transaction layer                    txbench_gc.c
  *   boehm           bdwgc 8.2 on pthreads                     txbench_boehm.c
  *   arena           a bump arena per request, reset at its end; what a

@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gc/gc.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
-#include "sched/sync.h"
+#include "toc/gc.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
+#include "toc/sync.h"
 #include "toc/toc.h"
 #include "txbench.h"
 #include "txbench_gc.h"

@@ -7,7 +7,7 @@
 #ifndef TXBENCH_GC_H
 #define TXBENCH_GC_H
 
-#include "gc/gc.h"
+#include "toc/gc.h"
 #include "toc/toc.h"
 #include "txbench.h"
 

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "internal.h"
-#include "sched/knob.h"
+#include "toc/knob.h"
 
 enum knob_kind { K_MODE, K_GOGC, K_MEMLIMIT, K_SIZE, K_BOOL, K_PERCENT, K_REGION };
 
@@ -144,13 +144,13 @@ int gc_config_set(struct gc_config *cfg, const char *knob, const char *name, con
 
 void gc_config_help(FILE *out)
 {
-	fprintf(out, "Collector knobs (environment; flags override):\n");
+	fprintf(out, "Collector knobs (environment; flags override; [key] is gc_config_set's name):\n");
 	for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-		char names[64];
+		char names[80];
 		if (knobs[i].goenv)
-			snprintf(names, sizeof names, "%s, %s", knobs[i].env, knobs[i].goenv);
+			snprintf(names, sizeof names, "%s, %s [%s]", knobs[i].env, knobs[i].goenv, knobs[i].key);
 		else
-			snprintf(names, sizeof names, "%s", knobs[i].env);
-		fprintf(out, "  %-26s %s (default %s)\n", names, knobs[i].doc, knobs[i].deflt);
+			snprintf(names, sizeof names, "%s [%s]", knobs[i].env, knobs[i].key);
+		fprintf(out, "  %-36s %s (default %s)\n", names, knobs[i].doc, knobs[i].deflt);
 	}
 }

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "internal.h"
-#include "sched/chan.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sync.h"
 
 static struct sched_chan *ctl_wake;     /* token: want_cycle was set */
 static struct sched_chan *sweep_wake;   /* token: a flip happened */

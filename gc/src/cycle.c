@@ -2,7 +2,7 @@
  * cycle.c — the collection cycle (Go's mgc.go), in two modes from one code
  * path: cms (concurrent) and stw (everything with the world stopped).
  *
- * A cycle, run by the controller goroutine (DESIGN.md §5):
+ * A cycle, run by the controller goroutine (docs/architecture.md):
  *   1. Sweep termination. Finish sweeping the last cycle's spans (on the
  *      controller, concurrently), then stop the world briefly: reset the
  *      cycle's counters, compute the assist ratio, set phase MARK and
@@ -56,8 +56,8 @@
 #include <time.h>
 
 #include "internal.h"
-#include "sched/chan.h"
-#include "sched/sync.h"
+#include "toc/chan.h"
+#include "toc/sync.h"
 
 struct gc_state gc_st;
 int gc_barrier_on;
@@ -233,32 +233,73 @@ static double cons_mark_update(uint64_t heap_start, uint64_t heap_end, uint64_t 
 	return sample;
 }
 
-/* Sets phase, barrier and allocate-black for a cms mark, in the one order
- * that is safe: the barrier first, everywhere; only then allocate black.
- * The other order would let a goroutine that does not yet see the barrier
- * store a white object into a black one unshaded. */
-static void mark_phase_enter(void)
+/* One cycle's figures, passed from phase to phase (the controller's). */
+struct cycle {
+	bool forced, cms;
+	int procs;
+	uint64_t number, goal;
+	uint64_t heap_start, heap_end, marked, inuse_end;
+	int64_t t_begin, t_mark, t_term;
+	uint64_t proc0, assist0, bg0, pausecpu0;   /* account readings at sweep termination */
+	uint64_t pause1, pause1_cpu, pause2, pause2_cpu, mark_wall;
+	uint64_t assist, bg;                      /* CPU during the mark */
+	double cons_mark;
+};
+
+/* The one place the phase changes, with the legal order checked:
+ * OFF -> MARK (sweep termination, world stopped), MARK -> MARKTERM (world
+ * stopped: the barrier and allocate-black go off with it), MARKTERM -> OFF
+ * (world stopped, after the flip). The barrier and allocate-black go on in
+ * mark_barriers_on, once the world runs again. */
+static void phase_to(enum gc_phase to)
 {
+	int from = atomic_load(&gc_st.phase);
+	bool legal = (from == GC_PHASE_OFF && to == GC_PHASE_MARK) ||
+		     (from == GC_PHASE_MARK && to == GC_PHASE_MARKTERM) ||
+		     (from == GC_PHASE_MARKTERM && to == GC_PHASE_OFF);
+	if (!legal)
+		gc_fatal("illegal phase change %s -> %s", gc_phase_names[from], gc_phase_names[to]);
+	if (to == GC_PHASE_MARK && ((__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) & GC_BARRIER_MARK) ||
+				    atomic_load(&gc_st.alloc_black)))
+		gc_fatal("phase change to mark with the barrier or allocate-black already on");
+	atomic_store(&gc_st.phase, to);
+	if (to == GC_PHASE_MARKTERM) {
+		/* seq_cst: ordered before the workers' restart (the stop's
+		 * release), so no goroutine runs a barrier of this mark after. */
+		__atomic_and_fetch(&gc_barrier_on, ~GC_BARRIER_MARK, __ATOMIC_SEQ_CST);
+		atomic_store(&gc_st.alloc_black, 0);
+	}
+}
+
+/* The barrier and allocate-black for a cms mark, in the one order that is
+ * safe: the barrier first, everywhere (a ragged barrier: every worker
+ * passed a safepoint after it); only then allocate black. The other order
+ * would let a goroutine that does not yet see the barrier store a white
+ * object into a black one unshaded. A second ragged barrier: no stack is
+ * scanned before every goroutine allocates black. */
+static void mark_barriers_on(void)
+{
+	if (atomic_load(&gc_st.phase) != GC_PHASE_MARK)
+		gc_fatal("the mark barriers go on in the mark phase only");
 	__atomic_or_fetch(&gc_barrier_on, GC_BARRIER_MARK, __ATOMIC_SEQ_CST);
 	sched_ragged_barrier();
 	atomic_store(&gc_st.alloc_black, 1);
-	sched_ragged_barrier();   /* no stack is scanned before all allocate black */
+	sched_ragged_barrier();
 }
 
-void gc_run_cycle(bool forced)
+/* 1. Sweep termination: the last cycle's sweep finished, the world stopped,
+ * this cycle's counters reset, the phase MARK. Returns with the world
+ * stopped. */
+static void sweep_termination(struct cycle *c)
 {
-	int procs = sched_procs();
-	int64_t t_begin = sched_nanotime();
 	gc_sweep_all();
 	gc_scavenge_after_sweep();   /* the sweep is complete: fragmentation is known */
-
-	/* 1. sweep termination */
 	gc_stw_begin();
 	gc_central_check_swept();
-	uint64_t cycle = atomic_fetch_add(&gc_st.cycle, 1) + 1;
-	uint64_t heap_start = atomic_load(&gc_st.heap_live);
-	uint64_t goal = atomic_load(&gc_st.goal);
-	atomic_store(&gc_st.triggered, heap_start);
+	c->number = atomic_fetch_add(&gc_st.cycle, 1) + 1;
+	c->heap_start = atomic_load(&gc_st.heap_live);
+	c->goal = atomic_load(&gc_st.goal);
+	atomic_store(&gc_st.triggered, c->heap_start);
 	atomic_store(&gc_st.mark_scan_work, 0);
 	atomic_store(&gc_st.marked_bytes, 0);
 	atomic_store(&gc_st.bg_credit, 0);
@@ -270,95 +311,103 @@ void gc_run_cycle(bool forced)
 		gc_caches[w].assist_debt = 0;
 	}
 	gc_assist_ratio_update();
-	bool cms = gc_st.cfg.mode == GC_MODE_CMS;
-	if (cms)
-		atomic_store(&gc_st.phase, GC_PHASE_MARK);
-	uint64_t proc0 = process_cpu_ns();
-	uint64_t assist0 = sched_account_ns(GC_ACCT_ASSIST);
-	uint64_t bg0 = sched_account_ns(GC_ACCT_MARK);
-	uint64_t pausecpu0 = sched_account_ns(GC_ACCT_PAUSE);
-	uint64_t pause1 = 0, pause1_cpu = 0;
-	uint64_t mark_wall;
-	int64_t t_mark;
-	if (cms) {
-		pause1 = gc_stw_end();
-		pause1_cpu = sched_account_ns(GC_ACCT_PAUSE) - pausecpu0;
-		/* 2. mark */
-		t_mark = sched_nanotime();
-		mark_phase_enter();
-		gc_bg_start(procs, t_mark);
-		int prev = sched_account_swap(GC_ACCT_MARK);
-		struct gc_marker m;
-		gc_marker_init(&m, false);
-		gc_roots_scan_all(&m);
-		gc_marker_flush(&m);
-		sched_visit_stacks(stack_visitor, NULL);
-		atomic_store(&gc_st.roots_done, 1);
-		sched_account_swap(prev);
-		gc_bg_mark_loop(true);   /* returns with the world stopped */
-		mark_wall = (uint64_t)(sched_nanotime() - t_mark);
-	} else {
-		pause1 = (uint64_t)(sched_nanotime() - stw_t0);  /* the same stop continues */
-		t_mark = sched_nanotime();
-		atomic_store(&gc_st.phase, GC_PHASE_MARK);
-		struct gc_marker m;
-		gc_marker_init(&m, false);
-		gc_roots_scan_all(&m);
-		sched_visit_stacks_stopped(stack_visitor, NULL);
-		gc_flush_barrier_buffers();
-		gc_drain(&m, 0, false);
-		gc_marker_flush(&m);
-		mark_wall = (uint64_t)(sched_nanotime() - t_mark);
-	}
+	phase_to(GC_PHASE_MARK);
+	c->proc0 = process_cpu_ns();
+	c->assist0 = sched_account_ns(GC_ACCT_ASSIST);
+	c->bg0 = sched_account_ns(GC_ACCT_MARK);
+	c->pausecpu0 = sched_account_ns(GC_ACCT_PAUSE);
+}
 
-	/* 3. mark termination: the world is stopped */
-	int64_t t_term = sched_nanotime();
-	atomic_store(&gc_st.phase, GC_PHASE_MARKTERM);
-	__atomic_and_fetch(&gc_barrier_on, ~GC_BARRIER_MARK, __ATOMIC_SEQ_CST);
-	atomic_store(&gc_st.alloc_black, 0);
+/* 2. The concurrent mark (cms): roots and stacks scanned once, background
+ * workers and assists drain. Returns with the world stopped for mark
+ * termination. */
+static void mark_concurrent(struct cycle *c)
+{
+	c->pause1 = gc_stw_end();
+	c->pause1_cpu = sched_account_ns(GC_ACCT_PAUSE) - c->pausecpu0;
+	c->t_mark = sched_nanotime();
+	mark_barriers_on();
+	gc_bg_start(c->procs, c->t_mark);
+	int prev = sched_account_swap(GC_ACCT_MARK);
+	struct gc_marker m;
+	gc_marker_init(&m, false);
+	gc_roots_scan_all(&m);
+	gc_marker_flush(&m);
+	sched_visit_stacks(stack_visitor, NULL);
+	atomic_store(&gc_st.roots_done, 1);
+	sched_account_swap(prev);
+	gc_bg_mark_loop(true);   /* returns with the world stopped */
+	c->mark_wall = (uint64_t)(sched_nanotime() - c->t_mark);
+}
+
+/* 2'. The whole mark inside the sweep termination's stop (stw mode). */
+static void mark_stopped(struct cycle *c)
+{
+	c->pause1 = (uint64_t)(sched_nanotime() - stw_t0);
+	c->t_mark = sched_nanotime();
+	struct gc_marker m;
+	gc_marker_init(&m, false);
+	gc_roots_scan_all(&m);
+	sched_visit_stacks_stopped(stack_visitor, NULL);
+	gc_flush_barrier_buffers();
+	gc_drain(&m, 0, false);
+	gc_marker_flush(&m);
+	c->mark_wall = (uint64_t)(sched_nanotime() - c->t_mark);
+}
+
+/* 3. Mark termination, world stopped: verify, record the marked bytes and
+ * the pacer's sample, flip sweepgen, empty the caches, let the layer
+ * detach its windows, set the next goal; then start the world and wake the
+ * sweeper. */
+static void mark_termination(struct cycle *c)
+{
+	c->t_term = sched_nanotime();
+	phase_to(GC_PHASE_MARKTERM);
 	if (gc_st.cfg.verify)
 		gc_verify_heap();
+	int n = gc_ncaches();
 	uint64_t marked = atomic_load(&gc_st.marked_bytes);
 	for (int w = 0; w < n; w++)
 		marked += gc_caches[w].black_bytes;
-	uint64_t heap_end = atomic_load(&gc_st.heap_live);
-	struct gc_stats hs;
-	gc_read_stats(&hs);
+	c->marked = marked;
+	c->heap_end = atomic_load(&gc_st.heap_live);
+	c->inuse_end = (uint64_t)__atomic_load_n(&gc_heap.pages_inuse, __ATOMIC_RELAXED) * GC_PAGE_SIZE;
 	uint64_t scan_heap = atomic_load(&gc_st.mark_scan_work);
 	uint64_t stack_scan = atomic_load(&stack_bytes_cycle);
-	uint64_t assist = sched_account_ns(GC_ACCT_ASSIST) - assist0;
-	uint64_t bg = sched_account_ns(GC_ACCT_MARK) - bg0;
-	double cm = cms ? cons_mark_update(heap_start, heap_end, scan_heap + stack_scan + gc_roots_bytes(),
-					   assist + bg, process_cpu_ns() - proc0)
-			: 0;
+	c->assist = sched_account_ns(GC_ACCT_ASSIST) - c->assist0;
+	c->bg = sched_account_ns(GC_ACCT_MARK) - c->bg0;
+	c->cons_mark = c->cms ? cons_mark_update(c->heap_start, c->heap_end, scan_heap + stack_scan + gc_roots_bytes(),
+						 c->assist + c->bg, process_cpu_ns() - c->proc0)
+			      : 0;
 	atomic_store(&gc_st.heap_marked, marked);
 	atomic_store(&gc_st.heap_scan_last, scan_heap);
 	atomic_store(&gc_st.stack_bytes, stack_scan);
-	atomic_fetch_add(&gc_heap.sweepgen, 2);
+	atomic_fetch_add(&gc_heap.sweepgen, 2);   /* the flip */
 	gc_sweep_reset();
 	for (int w = 0; w < n; w++)
 		gc_cache_release_all(&gc_caches[w]);
-	/* The layer decides what the flip means for its windows. */
 	if (gc_layer)
-		gc_layer->flip();
+		gc_layer->flip();   /* the layer decides what the flip means for its windows */
 	atomic_store(&gc_st.heap_live, marked);
 	gc_pacer_recompute();
-	atomic_store(&gc_st.phase, GC_PHASE_OFF);
+	phase_to(GC_PHASE_OFF);
 	atomic_fetch_add(&gc_st.cycles_done, 1);
 	gc_stat_add(&gc_counters.cycles, 1);
-	gc_stat_add(&gc_counters.mark_ns, mark_wall);
-	if (forced)
+	gc_stat_add(&gc_counters.mark_ns, c->mark_wall);
+	if (c->forced)
 		gc_stat_add(&gc_counters.forced_cycles, 1);
-	uint64_t pause2_start = (uint64_t)(t_term - stw_t0);
+	uint64_t pause2_start = (uint64_t)(c->t_term - stw_t0);
 	uint64_t pausecpu2 = sched_account_ns(GC_ACCT_PAUSE);
-	uint64_t pause2 = gc_stw_end();
-	uint64_t pause2_cpu = sched_account_ns(GC_ACCT_PAUSE) - pausecpu2;
-	if (!cms) {
-		/* One stop covered all three phases; stw_end recorded it whole. */
-		pause2 = pause2 > pause2_start ? pause2 - pause2_start : 0;
-	}
+	c->pause2 = gc_stw_end();
+	c->pause2_cpu = sched_account_ns(GC_ACCT_PAUSE) - pausecpu2;
+	if (!c->cms)   /* one stop covered all three phases; stw_end recorded it whole */
+		c->pause2 = c->pause2 > pause2_start ? c->pause2 - pause2_start : 0;
 	gc_wake_sweeper();
+}
 
+/* After the cycle: the CPU limiter, the cycle's record, gctrace. */
+static void cycle_report(const struct cycle *c)
+{
 	/* GC CPU limiter: the collector's CPU against the CPU the process used
 	 * since the last cycle, plus the other workers' share of each pause
 	 * on both sides (held stopped, they ran no mutator). Go divides by
@@ -367,30 +416,30 @@ void gc_run_cycle(bool forced)
 	int64_t now = sched_nanotime();
 	struct gc_stats st;
 	gc_read_stats(&st);
-	uint64_t held = st.stw_total_ns * (uint64_t)(procs - 1);
+	uint64_t held = st.stw_total_ns * (uint64_t)(c->procs - 1);
 	uint64_t limiter_gc = st.gc_cpu_ns + held;
 	uint64_t limiter_total = process_cpu_ns() + held;
 	if (gc_st.limiter_last_total_ns)
 		gc_limiter_update((int64_t)(limiter_gc - gc_st.limiter_last_gc_ns),
-				  (int64_t)(limiter_total - gc_st.limiter_last_total_ns), procs);
+				  (int64_t)(limiter_total - gc_st.limiter_last_total_ns), c->procs);
 	gc_st.limiter_last_total_ns = limiter_total;
 	gc_st.limiter_last_gc_ns = limiter_gc;
 
 	struct gc_cycle_record rec = {
-		.cycle = cycle,
-		.start_ns = t_begin,
-		.mark_wall_ns = cms ? mark_wall : 0,
-		.heap_trigger = heap_start,
-		.heap_end = heap_end,
-		.heap_inuse_end = hs.heap_inuse,
-		.marked = marked,
-		.goal = goal,
+		.cycle = c->number,
+		.start_ns = c->t_begin,
+		.mark_wall_ns = c->cms ? c->mark_wall : 0,
+		.heap_trigger = c->heap_start,
+		.heap_end = c->heap_end,
+		.heap_inuse_end = c->inuse_end,
+		.marked = c->marked,
+		.goal = c->goal,
 		.next_goal = atomic_load(&gc_st.goal),
 		.next_trigger = atomic_load(&gc_st.trigger),
-		.assist_ns = assist,
-		.bg_mark_ns = bg,
-		.cons_mark = cm,
-		.forced = forced,
+		.assist_ns = c->assist,
+		.bg_mark_ns = c->bg,
+		.cons_mark = c->cons_mark,
+		.forced = c->forced,
 		.limiter_on = atomic_load(&gc_st.limiter_on),
 	};
 	gc_record_cycle(&rec);
@@ -400,17 +449,33 @@ void gc_run_cycle(bool forced)
 		if (gc_layer)
 			gc_layer->trace(layer, sizeof layer);
 		double since = (double)(now - gc_start_ns) / 1e9;
-		double pct = since > 0 ? 100.0 * (double)st.gc_cpu_ns / 1e9 / (since * procs) : 0;
+		double pct = since > 0 ? 100.0 * (double)st.gc_cpu_ns / 1e9 / (since * c->procs) : 0;
+		uint64_t term = c->cms ? c->pause2 : c->pause2 + c->mark_wall;
 		fprintf(stderr,
 			"gc %" PRIu64 " @%.3fs %.0f%%: %.3f+%.3f+%.3f ms clock, "
 			"%.3f+%.3f/%.3f/%.3f+%.3f ms cpu, %.0f->%.0f->%.0f MB, %.0f MB goal, "
 			"%.0f MB stacks, %.0f MB globals, %d P%s%s%s\n",
-			cycle, (double)(t_begin - gc_start_ns) / 1e9, pct, pause1 / 1e6,
-			cms ? mark_wall / 1e6 : 0.0, (cms ? pause2 : pause2 + mark_wall) / 1e6,
-			pause1_cpu / 1e6, assist / 1e6, bg / 1e6, 0.0,
-			pause2_cpu / 1e6, mb(heap_start), mb(heap_end),
-			mb(marked), goal == UINT64_MAX ? 0.0 : mb(goal), mb(atomic_load(&gc_st.stack_bytes)),
-			mb(gc_roots_bytes()), procs, cms ? "" : " (stw)", forced ? " (forced)" : "", layer);
+			c->number, (double)(c->t_begin - gc_start_ns) / 1e9, pct, c->pause1 / 1e6,
+			c->cms ? c->mark_wall / 1e6 : 0.0, term / 1e6, c->pause1_cpu / 1e6, c->assist / 1e6,
+			c->bg / 1e6, 0.0, c->pause2_cpu / 1e6, mb(c->heap_start), mb(c->heap_end), mb(c->marked),
+			c->goal == UINT64_MAX ? 0.0 : mb(c->goal), mb(atomic_load(&gc_st.stack_bytes)),
+			mb(gc_roots_bytes()), c->procs, c->cms ? "" : " (stw)", c->forced ? " (forced)" : "", layer);
 	}
 }
 
+void gc_run_cycle(bool forced)
+{
+	struct cycle c = {
+		.forced = forced,
+		.cms = gc_st.cfg.mode == GC_MODE_CMS,
+		.procs = sched_procs(),
+		.t_begin = sched_nanotime(),
+	};
+	sweep_termination(&c);
+	if (c.cms)
+		mark_concurrent(&c);
+	else
+		mark_stopped(&c);
+	mark_termination(&c);
+	cycle_report(&c);
+}

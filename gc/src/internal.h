@@ -2,7 +2,7 @@
  * internal.h — the heap's and the collector's private structures. Not
  * installed; tests include it (the module's test-only header).
  *
- * Glossary (DESIGN.md §3): page (8 KiB heap unit), span (pages of one size
+ * Glossary (docs/glossary.md): page (8 KiB heap unit), span (pages of one size
  * class, or one large object), size class, slot, alloc bits, mark bits,
  * freeindex, cycle.
  *
@@ -22,9 +22,9 @@
 
 #include <urcu/lfstack.h>
 
-#include "gc/gc.h"
-#include "sched/chan.h"
-#include "sched/sched.h"
+#include "toc/gc.h"
+#include "toc/chan.h"
+#include "toc/sched.h"
 
 #include "layer.h"   /* spans, their lookup, and the transaction layer's interface */
 

@@ -25,7 +25,7 @@
 #ifndef GC_LAYER_H
 #define GC_LAYER_H
 
-#include "sched/sched.h"
+#include "toc/sched.h"
 #include "span.h"
 
 #define GC_LOCAL_MAX_SIZE 2048

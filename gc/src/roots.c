@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
-#include "sched/chan.h"
+#include "toc/chan.h"
 
 struct root_range {
 	void **slots;

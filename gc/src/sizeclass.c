@@ -1,7 +1,7 @@
 /*
  * sizeclass.c — the size-class table, computed at start-up.
  *
- * The shape of Go's table (DESIGN.md §4): sizes step by 8 up to 32 bytes,
+ * The shape of Go's table: sizes step by 8 up to 32 bytes,
  * by 16 up to 128, then by an eighth of the power of two below (so rounding
  * wastes at most 12.5% of an object), by 256 from 2 KiB, up to 32 KiB. Each
  * class gets the fewest pages whose tail (bytes that fit no object) is at

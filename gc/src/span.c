@@ -6,7 +6,7 @@
  * and for scan spans either one pointer bit per heap word (slots up to
  * 512 B: 1/64 of the span) or one type pointer per slot (bigger slots: at
  * most 1/64 too). Sweeping swaps alloc and mark bits and clears the new
- * mark bits: no free lists (DESIGN.md §4).
+ * mark bits: no free lists (docs/architecture.md).
  *
  * alloc_cache holds the inverse of alloc bits for the 64-slot group that
  * contains freeindex, shifted so bit 0 is that group's first slot; slots

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "gc/gc.h"
+#include "toc/gc.h"
 
 #ifndef TOC_CHECK_LEVEL
 #define TOC_CHECK_LEVEL 0

@@ -80,6 +80,7 @@ void gc_record_pause(uint64_t ns)
 	gc_stat_add(&gc_counters.stw_count, 1);
 	gc_stat_add(&gc_counters.stw_total_ns, ns);
 	stat_max(&gc_counters.stw_max_ns, ns);
+	stat_max(&gc_counters.stw_max_interval_ns, ns);
 }
 
 void gc_record_ttsp(uint64_t ns)
@@ -89,10 +90,21 @@ void gc_record_ttsp(uint64_t ns)
 
 size_t gc_read_pauses(uint64_t *ns, size_t n_max)
 {
+	return gc_read_pauses_since(0, ns, n_max);
+}
+
+size_t gc_read_pauses_since(uint64_t since, uint64_t *ns, size_t n_max)
+{
 	uint64_t n = atomic_load(&npauses);
+	if (since >= n)
+		return 0;
 	uint64_t first = n > PAUSE_RING ? n - PAUSE_RING : 0;
+	if (first < since)
+		first = since;
+	if (n - first > n_max)
+		first = n - n_max;
 	size_t k = 0;
-	for (uint64_t i = first; i < n && k < n_max; i++)
+	for (uint64_t i = first; i < n; i++)
 		ns[k++] = pauses[i % PAUSE_RING];
 	return k;
 }
@@ -106,6 +118,7 @@ void gc_stats_reset(void)
 
 void gc_reset_peaks(void)
 {
+	atomic_store(&gc_counters.stw_max_interval_ns, 0);
 	uint64_t inuse = __atomic_load_n(&gc_heap.pages_inuse, __ATOMIC_RELAXED) * GC_PAGE_SIZE;
 	atomic_store(&gc_counters.heap_inuse_max, inuse);
 	uint64_t goal = atomic_load(&gc_st.goal);

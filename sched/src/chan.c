@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "sched/chan.h"
+#include "toc/chan.h"
 
 struct sched_sudog {
 	struct sched_g *g;            /* the waiting goroutine */

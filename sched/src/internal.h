@@ -2,7 +2,7 @@
  * internal.h — the scheduler's private structures. Not installed; tests may
  * include it (it is the module's test-only header).
  *
- * Glossary (DESIGN.md §3, §6):
+ * Glossary (docs/glossary.md; docs/architecture.md):
  *   g        a goroutine: its struct sits at the top of its own stack slot, so
  *            the stack region doubles as the table of all goroutines.
  *   worker   an OS thread with a local run queue (Go's M and P in one).
@@ -34,7 +34,7 @@
 
 #include <urcu/wfcqueue.h>
 
-#include "sched/sched.h"
+#include "toc/sched.h"
 
 #ifndef TOC_CHECK_LEVEL
 #define TOC_CHECK_LEVEL 0
@@ -271,8 +271,8 @@ static inline bool sched_preempt_clear(struct sched_worker *w)
 
 /* --- chaos points (tests) ----------------------------------------------------- */
 
-/* Test-only fault injection (DESIGN.md's "random yields injected into the
- * scheduler"): a chaos point marks a place where a race window opens (between
+/* Test-only fault injection (the random yields of the seeded stress tests,
+ * docs/invariants.md): a chaos point marks a place where a race window opens (between
  * publishing a state and acting on it). While sched_chaos_rate is non-zero,
  * each point gives the OS thread away (sched_yield) or spins a little with
  * probability sched_chaos_rate / 1024, which stretches those windows from a
@@ -288,6 +288,9 @@ static inline void sched_chaos_point(void)
 }
 
 /* sched.c */
+extern _Atomic int sched_monitor_sleeping;   /* the monitor sleeps until a worker wakes it (runtime.c) */
+/* The worker's scheduling loop on its g0; returns at shutdown. */
+void sched_schedule(struct sched_worker *w);
 void sched_g_main(struct sched_g *g);
 void sched_switch_out(struct sched_worker *w, enum sched_op op);
 void sched_ready_batch(struct sched_g *list, uint32_t n);

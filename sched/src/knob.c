@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "sched/knob.h"
+#include "toc/knob.h"
 
 static int knob_error(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -39,8 +39,8 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "sched/net.h"
-#include "sched/sync.h"
+#include "toc/net.h"
+#include "toc/sync.h"
 
 #define PD_NIL ((uintptr_t)0)
 #define PD_READY ((uintptr_t)1)

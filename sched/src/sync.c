@@ -9,7 +9,7 @@
 #include <errno.h>
 
 #include "internal.h"
-#include "sched/sync.h"
+#include "toc/sync.h"
 
 struct sched_waiter {
 	struct sched_g *g;

@@ -64,7 +64,7 @@ void toc_stats_since(struct toc_stats *d, const struct toc_stats *after, const s
 void toc_stats_json(FILE *out, const struct toc_stats *st)
 {
 	double local = (double)st->local_bytes;
-	fprintf(out, "\"toc_reclaimed_fraction\": %.4f, \"published_fraction\": %.4f, \"forfeit_fraction\": %.4f",
+	fprintf(out, "\"toc_reclaimed_fraction\": %.4f, \"toc_published_fraction\": %.4f, \"toc_forfeit_fraction\": %.4f",
 		local > 0 ? (double)st->reclaimed_bytes / local : 0.0,
 		local > 0 ? (double)st->published_bytes / local : 0.0,
 		local > 0 ? (double)st->forfeited_bytes / local : 0.0);

@@ -269,3 +269,12 @@ __attribute__((noinline)) void toc_end(void)
 {
 	boundary();
 }
+
+/* noinline: fn's frames lie below this one and are gone when toc_end scans;
+ * this frame holds only fn and arg, both from before the transaction. */
+__attribute__((noinline)) void toc_run(void (*fn)(void *arg), void *arg)
+{
+	toc_begin();
+	fn(arg);
+	toc_end();
+}

@@ -1,6 +1,6 @@
 /*
  * toc.h — the transaction-oriented layer: goroutine-owned windows,
- * publication, rewind (DESIGN.md sections 1 and 7).
+ * publication, rewind (docs/toc-algorithm.md).
  *
  * With TOC_MODE=toc every goroutine that allocates owns a window: small
  * objects (classes up to 2 KiB) come from spans carved out of one address
@@ -9,19 +9,29 @@
  * into a published object or a root; channel sends, goroutine arguments and
  * finalizers publish what they hand over. When the goroutine exits, or at
  * toc_end(), the window's unpublished objects are dead: their slots are
- * reused at once, without tracing. A window that a mark phase overlapped is
- * forfeited (left to the collector); allocation after that cycle goes to a
- * fresh window that is rewound as usual.
+ * reused at once, without tracing.
+ *
+ * The mark-phase rule: a window that a mark phase overlapped is forfeited
+ * (left to the collector as it is), and no window opens while a mark runs
+ * (the goroutine allocates from the shared caches until the cycle ends,
+ * counted in marking_bytes); allocation after the cycle goes to a fresh
+ * window that is rewound as usual.
  *
  *   for (;;) {                       // a connection loop
- *           toc_begin();
- *           handle(request);         // allocates, publishes what it keeps
- *           toc_end();               // what the stack still holds survives
+ *           toc_run(handle, request);  // allocates, publishes what it keeps
  *   }
  *
- * Rules beyond gc.h's: obj in gc_store must be the start of its object, and
- * a goroutine must not hand a pointer to its stack to another goroutine
- * (the other could read window objects through it unpublished).
+ * Rules beyond gc.h's: obj in gc_store must be the start of its object; a
+ * goroutine must not hand a pointer to its stack to another goroutine (the
+ * other could read window objects through it unpublished); memory handed
+ * over by means the runtime does not see must go through toc_publish.
+ *
+ * The stale-frame rule: toc_end publishes what any live frame of its caller
+ * points to, and a frame's unused slots may still hold what a deeper call
+ * left there. Code that calls toc_begin/toc_end itself must do the
+ * transaction's work in a function of its own that has returned before
+ * toc_end (or what a dead local pointed to is published at every end);
+ * toc_run does exactly that.
  * In the other modes these calls do nothing (toc_publish, toc_begin,
  * toc_end) and the statistics stay zero.
  */
@@ -33,7 +43,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "gc/gc.h"
+#include "toc/gc.h"
 
 /* A window boundary inside a long-lived goroutine. toc_end scans the
  * goroutine's own live stack and registers conservatively, publishes the
@@ -41,6 +51,11 @@
  * same for whatever was allocated since the last boundary. */
 void toc_begin(void);
 void toc_end(void);
+
+/* One transaction: toc_begin, fn(arg) in a frame of its own, toc_end. What
+ * fn publishes survives; the rest of what it allocated is rewound. arg was
+ * allocated before the transaction began (or is not a heap pointer). */
+void toc_run(void (*fn)(void *arg), void *arg);
 
 /* Publishes the object containing p, and its unpublished closure, for any
  * hand-over the barrier and the hooks do not see. */
@@ -90,9 +105,10 @@ void toc_read_stats(struct toc_stats *out);
 /* d = after - before for the counters; the gauges (owned_bytes, reserved_bytes,
  * windows_open and their maxima) are after's. For figures over a timed part. */
 void toc_stats_since(struct toc_stats *d, const struct toc_stats *after, const struct toc_stats *before);
-/* Writes the statistics as JSON members ("toc_NAME": value, ...) with the
- * derived fractions toc_reclaimed_fraction, published_fraction and
- * forfeit_fraction; no braces. */
+/* Writes the statistics as JSON members "toc_NAME": value, separated by
+ * ", ", with no leading or trailing comma and no braces: first the derived
+ * fractions of window bytes toc_reclaimed_fraction, toc_published_fraction
+ * and toc_forfeit_fraction, then every TOC_STATS counter. */
 void toc_stats_json(FILE *out, const struct toc_stats *st);
 
 #endif /* TOC_TOC_H */

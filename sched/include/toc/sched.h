@@ -21,7 +21,7 @@
  *   - sched_stop_the_world() / sched_start_the_world();
  *   - sched_ragged_barrier(): returns once every worker passed a safepoint.
  *
- * See DESIGN.md §6. Everything with program scope is prefixed sched_.
+ * See docs/architecture.md. Everything with program scope is prefixed sched_.
  */
 #ifndef SCHED_SCHED_H
 #define SCHED_SCHED_H

@@ -25,6 +25,9 @@ struct sched_chan *sched_chan_new(size_t elem_size, size_t capacity);
  * goroutines it discarded may still be queued: allowed). */
 void sched_chan_free(struct sched_chan *c);
 
+/* Sends elem_size bytes from elem, blocking until a receiver or a buffer
+ * slot takes them; elem may be NULL when the channel's elem_size is 0.
+ * Sending on a closed channel is fatal. */
 void sched_chan_send(struct sched_chan *c, const void *elem);
 /* Returns false (and zeroes *elem) when c is closed and drained. elem may be NULL. */
 bool sched_chan_recv(struct sched_chan *c, void *elem);

@@ -13,9 +13,9 @@
  *   gc_store(n, &n->left, gc_alloc(&node_type));    // barriered store
  *   char *buf = gc_alloc_bytes(4096);               // pointer-free, never scanned
  *
- * The heap is Go's (DESIGN.md §4): 8 KiB pages, spans of one size class,
+ * The heap is Go's (docs/architecture.md): 8 KiB pages, spans of one size class,
  * side alloc/mark bitmaps. The collector is Go's concurrent mark-sweep
- * (DESIGN.md §5), or a stop-the-world mark-sweep from the same code
+ * (docs/architecture.md), or a stop-the-world mark-sweep from the same code
  * (TOC_MODE=stw); TOC_MODE=toc adds the transaction layer (toc/toc.h). Allocation and gc_store must run on a goroutine of a
  * runtime started by gc_run() (or gc_init() + sched_run()).
  *
@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "sched/sched.h"
+#include "toc/sched.h"
 
 /* --- type descriptors ------------------------------------------------------ */
 
@@ -117,7 +117,7 @@ void *gc_alloc_raw(size_t n);
  * the fast path tests the running transaction's window, a range of one
  * address region [lo, lo + len) with a published bit per 8-byte granule:
  * a store takes the slow path only when val is an unpublished object of the
- * window and obj is not (DESIGN.md section 7). */
+ * window and obj is not (docs/toc-algorithm.md). */
 extern int gc_barrier_on;
 #define GC_BARRIER_MARK 1
 #define GC_BARRIER_TOC 2
@@ -165,6 +165,23 @@ static inline void gc_store_ptr(void *obj, void **slot, void *val)
 }
 #define gc_store(obj, slotp, val)                                              \
 	gc_store_ptr((obj), (void **)(slotp), (void *)(val))
+
+/* Arrays of heap pointers. memcpy, memmove, qsort or any plain write to an
+ * array that holds heap pointers bypasses the barrier: during a mark, an
+ * object moved only that way can be missed and freed while reachable; with
+ * the transaction layer, a window object copied into a published array is
+ * not published and is reused when its transaction ends. Use these.
+ *
+ * Copies n pointers from src to dst, each through the barrier; the ranges
+ * may overlap (memmove's semantics). dst_obj is the heap object holding
+ * dst, or NULL when dst is a registered root array. Polls every few
+ * thousand elements (a long copy does not hold up a stop). */
+void gc_copy_ptrs(void *dst_obj, void **dst, void *const *src, size_t n);
+/* Sorts the n pointers of base (inside heap object obj, or a root array:
+ * NULL) by cmp, as qsort, writing them back through the barrier. cmp
+ * receives pointers to elements, as qsort's does; it may allocate. No other
+ * goroutine may write base meanwhile. Returns 0, or -1 with errno ENOMEM. */
+int gc_sort_ptrs(void *obj, void **base, size_t n, int (*cmp)(const void *, const void *));
 
 /* Registers n pointer slots outside the heap (globals, malloc'd tables) as
  * roots. Their contents must be heap pointers or NULL (or other non-heap
@@ -223,7 +240,13 @@ struct gc_config {
 /* Fills *cfg from the environment (defaults for what is unset). Returns 0,
  * or -1 with a message naming the variable in err. */
 int gc_config_from_env(struct gc_config *cfg, char *err, size_t errlen);
-/* Parses a flag value the same way (name is the flag, e.g. "--gogc"). */
+/* Parses a flag value the same way (name is the flag, e.g. "--gogc"). The
+ * knob keys and the variables they stand for: "mode" (TOC_MODE), "gogc"
+ * (TOC_GOGC, GOGC), "memlimit" (TOC_MEMLIMIT, GOMEMLIMIT), "maxheap"
+ * (TOC_MAXHEAP), "gctrace" (TOC_GCTRACE), "verify" (TOC_GCVERIFY), "poison"
+ * (TOC_GCPOISON), "numa" (TOC_NUMA), "bgpercent" (TOC_GCBGPERCENT), "region"
+ * (TOC_REGION); gc_config_help prints them with their defaults. An unknown
+ * key is an error naming it. */
 int gc_config_set(struct gc_config *cfg, const char *knob, const char *name,
 		  const char *value, char *err, size_t errlen);
 /* The knob table, printed by --help of the programs: one line per knob. */
@@ -262,6 +285,7 @@ void gc_set_memlimit(uint64_t bytes);
 	X(stw_count, "stop-the-world pauses")                                  \
 	X(stw_total_ns, "time the world was stopped, cumulative")              \
 	X(stw_max_ns, "longest stop-the-world pause")                          \
+	X(stw_max_interval_ns, "longest pause since gc_init or gc_reset_peaks")  \
 	X(stw_ttsp_max_ns, "longest wait for all workers to stop (part of a pause)") \
 	X(mark_ns, "wall time with marking on, cumulative (completed marks and the running one)") \
 	X(gc_cpu_ns, "CPU in the collector: assist_ns + bg_mark_ns + sweep_ns + pause_cpu_ns") \
@@ -309,8 +333,15 @@ struct gc_cycle_record {
 	int limiter_on;              /* the CPU limiter capped assists after it */
 };
 size_t gc_read_cycles(struct gc_cycle_record *out, size_t n_max);
-/* Each pause's duration in ns (a ring of the last n_max); returns the count
- * written. For p99 figures in benchmarks. */
+/* The durations of the last pauses in ns, oldest first: the runtime keeps
+ * the last 4,096; at most n_max are written (the newest); returns the
+ * count written. */
 size_t gc_read_pauses(uint64_t *ns, size_t n_max);
+/* The pauses after the first `since` of the run (since: a stw_count read
+ * earlier, e.g. when a timed part began), oldest first, at most n_max (the
+ * newest of them); returns the count written. When more happened than the
+ * ring kept, the oldest are missing: stw_max_interval_ns (with
+ * gc_reset_peaks at the same moment) still gives their maximum. */
+size_t gc_read_pauses_since(uint64_t since, uint64_t *ns, size_t n_max);
 
 #endif /* GC_GC_H */

@@ -291,6 +291,10 @@ static inline void sched_chaos_point(void)
 extern _Atomic int sched_monitor_sleeping;   /* the monitor sleeps until a worker wakes it (runtime.c) */
 /* The worker's scheduling loop on its g0; returns at shutdown. */
 void sched_schedule(struct sched_worker *w);
+bool sched_gq_empty(void);
+/* idle.c */
+void sched_worker_sleep(struct sched_worker *w);   /* until woken, a timer is due or the poller has events */
+void sched_inject(struct sched_worker *w, struct sched_g *batch, uint32_t n);   /* a netpoll batch, less its head */
 void sched_g_main(struct sched_g *g);
 void sched_switch_out(struct sched_worker *w, enum sched_op op);
 void sched_ready_batch(struct sched_g *list, uint32_t n);

@@ -13,11 +13,8 @@
  *
  * Finding work (find_runnable), in order: local run queue (runnext first),
  * global queue, the network poller (non-blocking), stealing half of another
- * worker's queue, then sleeping. The spinning protocol is Go's: wakep() wakes
- * an idle worker only when nobody is spinning; a worker that stops spinning
- * re-checks every queue after announcing it, so a goroutine readied while it
- * was giving up is never stranded. One sleeping worker (the poller) blocks in
- * epoll_wait with the next timer as timeout; the others block on a futex.
+ * worker's queue, then sleeping (idle.c: the spinning protocol, Go's). The
+ * runtime's life and the monitor are runtime.c.
  *
  * Lock order: sched_rt.idle_lock is a leaf; run queues are lock-free; the
  * global queue's dequeue takes its internal mutex (a leaf).
@@ -105,7 +102,7 @@ static void gq_put(struct sched_g *g)
 	atomic_fetch_add_explicit(&sched_rt.gq_len, 1, memory_order_relaxed);
 }
 
-static bool gq_empty(void)
+bool sched_gq_empty(void)
 {
 	return cds_wfcq_empty(&sched_rt.gq_head, &sched_rt.gq_tail);
 }
@@ -113,7 +110,7 @@ static bool gq_empty(void)
 /* Takes one goroutine to run and moves a fair share more into w's queue. */
 static struct sched_g *gq_get(struct sched_worker *w)
 {
-	if (gq_empty())
+	if (sched_gq_empty())
 		return NULL;
 	uint64_t len = atomic_load_explicit(&sched_rt.gq_len, memory_order_relaxed);
 	uint64_t want = len / (uint64_t)sched_rt.cfg.procs + 1;
@@ -195,151 +192,6 @@ void sched_set_urgent(bool on)
 		w->cur->urgent = on;
 }
 
-/* --- idle workers ----------------------------------------------------------------- */
-
-/* Wakes w, which the caller has just taken off the idle list. */
-static void notify(struct sched_worker *w, bool in_poll)
-{
-	atomic_store_explicit(&w->wake, 1, memory_order_release);
-	if (in_poll)
-		sched_netpoll_break();
-	else
-		sched_futex_wake(&w->wake, 1);
-}
-
-/* Wakes an idle worker to look for work, unless one is already looking. */
-void sched_wakep(void)
-{
-	if (atomic_load_explicit(&sched_rt.nidle, memory_order_seq_cst) == 0)
-		return;
-	int zero = 0;
-	if (atomic_load_explicit(&sched_rt.nspinning, memory_order_relaxed) != 0 ||
-	    !atomic_compare_exchange_strong(&sched_rt.nspinning, &zero, 1))
-		return;
-	sched_spin_lock(&sched_rt.idle_lock);
-	struct sched_worker *w = sched_rt.idle;
-	bool in_poll = false;
-	if (w) {
-		sched_rt.idle = w->idle_next;
-		atomic_fetch_sub(&sched_rt.nidle, 1);
-		atomic_store(&w->sleeping, 0);
-		in_poll = w->in_poll;
-		w->in_poll = false;
-		/* The woken worker starts spinning; the count is already ours. */
-		w->spinning = true;
-	}
-	sched_spin_unlock(&sched_rt.idle_lock);
-	if (!w) {
-		atomic_fetch_sub(&sched_rt.nspinning, 1);
-		return;
-	}
-	w->stats.wakeups++;
-	notify(w, in_poll);
-}
-
-/* Takes w off the idle list if still there. Returns false when a waker
- * already took it (and set w->spinning and w->wake). */
-static bool idle_remove(struct sched_worker *w)
-{
-	bool removed = false;
-	sched_spin_lock(&sched_rt.idle_lock);
-	if (atomic_load(&w->sleeping)) {
-		struct sched_worker **p = &sched_rt.idle;
-		while (*p != w)
-			p = &(*p)->idle_next;
-		*p = w->idle_next;
-		atomic_fetch_sub(&sched_rt.nidle, 1);
-		atomic_store(&w->sleeping, 0);
-		w->in_poll = false;
-		removed = true;
-	}
-	sched_spin_unlock(&sched_rt.idle_lock);
-	return removed;
-}
-
-static bool any_work(void)
-{
-	if (!gq_empty())
-		return true;
-	for (int i = 0; i < sched_rt.cfg.procs; i++)
-		if (!sched_runq_empty(&sched_rt.workers[i].runq))
-			return true;
-	return false;
-}
-
-static void inject(struct sched_worker *w, struct sched_g *batch, uint32_t n)
-{
-	if (!n)
-		return;
-	w->stats.netpolls++;
-	sched_ready_batch(batch, n > 1 ? n - 1 : 0);
-}
-
-/* Sleeps until woken, a timer is due or the poller has events. */
-static void worker_sleep(struct sched_worker *w)
-{
-	sched_spin_lock(&sched_rt.idle_lock);
-	if (!gq_empty() || atomic_load(&sched_rt.shutdown)) {
-		sched_spin_unlock(&sched_rt.idle_lock);
-		return;
-	}
-	w->idle_next = sched_rt.idle;
-	sched_rt.idle = w;
-	atomic_store(&w->sleeping, 1);
-	atomic_fetch_add(&sched_rt.nidle, 1);
-	int zero = 0;
-	bool poller = atomic_compare_exchange_strong(&sched_rt.poller_busy, &zero, 1);
-	w->in_poll = poller;
-	sched_spin_unlock(&sched_rt.idle_lock);
-
-	/* Dropping the spinning state: re-check after announcing ourselves idle
-	 * (seq_cst above), so that a wakep() that saw us spinning and did nothing
-	 * cannot strand a goroutine (Go's findrunnable "delicate dance"). */
-	if (w->spinning) {
-		w->spinning = false;
-		atomic_fetch_sub(&sched_rt.nspinning, 1);
-	}
-	if (any_work() || atomic_load(&sched_rt.stw_pending)) {
-		if (!idle_remove(w))
-			atomic_store(&w->wake, 0); /* a waker took us: we are spinning */
-		if (poller)
-			atomic_store(&sched_rt.poller_busy, 0);
-		return;
-	}
-
-	atomic_store(&w->active, 0);
-	rcu_thread_offline();
-	if (atomic_load(&sched_rt.nidle) == sched_rt.cfg.procs)
-		atomic_store(&sched_monitor_sleeping, 1);
-	if (poller) {
-		int64_t timeout = -1, next = sched_timers_next();
-		if (next != INT64_MAX) {
-			timeout = next - sched_nanotime();
-			if (timeout < 0)
-				timeout = 0;
-		}
-		struct sched_g *batch = NULL;
-		uint32_t n = sched_netpoll(timeout, &batch);
-		atomic_store(&sched_rt.poller_busy, 0);
-		if (!idle_remove(w))
-			atomic_store(&w->wake, 0);
-		rcu_thread_online();
-		atomic_store(&w->active, 1);
-		inject(w, batch, n);
-	} else {
-		while (!atomic_load_explicit(&w->wake, memory_order_acquire) &&
-		       !atomic_load(&sched_rt.shutdown))
-			sched_futex_wait(&w->wake, 0, -1);
-		atomic_store(&w->wake, 0);
-		idle_remove(w);
-		rcu_thread_online();
-		atomic_store(&w->active, 1);
-	}
-	sched_chaos_point();
-	if (atomic_exchange(&sched_monitor_sleeping, 0))
-		sched_futex_wake(&sched_rt.monitor_wake, 1);
-}
-
 /* Every 61st tick the global queue goes first, so goroutines that keep a
  * local queue busy cannot starve it (Go's rule); direct hand-offs are off on
  * those ticks so the worker passes through find_runnable. */
@@ -400,7 +252,7 @@ static struct sched_g *find_runnable(struct sched_worker *w)
 			uint32_t n = sched_netpoll(0, &batch);
 			if (n) {
 				g = batch;
-				inject(w, batch->next, n - 1);
+				sched_inject(w, batch->next, n - 1);
 				goto found;
 			}
 		}
@@ -414,7 +266,7 @@ static struct sched_g *find_runnable(struct sched_worker *w)
 			if ((g = steal_work(w)) || (g = gq_get(w)))
 				goto found;
 		}
-		worker_sleep(w);
+		sched_worker_sleep(w);
 	}
 found:
 	if (w->spinning) {

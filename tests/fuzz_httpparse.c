@@ -1,6 +1,6 @@
 /*
  * fuzz_httpparse.c — libFuzzer target for the servers' request framing
- * (workloads/httpparse.c). Aborts when the parser breaks its contract: a
+ * (workloads/httpd/httpparse.c). Aborts when the parser breaks its contract: a
  * result that is not a known status, 0 or a length within the input; a
  * complete request whose parts lie outside it; a re-parse of exactly that
  * length that disagrees; or a parse under tighter limits that accepts what
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "workloads/httpparse.h"
+#include "workloads/httpd/httpparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

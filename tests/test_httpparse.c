@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "workloads/httpparse.h"
+#include "workloads/httpd/httpparse.h"
 
 static long parse(const char *s, struct http_req *rq)
 {

@@ -4,7 +4,7 @@
 # same command again must find every run in the CSV and run none (resume).
 set -euo pipefail
 dir=$1
-lib=$(dirname "$0")/lib
+lib=$(dirname "$0")
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 args=(publish --quick --modes=toc,cms --points=0,100 --duration=0.3 --results="$out")

@@ -93,9 +93,11 @@ void gc_stw_begin(void)
 uint64_t gc_stw_end(void)
 {
 	uint64_t ns = (uint64_t)(sched_nanotime() - stw_t0);
+	/* Recorded before the world runs again: a goroutine that sees the
+	 * cycle done (cycles_done moved inside the stop) sees its pauses. */
+	gc_record_pause(ns);
 	sched_start_the_world();
 	sched_account_swap(stw_prev_account);
-	gc_record_pause(ns);
 	return ns;
 }
 

@@ -443,9 +443,25 @@ void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
 			visit_range(g, g->sp, sched_stack_top(g));
 			break;
 		case SCHED_G_RUNNING:
-			if (!g->stop_sp)
-				sched_fatal("sched_visit_stacks_stopped: goroutine %llu runs in a stopped world",
-					    (unsigned long long)g->id);
+			if (!g->stop_sp) {
+				/* Which worker runs it, and in what state: what a
+				 * report of this breach needs. */
+				int on = -1, active = -1, owner = -1;
+				for (int k = 0; k < sched_rt.cfg.procs; k++) {
+					struct sched_worker *v = &sched_rt.workers[k];
+					if (__atomic_load_n(&v->cur, __ATOMIC_RELAXED) == g || v->prev == g) {
+						on = k;
+						active = atomic_load(&v->active);
+					}
+					if (__atomic_load_n(&sched_rt.stw_owner, __ATOMIC_RELAXED) == v)
+						owner = k;
+				}
+				sched_fatal("sched_visit_stacks_stopped: goroutine %llu runs in a stopped world "
+					    "(worker %d, active %d, its cur %s, wait reason %s; the stopper is on worker %d)",
+					    (unsigned long long)g->id, on, active,
+					    on >= 0 && sched_rt.workers[on].cur == g ? "is it" : "is not it (prev)",
+					    g->wait_reason ? g->wait_reason : "none", owner);
+			}
 			visit_range(g, g->stop_sp, sched_stack_top(g));
 			break;
 		default:

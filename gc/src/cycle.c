@@ -126,15 +126,16 @@ static void stack_visitor(struct sched_g *g, const void *lo, const void *hi, voi
 {
 	(void)g;
 	(void)arg;
-	/* A mark worker or a stopper visiting keeps its account; a mutator
-	 * visiting its own stack at a safepoint is assisting. */
-	int prev = sched_account_swap(GC_ACCT_ASSIST);
-	if (prev)
-		sched_account_swap(prev);
+	/* A mark worker or a stopper visiting keeps its account (no clock is
+	 * read for the goroutines it visits); a mutator visiting its own stack
+	 * at a safepoint is assisting. */
+	bool open = sched_account_open() == 0;
+	if (open)
+		sched_account_swap(GC_ACCT_ASSIST);
 	struct gc_marker tmp, *m = marker_here(&tmp);
 	gc_scan_conservative(m, lo, hi);
 	done_here(m, &tmp);
-	if (!prev)
+	if (open)
 		sched_account_swap(0);
 	atomic_fetch_add_explicit(&stack_bytes_cycle, (uint64_t)((const char *)hi - (const char *)lo),
 				  memory_order_relaxed);

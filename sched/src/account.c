@@ -60,6 +60,14 @@ void sched_account_restart(struct sched_g *g)
 	g->account_t0 = sched_thread_cpu_ns();
 }
 
+int sched_account_open(void)
+{
+	struct sched_worker *w = sched_worker_self();
+	if (!w)
+		return 0;
+	return w->cur ? w->cur->account : w->g0_account;
+}
+
 int sched_account_swap(int account)
 {
 	if (account < 0 || account >= SCHED_ACCOUNTS)

@@ -230,6 +230,9 @@ void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg);
  * Swapping to the open account books its time so far and keeps it open.
  * Off the workers nothing is charged and 0 is returned. */
 int sched_account_swap(int account);
+/* The account open in the calling context (0: none), read without booking
+ * any time or reading a clock. */
+int sched_account_open(void);
 /* Nanoseconds charged to account since sched_run started (the totals of a
  * runtime that returned stay readable until the next sched_run). */
 uint64_t sched_account_ns(int account);

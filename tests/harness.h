@@ -36,6 +36,8 @@ int harness_child(void (*fn)(void *), void *arg, unsigned alarm_s, char *err, si
  * a failing run can be repeated. */
 uint64_t harness_seed(void);
 uint64_t harness_rand(uint64_t *state);
+/* The process's CPU so far, user + system (getrusage), seconds. */
+double harness_process_cpu_seconds(void);
 
 struct harness_test {
 	const char *name;

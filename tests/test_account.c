@@ -6,7 +6,6 @@
  * runs at that one's next poll.
  */
 #include <stdatomic.h>
-#include <sys/resource.h>
 
 #include "harness.h"
 #include "toc/chan.h"
@@ -17,14 +16,6 @@
 #define ACCT_B 2
 #define SPINNERS 4
 #define ROUNDS 40
-
-static double rusage_cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
-}
 
 /* Burns about ns of this thread's CPU without a safepoint: the interval is
  * on one thread, so all of it must be in the account. Returns what it burnt. */
@@ -74,14 +65,14 @@ static void account_body(void *arg)
 {
 	(void)arg;
 	uint64_t a0 = sched_account_ns(ACCT_A), b0 = sched_account_ns(ACCT_B);
-	double p0 = rusage_cpu_seconds();
+	double p0 = harness_process_cpu_seconds();
 	int64_t t0 = sched_nanotime();
 	sched_wg_add(&spin_done, SPINNERS);
 	for (int i = 0; i < SPINNERS; i++)
 		TCHECK(sched_go(spinner, (void *)(uintptr_t)i) != 0);
 	sched_wg_wait(&spin_done);
 	wall_seconds = (double)(sched_nanotime() - t0) / 1e9;
-	proc_seconds = rusage_cpu_seconds() - p0;
+	proc_seconds = harness_process_cpu_seconds() - p0;
 	a_ns = sched_account_ns(ACCT_A) - a0;
 	b_ns = sched_account_ns(ACCT_B) - b0;
 	uint64_t per[64];

@@ -10,7 +10,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "harness.h"
 #include "gc/src/internal.h"
@@ -440,21 +439,32 @@ static uint64_t peak_committed, peak_inuse, peak_meta;
 static double peak_over_goal;       /* max of the paced heap / goal, steady state */
 static double peak_inuse_over_goal; /* max of spans in use / goal (adds fragmentation and unswept garbage) */
 
-static void memlimit_body(void *arg)
+/* About 16 MiB live: 40,000 objects of 400 B in a table under a root. */
+static void **live_table_build(void)
 {
-	(void)arg;
 	gc_add_roots(&live_table, 1);
-	/* About 16 MiB live: 40,000 objects of 400 B in a table. */
 	void **t = gc_alloc_array(&gc_type_ptr, LIVE_NODES);
 	gc_store(NULL, &live_table, t);
 	for (int i = 0; i < LIVE_NODES; i++)
 		gc_store(t, &t[i], gc_alloc_bytes(400));
+	return t;
+}
+
+/* Step i of the steady workload: garbage, and every 8th replaces a live object. */
+static void live_table_churn(void **t, long i, uint64_t *seed)
+{
+	void *g = gc_alloc_bytes(64 + harness_rand(seed) % 1024);
+	if (i % 8 == 0)
+		gc_store(t, &t[harness_rand(seed) % LIVE_NODES], g);
+}
+
+static void memlimit_body(void *arg)
+{
+	(void)arg;
+	void **t = live_table_build();
 	uint64_t seed = harness_seed();
-	/* A steady workload: replace live objects and make garbage. */
 	for (long i = 0; i < 600000; i++) {
-		void *g = gc_alloc_bytes(64 + harness_rand(&seed) % 1024);
-		if (i % 8 == 0)
-			gc_store(t, &t[harness_rand(&seed) % LIVE_NODES], g);
+		live_table_churn(t, i, &seed);
 		if (i % 1000 == 0) {
 			struct gc_stats st;
 			gc_read_stats(&st);
@@ -555,14 +565,6 @@ static void test_pacer_accuracy(void)
 static void *cpu_table;
 static struct sched_waitgroup cpu_done;
 
-static double rusage_cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
-}
-
 /* More goroutines than workers, allocating through long marks of a large
  * table: assists and background drains are preempted and resume on the
  * other worker, the case a pair of thread-clock readings around a drain
@@ -594,7 +596,7 @@ static void cpu_body(void *arg)
 		gc_store(t, &t[i], gc_alloc_array(&gc_type_ptr, 48));
 	gc_collect();
 	gc_read_stats(&cpu_before);
-	double p0 = rusage_cpu_seconds();
+	double p0 = harness_process_cpu_seconds();
 	int64_t t0 = sched_nanotime();
 	sched_wg_add(&cpu_done, CPU_GOROUTINES);
 	for (int i = 0; i < CPU_GOROUTINES; i++)
@@ -602,7 +604,7 @@ static void cpu_body(void *arg)
 	sched_wg_wait(&cpu_done);
 	cpu_wall_seconds = (double)(sched_nanotime() - t0) / 1e9;
 	gc_read_stats(&cpu_after);
-	cpu_proc_seconds = rusage_cpu_seconds() - p0;
+	cpu_proc_seconds = harness_process_cpu_seconds() - p0;
 	gc_remove_roots(&cpu_table);
 }
 
@@ -675,20 +677,13 @@ static _Atomic uint64_t limited_engaged;
 static void limiter_body(void *arg)
 {
 	(void)arg;
-	gc_add_roots(&live_table, 1);
-	void **t = gc_alloc_array(&gc_type_ptr, LIVE_NODES);
-	gc_store(NULL, &live_table, t);
-	for (int i = 0; i < LIVE_NODES; i++)
-		gc_store(t, &t[i], gc_alloc_bytes(400));
+	void **t = live_table_build();
 	uint64_t seed = harness_seed();
 	int64_t deadline = sched_nanotime() + 30 * 1000000000ll;
 	struct gc_stats st;
 	do {
-		for (int i = 0; i < 20000; i++) {
-			void *g = gc_alloc_bytes(64 + harness_rand(&seed) % 1024);
-			if (i % 8 == 0)
-				gc_store(t, &t[harness_rand(&seed) % LIVE_NODES], g);
-		}
+		for (int i = 0; i < 20000; i++)
+			live_table_churn(t, i, &seed);
 		gc_read_stats(&st);
 	} while (st.limiter_engaged == 0 && sched_nanotime() < deadline);
 	atomic_store(&limited_engaged, st.limiter_engaged);

@@ -85,21 +85,33 @@ void bench_cpu_figures_proc(struct bench_cpu_figures *f, const struct bench_rusa
 	f->heap_inuse_max_mb = f->heap_goal_max_mb = NAN;
 }
 
-void bench_cpu_figures_json(char *buf, size_t len, const struct bench_cpu_figures *f)
+void bench_cpu_figures_list(const struct bench_cpu_figures *f, const char *keys[BENCH_CPU_FIGURES],
+			    double values[BENCH_CPU_FIGURES])
 {
-	static const char *const keys[] = {
+	static const char *const names[BENCH_CPU_FIGURES] = {
 		"proc_cpu_seconds", "gc_mark_cpu_seconds", "gc_assist_cpu_seconds",
 		"gc_sweep_cpu_seconds", "gc_pause_cpu_seconds", "gc_assist_wait_seconds", "marking_fraction",
 		"heap_inuse_max_mb", "heap_goal_max_mb", "minor_faults",
 	};
-	const double v[] = {
+	const double v[BENCH_CPU_FIGURES] = {
 		f->proc_cpu_seconds, f->gc_mark_cpu_seconds, f->gc_assist_cpu_seconds,
 		f->gc_sweep_cpu_seconds, f->gc_pause_cpu_seconds, f->gc_assist_wait_seconds, f->marking_fraction,
 		f->heap_inuse_max_mb, f->heap_goal_max_mb, f->minor_faults,
 	};
+	for (int i = 0; i < BENCH_CPU_FIGURES; i++) {
+		keys[i] = names[i];
+		values[i] = v[i];
+	}
+}
+
+void bench_cpu_figures_json(char *buf, size_t len, const struct bench_cpu_figures *f)
+{
+	const char *keys[BENCH_CPU_FIGURES];
+	double v[BENCH_CPU_FIGURES];
+	bench_cpu_figures_list(f, keys, v);
 	size_t at = 0;
 	buf[0] = 0;
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && at < len; i++) {
+	for (size_t i = 0; i < BENCH_CPU_FIGURES && at < len; i++) {
 		int n = isnan(v[i]) || isinf(v[i]) ? snprintf(buf + at, len - at, "%s\"%s\":null", i ? "," : "", keys[i])
 						   : snprintf(buf + at, len - at, "%s\"%s\":%.4f", i ? "," : "", keys[i], v[i]);
 		if (n < 0)

@@ -68,6 +68,10 @@ struct bench_cpu_figures {
 /* Every figure NAN but the process's, from two getrusage readings. */
 void bench_cpu_figures_proc(struct bench_cpu_figures *f, const struct bench_rusage *before,
 			    const struct bench_rusage *after);
+/* The figures but gc_cpu_seconds as (key, value) pairs, in output order. */
+#define BENCH_CPU_FIGURES 10
+void bench_cpu_figures_list(const struct bench_cpu_figures *f, const char *keys[BENCH_CPU_FIGURES],
+			    double values[BENCH_CPU_FIGURES]);
 /* Writes the figures but gc_cpu_seconds (the programs print it among their
  * own) as JSON members ("key":value,... with no leading comma; NAN as
  * null) into buf. */

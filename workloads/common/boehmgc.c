@@ -218,3 +218,11 @@ void bgc_end(double seconds, struct bgc_figures *f)
 	free(ev.pauses);
 	ev.pauses = NULL;
 }
+
+void bgc_cpu_figures(struct bench_cpu_figures *out, const struct bgc_figures *f, const struct bench_rusage *before,
+		     const struct bench_rusage *after)
+{
+	bench_cpu_figures_proc(out, before, after);
+	out->gc_cpu_seconds = out->gc_pause_cpu_seconds = f->gc_cpu_seconds;
+	out->heap_inuse_max_mb = (double)f->peak_heap_bytes / 1048576.0;
+}

@@ -32,6 +32,14 @@ struct bgc_figures {
 };
 void bgc_begin(void);
 void bgc_end(double seconds, struct bgc_figures *f);
+/* The CPU figures of a timed part (benchutil.h) from its getrusage readings
+ * and bdwgc's figures: bdwgc collects with the world stopped, so its
+ * estimate is pause CPU; its lazy sweep and the split are not measured
+ * (null). */
+struct bench_cpu_figures;
+struct bench_rusage;
+void bgc_cpu_figures(struct bench_cpu_figures *out, const struct bgc_figures *f, const struct bench_rusage *before,
+		     const struct bench_rusage *after);
 
 /* Fatal when p is NULL (bdwgc's allocation failed), naming the request. */
 void *bgc_checked(void *p, size_t bytes);

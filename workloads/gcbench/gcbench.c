@@ -220,16 +220,11 @@ static void print_result(const struct gcb_options *o, const struct gcb_result *r
 	num(&fs[n++], "memlimit_mb", "%.1f", (double)o->memlimit / (1024.0 * 1024.0));
 	num(&fs[n++], "markers", "%.0f", r->markers);
 	num(&fs[n++], "nodes_checked", "%.0f", (double)r->nodes_checked);
-	num(&fs[n++], "proc_cpu_seconds", "%.4f", r->cpu.proc_cpu_seconds);
-	num(&fs[n++], "gc_mark_cpu_seconds", "%.4f", r->cpu.gc_mark_cpu_seconds);
-	num(&fs[n++], "gc_assist_cpu_seconds", "%.4f", r->cpu.gc_assist_cpu_seconds);
-	num(&fs[n++], "gc_sweep_cpu_seconds", "%.4f", r->cpu.gc_sweep_cpu_seconds);
-	num(&fs[n++], "gc_pause_cpu_seconds", "%.4f", r->cpu.gc_pause_cpu_seconds);
-	num(&fs[n++], "gc_assist_wait_seconds", "%.4f", r->cpu.gc_assist_wait_seconds);
-	num(&fs[n++], "marking_fraction", "%.4f", r->cpu.marking_fraction);
-	num(&fs[n++], "heap_inuse_max_mb", "%.1f", r->cpu.heap_inuse_max_mb);
-	num(&fs[n++], "heap_goal_max_mb", "%.1f", r->cpu.heap_goal_max_mb);
-	num(&fs[n++], "minor_faults", "%.0f", r->cpu.minor_faults);
+	const char *cpu_keys[BENCH_CPU_FIGURES];
+	double cpu_values[BENCH_CPU_FIGURES];
+	bench_cpu_figures_list(&r->cpu, cpu_keys, cpu_values);
+	for (int i = 0; i < BENCH_CPU_FIGURES; i++)
+		num(&fs[n++], cpu_keys[i], "%.4f", cpu_values[i]);
 
 	if (o->json) {
 		putchar('{');

@@ -81,10 +81,7 @@ int gcb_boehm_run(const struct gcb_options *o, struct gcb_result *r)
 	r->gc_cpu_seconds = f.gc_cpu_seconds;
 	r->gc_cpu_fraction = f.gc_cpu_fraction;
 	r->stw_count = f.pauses;
-	/* bdwgc collects with the world stopped: its estimate is pause CPU. */
-	bench_cpu_figures_proc(&r->cpu, &ru0, &ru1);
-	r->cpu.gc_pause_cpu_seconds = f.gc_cpu_seconds;
-	r->cpu.heap_inuse_max_mb = (double)f.peak_heap_bytes / 1048576.0;
+	bgc_cpu_figures(&r->cpu, &f, &ru0, &ru1);
 	r->stw_max_us = f.stw_max_us;
 	r->stw_p99_us = f.stw_p99_us;
 	r->stw_ttsp_max_us = NAN;                  /* bdwgc does not report it */

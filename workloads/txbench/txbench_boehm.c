@@ -85,11 +85,7 @@ int txb_boehm_run(const struct txb_options *o, struct txb_result *r)
 	r->stw_p99_us = f.stw_p99_us;
 	r->peak_rss_mb = bench_peak_rss_mb();
 	r->allocated_mb = (double)f.allocated_bytes / 1048576.0;
-	/* bdwgc collects with the world stopped: its estimate is pause CPU;
-	 * its lazy sweep and the split are not measured (null). */
-	bench_cpu_figures_proc(&r->cpu, &ru0, &ru1);
-	r->cpu.gc_cpu_seconds = r->cpu.gc_pause_cpu_seconds = f.gc_cpu_seconds;
-	r->cpu.heap_inuse_max_mb = (double)f.peak_heap_bytes / 1048576.0;
+	bgc_cpu_figures(&r->cpu, &f, &ru0, &ru1);
 	txb_collect_workers(r, ws, o->procs);
 	free(ws);
 	free(tids);

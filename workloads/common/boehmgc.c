@@ -60,13 +60,15 @@
 #include "benchutil.h"
 #include "boehmgc.h"
 
-void *bgc_checked(void *p, size_t bytes)
+/* bdwgc calls this, without its lock held, when an allocation fails: out of
+ * memory is fatal, naming the request (in bytes as bdwgc counts them: a
+ * small one rounded up to its 16-byte granules), so GC_MALLOC never returns
+ * NULL and the callers check nothing. */
+static void *GC_CALLBACK out_of_memory(size_t bytes)
 {
-	if (!p)
-		bench_fatal(1, "boehm: out of memory allocating %zu bytes (heap %zu bytes; --memlimit is a hard "
-			       "limit in this mode)",
-			    bytes, GC_get_heap_size());
-	return p;
+	bench_fatal(1, "boehm: out of memory allocating %zu bytes (heap %zu bytes; --memlimit is a hard "
+		       "limit in this mode)",
+		    bytes, GC_get_heap_size());
 }
 
 /* --- collection events -------------------------------------------------------------- */
@@ -170,6 +172,7 @@ void bgc_init(int markers, int gogc, uint64_t memlimit)
 		bench_fatal(1, "out of memory for the pause list");
 	GC_set_markers_count((unsigned)markers);
 	GC_INIT();
+	GC_set_oom_fn(out_of_memory);
 	GC_start_performance_measurement();
 	budget(gogc, memlimit, markers);
 	GC_set_on_collection_event(boehm_event);

@@ -15,7 +15,9 @@
 #define BGC_GOGC_OFF (-1)
 
 /* GC_INIT with one marker per worker and the heap budget of gogc (percent
- * or BGC_GOGC_OFF) and memlimit (bytes, 0 none). Prints the divisor chosen. */
+ * or BGC_GOGC_OFF) and memlimit (bytes, 0 none). Prints the divisor chosen.
+ * From then on an allocation that fails is fatal, with a message naming
+ * it: GC_MALLOC and GC_MALLOC_ATOMIC never return NULL. */
 void bgc_init(int markers, int gogc, uint64_t memlimit);
 
 /* The timed part: begin starts recording collections and the heap sampler,
@@ -40,8 +42,5 @@ struct bench_cpu_figures;
 struct bench_rusage;
 void bgc_cpu_figures(struct bench_cpu_figures *out, const struct bgc_figures *f, const struct bench_rusage *before,
 		     const struct bench_rusage *after);
-
-/* Fatal when p is NULL (bdwgc's allocation failed), naming the request. */
-void *bgc_checked(void *p, size_t bytes);
 
 #endif /* BOEHMGC_H */

@@ -23,23 +23,23 @@
 
 static struct gcb_node *boehm_node(void)
 {
-	return bgc_checked(GC_MALLOC(sizeof(struct gcb_node)), sizeof(struct gcb_node));
+	return GC_MALLOC(sizeof(struct gcb_node));
 }
 
 static struct gcb_live *boehm_live(void)
 {
-	return bgc_checked(GC_MALLOC(sizeof(struct gcb_live)), sizeof(struct gcb_live));
+	return GC_MALLOC(sizeof(struct gcb_live));
 }
 
 static void **boehm_ptrs(size_t n)
 {
-	return bgc_checked(GC_MALLOC(n * sizeof(void *)), n * sizeof(void *));
+	return GC_MALLOC(n * sizeof(void *));
 }
 
 /* GC_MALLOC_ATOMIC does not clear; every gcb_heap returns zeroed memory. */
 static void *boehm_noscan(size_t bytes)
 {
-	void *p = bgc_checked(GC_MALLOC_ATOMIC(bytes), bytes);
+	void *p = GC_MALLOC_ATOMIC(bytes);
 	memset(p, 0, bytes);
 	return p;
 }

@@ -23,9 +23,9 @@
 #include "boehmgc.h"
 #include "txbench.h"
 
-#define TX_NEW(T) ((struct T *)bgc_checked(GC_MALLOC(sizeof(struct T)), sizeof(struct T)))
-#define TX_PTRS(n) bgc_checked(GC_MALLOC((n) * sizeof(void *)), (n) * sizeof(void *))
-#define TX_BYTES(n) bgc_checked(GC_MALLOC_ATOMIC(n), (n))
+#define TX_NEW(T) ((struct T *)GC_MALLOC(sizeof(struct T)))
+#define TX_PTRS(n) GC_MALLOC((n) * sizeof(void *))
+#define TX_BYTES(n) GC_MALLOC_ATOMIC(n)
 #define TX_STORE(o, f, v) ((f) = (v))
 #define TX_REPLACE(a, i, v) __atomic_exchange_n(&(a)[i], (v), __ATOMIC_SEQ_CST)
 #define TX_PUBLISH_REC(r) (r)

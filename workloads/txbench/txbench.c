@@ -3,7 +3,7 @@
  *
  * Each request (generated deterministically from --seed and its index) is
  * an HTTP/1.1 POST or PUT with headers, a query string and a JSON body of
- * --items items on average; the handler (txbench_handler.inc) parses it,
+ * --items items on average; the handler (txbench_handler.c) parses it,
  * reads its record from a shared store of about --live-mb MiB and, for
  * --publish-pct of the requests, replaces that record with one built from
  * the body; then it builds and "writes" a JSON response. The modes run the

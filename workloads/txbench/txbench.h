@@ -1,7 +1,7 @@
 /*
  * txbench.h — what the parts of txbench share.
  *
- * txbench runs one HTTP-like request handler (txbench_handler.inc) over one
+ * txbench runs one HTTP-like request handler (txbench_handler.c) over one
  * of five heaps, chosen by --mode:
  *
  *   toc, cms, stw   toc's runtime: goroutines, toc/gc.h; toc is cms plus
@@ -11,10 +11,10 @@
  *                   request publishes is copied to malloc'd memory
  *                                                             txbench_arena.c
  *
- * The handler is one source file included by each backend with the backend's
- * allocation and store macros, so every mode runs the same code compiled for
- * its heap (no call through a pointer per allocation). Like gcbench.h, this
- * header includes neither toc's headers nor bdwgc's.
+ * The handler is compiled once and reaches its heap through the struct
+ * txb_heap each backend fills (txbench_heap.h), so every mode runs the same
+ * object code. Like gcbench.h, this header includes neither toc's headers
+ * nor bdwgc's.
  */
 #ifndef TXBENCH_H
 #define TXBENCH_H

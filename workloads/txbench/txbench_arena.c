@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "txbench.h"
+#include "txbench_heap.h"
 
 #define CHUNK ((size_t)1 << 20)
 #define MAX_THREADS 1024
@@ -89,18 +89,32 @@ static void ar_reset(struct arena *a)
 	a->used = 0;
 }
 
-struct tx_rec;
+static void *arena_alloc(enum txb_kind k)
+{
+	return ar_alloc(txb_kind_size[k], true);
+}
+
+static void *arena_ptrs(size_t n)
+{
+	return ar_alloc(n * sizeof(void *), true);
+}
+
+static void *arena_bytes(size_t n)
+{
+	return ar_alloc(n, false);
+}
+
 static struct tx_rec *publish_rec(struct tx_rec *r);
 static void retire_rec(struct tx_rec *r);
 
-#define TX_NEW(T) ((struct T *)ar_alloc(sizeof(struct T), true))
-#define TX_PTRS(n) ar_alloc((n) * sizeof(void *), true)
-#define TX_BYTES(n) ar_alloc((n), false)
-#define TX_STORE(o, f, v) ((f) = (v))
-#define TX_REPLACE(a, i, v) __atomic_exchange_n(&(a)[i], (v), __ATOMIC_SEQ_CST)
-#define TX_PUBLISH_REC(r) publish_rec(r)
-#define TX_RETIRE_REC(r) retire_rec(r)
-#include "txbench_handler.inc"
+/* The heap the handler runs on (txbench_heap.h): no barrier. */
+static const struct txb_heap heap = {
+	.alloc = arena_alloc,
+	.ptrs = arena_ptrs,
+	.bytes = arena_bytes,
+	.publish = publish_rec,
+	.retire = retire_rec,
+};
 
 /* --- publication and deferred frees -------------------------------------------------------- */
 
@@ -123,11 +137,31 @@ struct thread {
 
 static __thread struct thread *self;
 
+/* A copy of s in malloc'd memory (NULL: NULL); cur is NULL. */
+static struct tx_str *str_copy(const struct tx_str *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = sizeof *s + s->len + 1;
+	return memcpy(ar_alloc(n, false), s, n);
+}
+
+/* A put's record, deep-copied out of the request's arena into malloc'd
+ * memory: the store outlives the request. */
 static struct tx_rec *publish_rec(struct tx_rec *r)
 {
 	struct arena *saved = cur;
 	cur = NULL;
-	struct tx_rec *c = rec_copy(r);
+	struct tx_rec *c = ar_alloc(sizeof *c, true);
+	c->key = str_copy(r->key);
+	c->name = str_copy(r->name);
+	c->email = str_copy(r->email);
+	c->profile = str_copy(r->profile);
+	c->tags = ar_alloc((r->ntags ? (size_t)r->ntags : 1) * sizeof *c->tags, true);
+	for (int64_t i = 0; i < r->ntags; i++)
+		c->tags[i] = str_copy(r->tags[i]);
+	c->ntags = r->ntags;
+	c->id = r->id;
 	cur = saved;
 	return c;
 }
@@ -192,7 +226,7 @@ static void *thread_main(void *arg)
 		int64_t t0 = bench_now_ns();
 		atomic_store(&active[t->index], atomic_load(&epoch));
 		cur = &t->arena;
-		uint64_t h = handle(store, buf, len);
+		uint64_t h = txb_handle(store, buf, len);
 		cur = NULL;
 		ar_reset(&t->arena);
 		atomic_store(&active[t->index], 0);
@@ -210,7 +244,8 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	if (o->procs > MAX_THREADS)
 		bench_fatal(2, "--procs=%d: arena mode runs at most %d threads", o->procs, MAX_THREADS);
 	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
-	store_build(o, &store);
+	txb_use_heap(&heap);
+	txb_store_build(o, &store);
 	struct thread *ts = calloc((size_t)o->procs, sizeof *ts);
 	pthread_t *tids = calloc((size_t)o->procs, sizeof *tids);
 	if (!ts || !tids)

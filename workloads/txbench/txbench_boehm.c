@@ -3,7 +3,7 @@
  *
  * Structs and pointer arrays come from GC_MALLOC (cleared, scanned), byte
  * buffers from GC_MALLOC_ATOMIC (not cleared, not scanned: the handler's
- * TX_BYTES contract), stores are plain (bdwgc stops the world to mark; no
+ * bytes contract), stores are plain (bdwgc stops the world to mark; no
  * barrier), and a put swaps the store slot atomically, as the arena mode
  * does. The store hangs off a static pointer, which bdwgc scans as a root.
  * Heap budget, events, GC CPU and pauses: boehmgc.c.
@@ -21,16 +21,26 @@
 #include <string.h>
 
 #include "boehmgc.h"
-#include "txbench.h"
+#include "txbench_heap.h"
 
-#define TX_NEW(T) ((struct T *)GC_MALLOC(sizeof(struct T)))
-#define TX_PTRS(n) GC_MALLOC((n) * sizeof(void *))
-#define TX_BYTES(n) GC_MALLOC_ATOMIC(n)
-#define TX_STORE(o, f, v) ((f) = (v))
-#define TX_REPLACE(a, i, v) __atomic_exchange_n(&(a)[i], (v), __ATOMIC_SEQ_CST)
-#define TX_PUBLISH_REC(r) (r)
-#define TX_RETIRE_REC(r) ((void)(r))
-#include "txbench_handler.inc"
+static void *boehm_alloc(enum txb_kind k)
+{
+	return GC_MALLOC(txb_kind_size[k]);
+}
+
+static void *boehm_ptrs(size_t n)
+{
+	return GC_MALLOC(n * sizeof(void *));
+}
+
+/* The heap the handler runs on (txbench_heap.h): no barrier, no copy. An
+ * allocation that fails is fatal in bdwgc (bgc_init), so bytes is
+ * GC_malloc_atomic itself, with no wrapper between it and the handler. */
+static const struct txb_heap heap = {
+	.alloc = boehm_alloc,
+	.ptrs = boehm_ptrs,
+	.bytes = GC_malloc_atomic,
+};
 
 static const struct txb_options *opt;
 static struct tx_store *store;   /* in the data segment: a bdwgc root */
@@ -39,7 +49,7 @@ static struct txb_run run;
 static uint64_t serve_request(const char *req, size_t len, void *unused)
 {
 	(void)unused;
-	return handle(store, req, len);
+	return txb_handle(store, req, len);
 }
 
 static void *thread_main(void *arg)
@@ -53,7 +63,8 @@ int txb_boehm_run(const struct txb_options *o, struct txb_result *r)
 	opt = o;
 	bgc_init(o->procs, o->gogc == TXB_GOGC_OFF ? BGC_GOGC_OFF : o->gogc, o->memlimit);
 	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
-	store_build(o, &store);
+	txb_use_heap(&heap);
+	txb_store_build(o, &store);
 	GC_gcollect();
 	struct txb_worker *ws = calloc((size_t)o->procs, sizeof *ws);
 	pthread_t *tids = calloc((size_t)o->procs, sizeof *tids);

@@ -26,26 +26,8 @@
 #include "toc/sched.h"
 #include "toc/sync.h"
 #include "toc/toc.h"
-#include "txbench.h"
 #include "txbench_gc.h"
-
-extern const struct gc_type tx_kv_gct, tx_map_gct, tx_jv_gct, tx_req_gct, tx_rec_gct, tx_store_gct;
-
-static void *replace_slot(void **a, int64_t i, void *v)
-{
-	void *old = a[i];
-	gc_store(a, &a[i], v);
-	return old;
-}
-
-#define TX_NEW(T) ((struct T *)gc_alloc(&T##_gct))
-#define TX_PTRS(n) ((void *)gc_alloc_array(&gc_type_ptr, (n)))
-#define TX_BYTES(n) gc_alloc_raw(n)
-#define TX_STORE(o, f, v) gc_store((o), &(f), (v))
-#define TX_REPLACE(a, i, v) ((__typeof__((a)[0]))replace_slot((void **)(a), (i), (v)))
-#define TX_PUBLISH_REC(r) (r)
-#define TX_RETIRE_REC(r) ((void)(r))
-#include "txbench_handler.inc"
+#include "txbench_heap.h"
 
 GC_TYPE(tx_kv_gct, struct tx_kv, k, v, next);
 GC_TYPE(tx_map_gct, struct tx_map, b);
@@ -53,6 +35,33 @@ GC_TYPE(tx_jv_gct, struct tx_jv, s, items, keys);
 GC_TYPE(tx_req_gct, struct tx_req, raw, method, path, key, query, headers, body);
 GC_TYPE(tx_rec_gct, struct tx_rec, key, name, email, profile, tags);
 GC_TYPE(tx_store_gct, struct tx_store, slots);
+
+/* --- the heap the handler runs on (txbench_heap.h) ------------------------------------------ */
+
+static const struct gc_type *const types[TXB_NKINDS] = {
+	[TXB_KV] = &tx_kv_gct,   [TXB_MAP] = &tx_map_gct, [TXB_JV] = &tx_jv_gct,
+	[TXB_REQ] = &tx_req_gct, [TXB_REC] = &tx_rec_gct, [TXB_STORE] = &tx_store_gct,
+};
+
+static void *gc_heap_alloc(enum txb_kind k)
+{
+	return gc_alloc(types[k]);
+}
+
+static void *gc_heap_ptrs(size_t n)
+{
+	return gc_alloc_array(&gc_type_ptr, n);
+}
+
+/* Records need neither a copy nor a deferred free: the collector (or the
+ * transaction layer, at the store into the published slot array) sees to
+ * them. */
+static const struct txb_heap heap = {
+	.alloc = gc_heap_alloc,
+	.ptrs = gc_heap_ptrs,
+	.bytes = gc_alloc_raw,
+	.barrier = true,
+};
 
 static const struct txb_options *opt;
 static struct txb_result *res;
@@ -62,14 +71,15 @@ static struct txb_worker *workers;      /* loop: one per request loop; spawn: on
 static struct sched_waitgroup done;
 static bool toc_mode;
 
-/* The handler in a frame of its own. Inlined into the caller, its locals
+/* The handler in a frame of its own. Inlined into the caller (txb_handle
+ * is in another file: only a link-time optimizer could), its locals
  * (the response buffer's pointer among them) would sit in the caller's
  * frame, which is live at toc_end: the conservative scan of the own stack
  * would publish the response every request (8% of the window bytes). Once
  * this returns, its frame is below the stack pointer and not scanned. */
 static __attribute__((noinline)) uint64_t handle_framed(const char *req, size_t n)
 {
-	return handle(store_root, req, n);
+	return txb_handle(store_root, req, n);
 }
 
 /* One request of a loop driver: in toc mode a transaction of its own. */
@@ -105,7 +115,7 @@ static void request_main(void *arg)
 		bench_fatal(1, "out of memory for a request's bytes");
 	memcpy(text, s, n);
 	int64_t t0 = bench_now_ns();
-	uint64_t h = handle(store_root, text, n);
+	uint64_t h = txb_handle(store_root, text, n);
 	int64_t t1 = bench_now_ns();
 	free(text);
 	struct txb_worker *w = &workers[sched_worker_index()];
@@ -208,7 +218,8 @@ void txb_gc_build_store(const struct txb_options *o)
 	opt = o;
 	gc_add_roots((void **)&store_root, 1);
 	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
-	store_build(o, &store_root);
+	txb_use_heap(&heap);
+	txb_store_build(o, &store_root);
 	if (toc_enabled())
 		toc_end();   /* the store's records were published as they were linked in */
 	gc_collect();
@@ -223,7 +234,7 @@ void txb_gc_drop_store(void)
 size_t txb_gc_respond(const char *text, size_t len, const char **resp)
 {
 	struct tx_sb out;
-	respond(store_root, text, len, &out);
+	txb_respond(store_root, text, len, &out);
 	*resp = out.b;
 	return out.len;
 }

@@ -1,18 +1,6 @@
-/* -*- c -*-
- * txbench_handler.inc — the request handler every txbench mode runs.
- *
- * Included by each backend after it defines its heap:
- *   TX_NEW(T)           a zeroed struct T (pointer fields: T's descriptor)
- *   TX_PTRS(n)          n zeroed pointer slots
- *   TX_BYTES(n)         n pointer-free bytes (contents undefined)
- *   TX_STORE(o, f, v)   the pointer field f of object o (o NULL: a root) = v
- *   TX_REPLACE(a, i, v) a[i] = v in the shared store's slot array; returns
- *                       the old value
- *   TX_PUBLISH_REC(r)   the record to put in the store for r (the arena
- *                       copies it out of the request's arena)
- *   TX_RETIRE_REC(r)    r left the store (the arena frees it once no
- *                       request can still read it)
- * and the descriptors its TX_NEW needs for the tx_* structs below.
+/*
+ * txbench_handler.c — the request handler every txbench mode runs, compiled
+ * once over the heap its backend selects (txbench_heap.h).
  *
  * What a request does, as a web service would, allocating as it goes:
  *   1. copy the request bytes into a heap buffer ("read from the socket");
@@ -27,61 +15,48 @@
  *      the response's FNV-1a hash is the request's checksum.
  * Everything but the store's records dies with the request.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-struct tx_str {
-	uint64_t len;
-	char b[];                     /* len bytes and a NUL */
+#include "toc/gc.h"
+#include "txbench_heap.h"
+
+const size_t txb_kind_size[TXB_NKINDS] = {
+	[TXB_KV] = sizeof(struct tx_kv),   [TXB_MAP] = sizeof(struct tx_map), [TXB_JV] = sizeof(struct tx_jv),
+	[TXB_REQ] = sizeof(struct tx_req), [TXB_REC] = sizeof(struct tx_rec), [TXB_STORE] = sizeof(struct tx_store),
 };
 
-struct tx_kv {
-	struct tx_str *k;
-	struct tx_str *v;
-	struct tx_kv *next;
-	uint64_t hash;
-};
+/* Set by txb_use_heap before any request runs; read-only afterwards. */
+static const struct txb_heap *heap;
+static bool barrier;                  /* heap->barrier, kept in its own word */
 
-struct tx_map {
-	struct tx_kv **b;             /* nb chains */
-	uint64_t nb, n;
-};
+void txb_use_heap(const struct txb_heap *h)
+{
+	heap = h;
+	barrier = h->barrier;
+}
+
+/* *slot = val, slot a pointer field of obj (obj NULL: a root): through
+ * toc's write barrier where the heap has one (its fast path inline, as a
+ * handler compiled for toc alone would have it), else a plain store. The
+ * test is on a flag fixed before the first request, so it predicts
+ * perfectly. */
+static inline void store_ptr(void *obj, void *slot, void *val)
+{
+	if (barrier)
+		gc_store(obj, slot, val);
+	else
+		*(void **)slot = val;
+}
 
 enum { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR, JV_OBJ };
-
-struct tx_jv {
-	struct tx_str *s;             /* JV_STR */
-	struct tx_jv **items;         /* JV_ARR, JV_OBJ: n values */
-	struct tx_str **keys;         /* JV_OBJ: n keys */
-	int64_t num;                  /* JV_NUM, JV_BOOL */
-	uint32_t kind, n;
-};
-
-struct tx_req {
-	struct tx_str *raw, *method, *path, *key;
-	struct tx_map *query, *headers;
-	struct tx_jv *body;
-};
-
-struct tx_rec {
-	struct tx_str *key, *name, *email, *profile;
-	struct tx_str **tags;         /* ntags */
-	int64_t id, ntags;
-};
-
-struct tx_sb {
-	char *b;                      /* pointer-free, cap bytes */
-	uint64_t len, cap;
-};
-
-struct tx_store {
-	struct tx_rec **slots;        /* nslots, a power of two; NULL: empty */
-	uint64_t nslots, nkeys;
-};
 
 /* --- strings and maps -------------------------------------------------------------------------- */
 
 static struct tx_str *str_new(const char *p, size_t n)
 {
-	struct tx_str *s = TX_BYTES(sizeof(struct tx_str) + n + 1);
+	struct tx_str *s = heap->bytes(sizeof(struct tx_str) + n + 1);
 	s->len = n;
 	memcpy(s->b, p, n);
 	s->b[n] = 0;
@@ -95,23 +70,23 @@ static bool str_eq(const struct tx_str *s, const char *p, size_t n)
 
 static struct tx_map *map_new(uint64_t nb)
 {
-	struct tx_map *m = TX_NEW(tx_map);
-	struct tx_kv **b = TX_PTRS(nb);
-	TX_STORE(m, m->b, b);
+	struct tx_map *m = heap->alloc(TXB_MAP);
+	struct tx_kv **b = heap->ptrs(nb);
+	store_ptr(m, &m->b, b);
 	m->nb = nb;
 	return m;
 }
 
 static void map_put(struct tx_map *m, struct tx_str *k, struct tx_str *v)
 {
-	struct tx_kv *kv = TX_NEW(tx_kv);
+	struct tx_kv *kv = heap->alloc(TXB_KV);
 	uint64_t h = txb_fnv(TXB_FNV_INIT, k->b, k->len);
-	TX_STORE(kv, kv->k, k);
-	TX_STORE(kv, kv->v, v);
+	store_ptr(kv, &kv->k, k);
+	store_ptr(kv, &kv->v, v);
 	kv->hash = h;
 	uint64_t i = h & (m->nb - 1);
-	TX_STORE(kv, kv->next, m->b[i]);
-	TX_STORE(m->b, m->b[i], kv);
+	store_ptr(kv, &kv->next, m->b[i]);
+	store_ptr(m->b, &m->b[i], kv);
 	m->n++;
 }
 
@@ -129,7 +104,7 @@ static struct tx_str *map_get(const struct tx_map *m, const char *k)
 
 static void sb_init(struct tx_sb *sb, uint64_t cap)
 {
-	sb->b = TX_BYTES(cap);
+	sb->b = heap->bytes(cap);
 	sb->len = 0;
 	sb->cap = cap;
 }
@@ -142,7 +117,7 @@ static void sb_put(struct tx_sb *sb, const char *p, size_t n)
 		uint64_t cap = sb->cap * 2;
 		while (cap < sb->len + n)
 			cap *= 2;
-		char *b = TX_BYTES(cap);
+		char *b = heap->bytes(cap);
 		memcpy(b, sb->b, sb->len);
 		sb->b = b;
 		sb->cap = cap;
@@ -208,11 +183,11 @@ static struct tx_jv *jp_value(struct jp *j, int depth);
  * grow by doubling. */
 static struct tx_jv *jp_container(struct jp *j, int depth, bool obj)
 {
-	struct tx_jv *v = TX_NEW(tx_jv);
+	struct tx_jv *v = heap->alloc(TXB_JV);
 	v->kind = obj ? JV_OBJ : JV_ARR;
 	uint32_t cap = 4, n = 0;
-	struct tx_jv **items = TX_PTRS(cap);
-	struct tx_str **keys = obj ? TX_PTRS(cap) : NULL;
+	struct tx_jv **items = heap->ptrs(cap);
+	struct tx_str **keys = obj ? heap->ptrs(cap) : NULL;
 	j->p++;
 	jp_ws(j);
 	if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
@@ -236,20 +211,20 @@ static struct tx_jv *jp_container(struct jp *j, int depth, bool obj)
 			return v;
 		if (n == cap) {
 			cap *= 2;
-			struct tx_jv **ni = TX_PTRS(cap);
+			struct tx_jv **ni = heap->ptrs(cap);
 			for (uint32_t i = 0; i < n; i++)
-				TX_STORE(ni, ni[i], items[i]);
+				store_ptr(ni, &ni[i], items[i]);
 			items = ni;
 			if (obj) {
-				struct tx_str **nk = TX_PTRS(cap);
+				struct tx_str **nk = heap->ptrs(cap);
 				for (uint32_t i = 0; i < n; i++)
-					TX_STORE(nk, nk[i], keys[i]);
+					store_ptr(nk, &nk[i], keys[i]);
 				keys = nk;
 			}
 		}
-		TX_STORE(items, items[n], x);
+		store_ptr(items, &items[n], x);
 		if (obj)
-			TX_STORE(keys, keys[n], k);
+			store_ptr(keys, &keys[n], k);
 		n++;
 		jp_ws(j);
 		if (j->p < j->end && *j->p == ',') {
@@ -264,9 +239,9 @@ static struct tx_jv *jp_container(struct jp *j, int depth, bool obj)
 		return v;
 	}
 done:
-	TX_STORE(v, v->items, items);
+	store_ptr(v, &v->items, items);
 	if (obj)
-		TX_STORE(v, v->keys, keys);
+		store_ptr(v, &v->keys, keys);
 	v->n = n;
 	return v;
 }
@@ -281,11 +256,11 @@ static struct tx_jv *jp_value(struct jp *j, int depth)
 	char c = *j->p;
 	if (c == '{' || c == '[')
 		return jp_container(j, depth, c == '{');
-	struct tx_jv *v = TX_NEW(tx_jv);
+	struct tx_jv *v = heap->alloc(TXB_JV);
 	if (c == '"') {
 		v->kind = JV_STR;
 		struct tx_str *s = jp_string(j);
-		TX_STORE(v, v->s, s);
+		store_ptr(v, &v->s, s);
 	} else if (c == '-' || (c >= '0' && c <= '9')) {
 		v->kind = JV_NUM;
 		bool neg = c == '-';
@@ -339,36 +314,35 @@ static struct tx_rec *rec_make(uint64_t key)
 	txb_record_gen(key, &g);
 	char k[24];
 	int kn = snprintf(k, sizeof k, "k%llu", (unsigned long long)key);
-	struct tx_rec *r = TX_NEW(tx_rec);
+	struct tx_rec *r = heap->alloc(TXB_REC);
 	struct tx_str *s = str_new(k, (size_t)kn);
-	TX_STORE(r, r->key, s);
+	store_ptr(r, &r->key, s);
 	s = str_new(g.name, strlen(g.name));
-	TX_STORE(r, r->name, s);
+	store_ptr(r, &r->name, s);
 	s = str_new(g.email, strlen(g.email));
-	TX_STORE(r, r->email, s);
+	store_ptr(r, &r->email, s);
 	s = str_new(g.profile, (size_t)g.profile_len);
-	TX_STORE(r, r->profile, s);
-	struct tx_str **tags = TX_PTRS((size_t)g.ntags);
+	store_ptr(r, &r->profile, s);
+	struct tx_str **tags = heap->ptrs((size_t)g.ntags);
 	for (int i = 0; i < g.ntags; i++) {
 		s = str_new(g.tags[i], strlen(g.tags[i]));
-		TX_STORE(tags, tags[i], s);
+		store_ptr(tags, &tags[i], s);
 	}
-	TX_STORE(r, r->tags, tags);
+	store_ptr(r, &r->tags, tags);
 	r->ntags = g.ntags;
 	r->id = (int64_t)key;
 	return r;
 }
 
-/* Builds the store of o->nkeys records at *root (a root slot). */
-static void store_build(const struct txb_options *o, struct tx_store **root)
+void txb_store_build(const struct txb_options *o, struct tx_store **root)
 {
-	struct tx_store *st = TX_NEW(tx_store);
-	TX_STORE(NULL, *root, st);
+	struct tx_store *st = heap->alloc(TXB_STORE);
+	store_ptr(NULL, root, st);
 	uint64_t ns = 1;
 	while (ns < o->nkeys * 2)
 		ns *= 2;
-	struct tx_rec **slots = TX_PTRS(ns);
-	TX_STORE(st, st->slots, slots);
+	struct tx_rec **slots = heap->ptrs(ns);
+	store_ptr(st, &st->slots, slots);
 	st->nslots = ns;
 	st->nkeys = o->nkeys;
 	for (uint64_t k = 0; k < o->nkeys; k++) {
@@ -376,7 +350,7 @@ static void store_build(const struct txb_options *o, struct tx_store **root)
 		uint64_t i = txb_fnv(TXB_FNV_INIT, r->key->b, r->key->len) & (ns - 1);
 		while (slots[i])
 			i = (i + 1) & (ns - 1);
-		TX_STORE(slots, slots[i], r);
+		store_ptr(slots, &slots[i], r);
 		if ((k + 1) % 1000000 == 0)
 			bench_progress("store: %llu of %llu records", (unsigned long long)(k + 1),
 				       (unsigned long long)o->nkeys);
@@ -401,48 +375,25 @@ static int64_t store_find(const struct tx_store *st, const struct tx_str *key)
 /* A record built from a put's "record" object. */
 static struct tx_rec *rec_from_json(const struct tx_jv *j, struct tx_str *key, int64_t id)
 {
-	struct tx_rec *r = TX_NEW(tx_rec);
-	TX_STORE(r, r->key, key);
+	struct tx_rec *r = heap->alloc(TXB_REC);
+	store_ptr(r, &r->key, key);
 	struct tx_str *s = jv_str(jv_get(j, "name"));
-	TX_STORE(r, r->name, s);
+	store_ptr(r, &r->name, s);
 	s = jv_str(jv_get(j, "email"));
-	TX_STORE(r, r->email, s);
+	store_ptr(r, &r->email, s);
 	s = jv_str(jv_get(j, "profile"));
-	TX_STORE(r, r->profile, s);
+	store_ptr(r, &r->profile, s);
 	struct tx_jv *t = jv_get(j, "tags");
 	uint32_t n = t && t->kind == JV_ARR ? t->n : 0;
-	struct tx_str **tags = TX_PTRS(n ? n : 1);
+	struct tx_str **tags = heap->ptrs(n ? n : 1);
 	for (uint32_t i = 0; i < n; i++) {
 		s = jv_str(t->items[i]);
-		TX_STORE(tags, tags[i], s);
+		store_ptr(tags, &tags[i], s);
 	}
-	TX_STORE(r, r->tags, tags);
+	store_ptr(r, &r->tags, tags);
 	r->ntags = n;
 	r->id = id;
 	return r;
-}
-
-/* A deep copy of r made with the heap's allocator (the arena's publication). */
-__attribute__((unused)) static struct tx_rec *rec_copy(const struct tx_rec *r)
-{
-	struct tx_rec *c = TX_NEW(tx_rec);
-	struct tx_str *s = str_new(r->key->b, r->key->len);
-	TX_STORE(c, c->key, s);
-	s = r->name ? str_new(r->name->b, r->name->len) : NULL;
-	TX_STORE(c, c->name, s);
-	s = r->email ? str_new(r->email->b, r->email->len) : NULL;
-	TX_STORE(c, c->email, s);
-	s = r->profile ? str_new(r->profile->b, r->profile->len) : NULL;
-	TX_STORE(c, c->profile, s);
-	struct tx_str **tags = TX_PTRS(r->ntags ? (size_t)r->ntags : 1);
-	for (int64_t i = 0; i < r->ntags; i++) {
-		s = str_new(r->tags[i]->b, r->tags[i]->len);
-		TX_STORE(tags, tags[i], s);
-	}
-	TX_STORE(c, c->tags, tags);
-	c->ntags = r->ntags;
-	c->id = r->id;
-	return c;
 }
 
 /* --- the handler ------------------------------------------------------------------------------------ */
@@ -476,23 +427,23 @@ static bool parse_request(struct tx_req *q)
 	if (!sp2)
 		return false;
 	struct tx_str *s = str_new(p, (size_t)(sp1 - p));
-	TX_STORE(q, q->method, s);
+	store_ptr(q, &q->method, s);
 	const char *target = sp1 + 1, *qm = memchr(target, '?', (size_t)(sp2 - target));
 	const char *path_end = qm ? qm : sp2;
 	s = str_new(target, (size_t)(path_end - target));
-	TX_STORE(q, q->path, s);
+	store_ptr(q, &q->path, s);
 	struct tx_map *m = map_new(8);
-	TX_STORE(q, q->query, m);
+	store_ptr(q, &q->query, m);
 	if (qm)
 		parse_query(m, qm + 1, sp2);
 	static const char prefix[] = "/api/items/";
 	if (q->path->len <= sizeof prefix - 1 || memcmp(q->path->b, prefix, sizeof prefix - 1) != 0)
 		return false;
 	s = str_new(q->path->b + sizeof prefix - 1, q->path->len - (sizeof prefix - 1));
-	TX_STORE(q, q->key, s);
+	store_ptr(q, &q->key, s);
 
 	m = map_new(16);
-	TX_STORE(q, q->headers, m);
+	store_ptr(q, &q->headers, m);
 	p = eol + 2;
 	for (;;) {
 		eol = memmem(p, (size_t)(end - p), "\r\n", 2);
@@ -521,7 +472,7 @@ static bool parse_request(struct tx_req *q)
 		return false;
 	struct jp j = {p, p + n, false};
 	struct tx_jv *body = jp_value(&j, 0);
-	TX_STORE(q, q->body, body);
+	store_ptr(q, &q->body, body);
 	return !j.bad;
 }
 
@@ -549,13 +500,11 @@ static void sb_rec(struct tx_sb *sb, const struct tx_rec *r)
 	sb_put(sb, "}", 1);
 }
 
-/* Handles one request (len bytes at text): the whole HTTP response in *out
- * (heap memory of the request). */
-static void respond(struct tx_store *st, const char *text, size_t len, struct tx_sb *out)
+void txb_respond(struct tx_store *st, const char *text, size_t len, struct tx_sb *out)
 {
-	struct tx_req *q = TX_NEW(tx_req);
+	struct tx_req *q = heap->alloc(TXB_REQ);
 	struct tx_str *raw = str_new(text, len);
-	TX_STORE(q, q->raw, raw);
+	store_ptr(q, &q->raw, raw);
 	struct tx_sb sb;
 	sb_init(&sb, 256);
 	int status = 200;
@@ -569,9 +518,15 @@ static void respond(struct tx_store *st, const char *text, size_t len, struct tx
 	struct tx_rec *rec = slot >= 0 ? __atomic_load_n(&st->slots[slot], __ATOMIC_ACQUIRE) : NULL;
 	if (rec && str_eq(op, "put", 3)) {
 		struct tx_rec *nr = rec_from_json(jv_get(q->body, "record"), q->key, rec->id);
-		nr = TX_PUBLISH_REC(nr);
-		struct tx_rec *old = TX_REPLACE(st->slots, slot, nr);
-		TX_RETIRE_REC(old);
+		if (heap->publish)
+			nr = heap->publish(nr);
+		struct tx_rec *old = st->slots[slot];
+		if (barrier)
+			gc_store(st->slots, &st->slots[slot], nr);
+		else
+			old = __atomic_exchange_n(&st->slots[slot], nr, __ATOMIC_SEQ_CST);
+		if (heap->retire)
+			heap->retire(old);
 		rec = nr;
 	}
 	sb_puts(&sb, "{\"status\":");
@@ -627,10 +582,9 @@ respond:;
 	sb_put(out, sb.b, sb.len);
 }
 
-/* Handles one request; returns its response's hash (the "write" to a sink). */
-static uint64_t handle(struct tx_store *st, const char *text, size_t len)
+uint64_t txb_handle(struct tx_store *st, const char *text, size_t len)
 {
 	struct tx_sb out;
-	respond(st, text, len, &out);
+	txb_respond(st, text, len, &out);
 	return txb_fnv(TXB_FNV_INIT, out.b, out.len);
 }

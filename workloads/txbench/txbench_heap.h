@@ -1,0 +1,132 @@
+/*
+ * txbench_heap.h — the heap interface txbench's handler runs on, the
+ * handler's data, and the handler's entry points.
+ *
+ * The handler (txbench_handler.c) is compiled once. It reaches its heap only
+ * through the struct txb_heap its backend selects before the first request
+ * (txb_use_heap), as gcbench's workload does through struct gcb_heap and as
+ * whippet's benchmarks are written once against one allocation and barrier
+ * API that several collectors implement:
+ *
+ *   txbench_gc.c      toc's collector (modes toc, cms, stw): typed objects,
+ *                     stores through the write barrier
+ *   txbench_boehm.c   bdwgc: scanned and atomic objects, plain stores
+ *   txbench_arena.c   a bump arena per request: plain stores; what a put
+ *                     publishes is copied out to malloc'd memory
+ *
+ * An allocation is a call through a pointer (every backend's allocator was a
+ * call already). A pointer store is no call: the heap says whether it has a
+ * write barrier, and the handler runs toc's gc_store (its fast path inline)
+ * or a plain store. docs/log/2026-12-txbench-heap.md gives the cost of this
+ * in instructions per request, mode by mode, against the handler compiled
+ * into each backend as it was before.
+ *
+ * Like txbench.h, this header includes neither toc's headers nor bdwgc's.
+ */
+#ifndef TXBENCH_HEAP_H
+#define TXBENCH_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "txbench.h"
+
+/* --- the handler's data ---------------------------------------------------------------------- */
+
+/* A string: len bytes and a NUL, pointer-free (txb_heap.bytes). */
+struct tx_str {
+	uint64_t len;
+	char b[];
+};
+
+struct tx_kv {
+	struct tx_str *k;
+	struct tx_str *v;
+	struct tx_kv *next;
+	uint64_t hash;
+};
+
+struct tx_map {
+	struct tx_kv **b;             /* nb chains */
+	uint64_t nb, n;
+};
+
+/* A JSON value (kind: txbench_handler.c's JV_*). */
+struct tx_jv {
+	struct tx_str *s;             /* a string */
+	struct tx_jv **items;         /* an array's or object's n values */
+	struct tx_str **keys;         /* an object's n keys */
+	int64_t num;                  /* a number, a boolean */
+	uint32_t kind, n;
+};
+
+struct tx_req {
+	struct tx_str *raw, *method, *path, *key;
+	struct tx_map *query, *headers;
+	struct tx_jv *body;
+};
+
+struct tx_rec {
+	struct tx_str *key, *name, *email, *profile;
+	struct tx_str **tags;         /* ntags */
+	int64_t id, ntags;
+};
+
+/* A growing byte buffer; lives on the stack, its b in the heap. */
+struct tx_sb {
+	char *b;                      /* pointer-free, cap bytes */
+	uint64_t len, cap;
+};
+
+/* The shared store: an open-addressing hash map over the records' keys. */
+struct tx_store {
+	struct tx_rec **slots;        /* nslots, a power of two; NULL: empty */
+	uint64_t nslots, nkeys;
+};
+
+/* The structs with pointer fields the handler allocates, one kind each: a
+ * backend maps a kind to its descriptor (toc's struct gc_type) or to its
+ * size (txb_kind_size). */
+enum txb_kind { TXB_KV, TXB_MAP, TXB_JV, TXB_REQ, TXB_REC, TXB_STORE, TXB_NKINDS };
+extern const size_t txb_kind_size[TXB_NKINDS];
+
+/* --- the interface -------------------------------------------------------------------------- */
+
+/* One backend's heap. The allocators never return NULL (out of memory is
+ * fatal in the backend). */
+struct txb_heap {
+	/* A zeroed struct of kind k. */
+	void *(*alloc)(enum txb_kind k);
+	/* n zeroed pointer slots (n may be 0). */
+	void *(*ptrs)(size_t n);
+	/* n pointer-free bytes, contents undefined (the caller fills them). */
+	void *(*bytes)(size_t n);
+	/* Pointer stores go through toc's gc_store (toc/gc.h), and a put
+	 * replaces its store slot with one; else stores are plain and a put
+	 * swaps the slot atomically. */
+	bool barrier;
+	/* The record to put in the store for r, a record of the running request
+	 * (NULL: r itself). The arena copies it out of the request's memory. */
+	struct tx_rec *(*publish)(struct tx_rec *r);
+	/* r left the store (NULL: nothing to do). The arena frees it once no
+	 * running request can still read it. */
+	void (*retire)(struct tx_rec *r);
+};
+
+/* Selects the heap for every later call, before the store is built. */
+void txb_use_heap(const struct txb_heap *h);
+
+/* --- the handler (txbench_handler.c) ------------------------------------------------------- */
+
+/* Builds the store of o->nkeys records at *root (a root slot). */
+void txb_store_build(const struct txb_options *o, struct tx_store **root);
+
+/* Handles one request (len bytes at text): the whole HTTP response in *out
+ * (heap memory of the request). */
+void txb_respond(struct tx_store *st, const char *text, size_t len, struct tx_sb *out);
+
+/* Handles one request; returns its response's hash (the "write" to a sink). */
+uint64_t txb_handle(struct tx_store *st, const char *text, size_t len);
+
+#endif /* TXBENCH_HEAP_H */

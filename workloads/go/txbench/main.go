@@ -1,11 +1,11 @@
-// Command go-txbench is txbench (workloads/txbench.c) in Go: the same
+// Command go-txbench is txbench (workloads/txbench/txbench.c) in Go: the same
 // HTTP-like transaction workload over Go's heap, so that Go's collector can
 // be compared with toc's on identical work.
 //
 // Each request (generated deterministically from --seed and its index, byte
 // for byte as txbench generates it) is an HTTP/1.1 POST or PUT with headers,
 // a query string and a JSON body of --items items on average. The handler
-// (txbench_handler.inc, translated) copies the request to the heap, parses
+// (txbench_handler.c, translated) copies the request to the heap, parses
 // it into a query map, a header map and a JSON tree, reads its record from a
 // shared store of about --live-mb MiB and, for --publish-pct of the
 // requests, replaces that record with one built from the body; then it
@@ -423,7 +423,7 @@ func (g *generator) request(idx uint64) []byte {
 
 // --- the handler's data ---------------------------------------------------------------------------
 //
-// The structures of txbench_handler.inc. A tx_str (a copy of request bytes)
+// The structures of txbench_heap.h. A tx_str (a copy of request bytes)
 // is a Go string made by copying; "" stands for both NULL and empty where
 // the C code treats them alike, and lookups that tell them apart return ok.
 

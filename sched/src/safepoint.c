@@ -63,9 +63,20 @@
  * for stopped (its visits found RUNNING goroutines without stop_sp, as the
  * current or the previous goroutine of a worker with active == 1). Now
  * nothing leaves a park before the world runs: the stopper always ends its
- * stop, as it cannot leave its worker meanwhile, and the workers see the
- * shutdown after it. A stop that begins after the shutdown waits for each
- * worker to park or to exit (worker_main stores active = 0 on g0).
+ * stop (a goroutine cannot leave its worker meanwhile, a thread runs on),
+ * and the workers see the shutdown after it. A stop that begins after the
+ * shutdown waits for each worker to park or to exit (worker_main stores
+ * active = 0 on g0).
+ *
+ * The poll word never counts fewer reasons than are pending. A worker
+ * waking from idle looks at the poll word, not at stw_pending, after its
+ * active = 1 (find_runnable), so the Dekker pair above holds only if no
+ * other party's decrement can take the stopper's count away. Every reason
+ * is counted before it is published and uncounted after it is withdrawn.
+ * A preemption request (internal.h) used to publish its flag first: the
+ * owner's clear, coming between the flag and the count, lowered the word,
+ * which then read 0 with a stop pending, and the woken worker ran a
+ * goroutine in the stopped world (its current, with active == 1).
  *
  * Ragged barrier. Workers are urcu QSBR readers: online while they run,
  * offline while they sleep or are stopped, and they report a quiescent state

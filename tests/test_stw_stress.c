@@ -25,6 +25,13 @@
  * points (internal.h) inject random yields and spins into the windows
  * between publishing a state and acting on it.
  *
+ * A second test has workers go idle and wake (on timers) in the middle of
+ * stops while a thread plays the monitor, many times faster: it asks random
+ * workers to yield (sched_preempt_request), and their goroutines withdraw
+ * the requests as they switch. A stop must hold whatever the poll word's
+ * other reasons do: a worker woken from idle reads the poll word to learn
+ * of a stop.
+ *
  * Every third iteration ends differently: the main goroutine returns as a
  * stop is requested, while the stopper goroutines go on stopping until they
  * see the runtime shut down, so the shutdown lands in a stop (the count of
@@ -53,6 +60,7 @@
 #define PAIRS 2
 #define POLLERS 2
 #define SPAWN_BATCH 6
+#define SLEEPERS 3
 #define STOPPER_GS 2
 #define STOPS_PER_STOPPER 60
 #define CHAOS_RATE 96          /* out of 1024 chaos points */
@@ -307,11 +315,11 @@ static long join_call(void *arg)
 	return pthread_join(*(pthread_t *)arg, NULL);
 }
 
-static void body(void *arg)
+/* Fresh counts and channels for an iteration (a shutdown iteration leaves
+ * its goroutines' counts behind). */
+static void make_chans(void)
 {
-	(void)arg;
 	atomic_store(&done, 0);
-	/* A shutdown iteration leaves its goroutines' counts behind. */
 	workers_wg = (struct sched_waitgroup){0};
 	stoppers_wg = (struct sched_waitgroup){0};
 	for (int i = 0; i < PAIRS; i++) {
@@ -319,6 +327,12 @@ static void body(void *arg)
 		pairs[i].pong = sched_chan_new(sizeof(long), 0);
 	}
 	kick = sched_chan_new(1, 1);
+}
+
+static void body(void *arg)
+{
+	(void)arg;
+	make_chans();
 	sched_wg_add(&workers_wg, SYSCALLERS + 2 * PAIRS + POLLERS + 2);
 	for (intptr_t i = 0; i < SYSCALLERS; i++)
 		TCHECK(sched_go(syscaller, (void *)i) != 0);
@@ -370,6 +384,64 @@ static void free_chans(void)
 	sched_chan_free(kick);
 }
 
+/* --- idle wake-ups against preemption requests ----------------------------------------- */
+
+static _Atomic int preempting;
+
+/* Plays the monitor, many times faster: asks a random worker that runs a
+ * goroutine to yield. */
+static void *preempter_thread(void *arg)
+{
+	(void)arg;
+	uint64_t r = rng_for(500);
+	while (atomic_load(&preempting)) {
+		r = harness_rand(&r);
+		struct sched_worker *w = &sched_rt.workers[r % (uint64_t)sched_rt.cfg.procs];
+		if (__atomic_load_n(&w->cur, __ATOMIC_RELAXED))
+			sched_preempt_request(w);
+		if (r & 0x100)
+			sched_yield();
+		else
+			spin_ns(20000 + (int64_t)((r >> 16) % 80000));
+	}
+	return NULL;
+}
+
+/* Sleeps a few microseconds at a time: its worker goes idle and wakes on
+ * the timer, often inside a stop. */
+static void sleeper(void *arg)
+{
+	uint64_t r = rng_for(600 + (uint64_t)(uintptr_t)arg);
+	while (!atomic_load(&done)) {
+		r = harness_rand(&r);
+		atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
+		sched_sleep(1000 + (int64_t)(r % 30000));
+	}
+	sched_wg_done(&workers_wg);
+}
+
+static void idle_body(void *arg)
+{
+	(void)arg;
+	make_chans();
+	sched_wg_add(&workers_wg, SLEEPERS + 2);
+	for (intptr_t i = 0; i < SLEEPERS; i++)
+		TCHECK(sched_go(sleeper, (void *)i) != 0);
+	TCHECK(sched_go(pinger, &pairs[0]) != 0);   /* hand-offs: each withdraws a request */
+	TCHECK(sched_go(ponger, &pairs[0]) != 0);
+	atomic_store(&preempting, 1);
+	pthread_t t;
+	TCHECK(pthread_create(&t, NULL, preempter_thread, NULL) == 0);
+	sched_wg_add(&stoppers_wg, STOPPER_GS);
+	for (intptr_t i = 0; i < STOPPER_GS; i++)
+		TCHECK(sched_go(stopper_g, (void *)i) != 0);
+	sched_wg_wait(&stoppers_wg);
+	atomic_store(&done, 1);
+	sched_wg_wait(&workers_wg);
+	atomic_store(&preempting, 0);
+	TCHECK(sched_syscall(join_call, &t) == 0);
+}
+
 static long iterations(void)
 {
 	const char *s = getenv("TOC_STW_STRESS_ITERS");
@@ -384,18 +456,23 @@ static long iterations(void)
 	return n;
 }
 
-static void test_stw_stress(void)
+/* Runs the iterations of one scenario; every third one ends in a shutdown
+ * if asked. */
+static void stress(void (*fn)(void *), bool shutdowns)
 {
 	uint64_t seed = harness_seed();
 	long n = iterations();
 	long failed = 0;
+	atomic_store(&stops_done, 0);
+	atomic_store(&stops_over_shutdown, 0);
+	atomic_store(&ranges_seen, 0);
 	for (long it = 0; it < n && !failed; it++) {
 		uint64_t s = seed + (uint64_t)it;
 		iter_seed = harness_rand(&s);
 		sched_chaos_seed = iter_seed;
-		shutdown_iter = it % 3 == 2;
+		shutdown_iter = shutdowns && it % 3 == 2;
 		__atomic_store_n(&sched_chaos_rate, CHAOS_RATE, __ATOMIC_RELAXED);
-		harness_run(2 + (int)(it % 2), body, NULL);
+		harness_run(2 + (int)(it % 2), fn, NULL);
 		__atomic_store_n(&sched_chaos_rate, 0, __ATOMIC_RELAXED);
 		free_chans();
 		if (harness_failures())
@@ -409,11 +486,23 @@ static void test_stw_stress(void)
 	CU_ASSERT_EQUAL(failed, 0);
 }
 
+static void test_stw_stress(void)
+{
+	stress(body, true);
+}
+
+static void test_idle_wakeups(void)
+{
+	stress(idle_body, false);
+}
+
 int main(void)
 {
 	static const struct harness_test tests[] = {
 		{"stopped world: nothing runs, every stack visitable (syscalls, parks, hand-offs, spawns, shutdown)",
 		 test_stw_stress},
+		{"stopped world: idle workers wake inside stops while preemption requests come and go",
+		 test_idle_wakeups},
 		{NULL, NULL},
 	};
 	return harness_main("stw_stress", tests);

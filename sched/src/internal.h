@@ -253,11 +253,22 @@ static inline struct sched_worker *sched_worker_self(void)
 	return w;
 }
 
-/* Asks w's goroutine to yield at its next poll (the monitor's time slice). */
+static inline void sched_chaos_point(void);
+
+/* Asks w's goroutine to yield at its next poll (the monitor's time slice).
+ * The poll word is raised before the flag is published, and lowered again
+ * if the flag was set already: the owner lowers it only after taking the
+ * flag (sched_preempt_clear, whose exchange reads ours), so the word never
+ * counts fewer reasons than are pending. Raised after the flag, it could:
+ * an owner's clear between the two took another reason's count with it,
+ * and a worker waking from idle in a stopped world read 0 and ran a
+ * goroutine (safepoint.c). */
 static inline void sched_preempt_request(struct sched_worker *w)
 {
-	if (!atomic_exchange(&w->preempt, 1))
-		__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_RELAXED);
+	sched_chaos_point();
+	if (atomic_exchange(&w->preempt, 1))
+		__atomic_fetch_sub(&sched_poll_word, 1, __ATOMIC_RELAXED);
 }
 
 /* Withdraws a pending request; true if there was one. */

@@ -9,7 +9,6 @@
  * spawning) is sched.c; each worker thread runs sched_schedule on its g0.
  */
 #include <errno.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -268,15 +267,15 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 	while (!atomic_load(&sched_rt.main_done))
 		sched_futex_wait(&sched_rt.main_done, 0, -1);
 
-	/* Main returned: stop every worker at its next safepoint. */
+	/* Main returned: stop every worker at its next safepoint. A stop in
+	 * progress is not cut short: its parked workers wait for its restart
+	 * (safepoint.c), so they are not woken here. */
 	atomic_store(&sched_rt.shutdown, 1);
 	__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < cfg.procs; i++) {
 		atomic_store(&sched_rt.workers[i].wake, 1);
 		sched_futex_wake(&sched_rt.workers[i].wake, 1);
 	}
-	atomic_store(&sched_rt.stw_gen, sched_rt.stw_gen + 1);
-	sched_futex_wake(&sched_rt.stw_gen, INT_MAX);
 	sched_netpoll_break();
 	sched_futex_wake(&sched_rt.monitor_wake, 1);
 	for (int i = 0; i < cfg.procs; i++)

@@ -41,9 +41,42 @@
  * every other goroutine is RUNNABLE or WAITING with its sp saved by the
  * switch (finish_prev runs before its worker can reach a safepoint, and a
  * worker is never stopped between making a g RUNNING and switching to it).
- * The stopper's own worker must not leave its goroutine while the world is
- * stopped (its other goroutines would run in it): sched_poll does not
- * preempt the stopper, and checked builds reject a switch (sched.c).
+ * Why: a worker makes a g RUNNING (execute, or a direct hand-off in
+ * sched_switch_out) and leaves the previous g RUNNING until finish_prev
+ * only with active == 1, and nothing on that stretch parks (the wait for
+ * a visitor's SCAN bit, the visit before execute, park commits and chaos
+ * points do not), so a stopper counts the worker stopped either before it
+ * or after it. The stop_sp of a stopped goroutine is set before its worker
+ * stores active = 0 and cleared only after sched_stw_park saw the world
+ * run. The stopper's own worker must not leave its goroutine while the
+ * world is stopped (its other goroutines would run in it): sched_poll does
+ * not preempt the stopper, checked builds reject a switch (sched.c), and a
+ * stopper waiting for the lock gives its thread away (the OS's
+ * sched_yield), never its worker.
+ *
+ * A stop holds through shutdown. sched_run sets shutdown when the main
+ * goroutine returns, which may be in the middle of a stop (a collector's
+ * cycle). Parking used to end on shutdown too: a goroutine parked in
+ * sched_poll then cleared its stop_sp and ran on to its preemption, one
+ * back from sched_syscall ran goroutine code, and a worker parked on g0
+ * went on to execute a goroutine, all in a world its stopper still took
+ * for stopped (its visits found RUNNING goroutines without stop_sp, as the
+ * current or the previous goroutine of a worker with active == 1). Now
+ * nothing leaves a park before the world runs: the stopper always ends its
+ * stop (a goroutine cannot leave its worker meanwhile, a thread runs on),
+ * and the workers see the shutdown after it. A stop that begins after the
+ * shutdown waits for each worker to park or to exit (worker_main stores
+ * active = 0 on g0).
+ *
+ * The poll word never counts fewer reasons than are pending. A worker
+ * waking from idle looks at the poll word, not at stw_pending, after its
+ * active = 1 (find_runnable), so the Dekker pair above holds only if no
+ * other party's decrement can take the stopper's count away. Every reason
+ * is counted before it is published and uncounted after it is withdrawn.
+ * A preemption request (internal.h) used to publish its flag first: the
+ * owner's clear, coming between the flag and the count, lowered the word,
+ * which then read 0 with a stop pending, and the woken worker ran a
+ * goroutine in the stopped world (its current, with active == 1).
  *
  * Ragged barrier. Workers are urcu QSBR readers: online while they run,
  * offline while they sleep or are stopped, and they report a quiescent state
@@ -102,9 +135,9 @@ void sched_chaos_slow(void)
 
 /* --- stop-the-world ---------------------------------------------------------- */
 
-/* Parks the calling worker until the world runs (or shutdown). Returns with
- * active == 1, having seen stw_pending == 0 after storing it: a stop that
- * begins later waits for this worker's next safepoint (rule 2 above). */
+/* Parks the calling worker until the world runs, shutdown or not. Returns
+ * with active == 1, having seen stw_pending == 0 after storing it: a stop
+ * that begins later waits for this worker's next safepoint (rule 2 above). */
 void sched_stw_park(struct sched_worker *w)
 {
 	rcu_thread_offline();
@@ -113,7 +146,7 @@ void sched_stw_park(struct sched_worker *w)
 		/* seq_cst: pairs with the stopper's store of stw_pending and its
 		 * loads of active (sched_stop_the_world). */
 		atomic_store(&w->active, 0);
-		if (atomic_load(&sched_rt.stw_pending) && !atomic_load(&sched_rt.shutdown)) {
+		if (atomic_load(&sched_rt.stw_pending)) {
 			sched_futex_wait(&sched_rt.stw_gen, gen, -1);
 			continue;
 		}
@@ -121,7 +154,7 @@ void sched_stw_park(struct sched_worker *w)
 		/* Announce, then look again: a stopper may have set stw_pending
 		 * and seen active == 0 since the load above. */
 		atomic_store(&w->active, 1);
-		if (!atomic_load(&sched_rt.stw_pending) || atomic_load(&sched_rt.shutdown))
+		if (!atomic_load(&sched_rt.stw_pending))
 			break;
 	}
 	rcu_thread_online();
@@ -165,7 +198,7 @@ static void syscall_spilled(void *sp, void *p)
 	 * runs and no new stop began after its own announcement; until then
 	 * stop_sp stays set. The stopper's own goroutine may make calls. */
 	atomic_store(&w->active, 1);
-	if (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) && !atomic_load(&sched_rt.shutdown))
+	if (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w))
 		sched_stw_park(w);
 	sched_chaos_point();
 	w->cur->stop_sp = NULL;
@@ -258,8 +291,7 @@ void sched_ragged_barrier(void)
 /* On g0, in the scheduling loop. */
 void sched_safepoint_g0(struct sched_worker *w)
 {
-	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) &&
-	       !atomic_load(&sched_rt.shutdown))
+	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w))
 		sched_stw_park(w);
 	rcu_quiescent_state();
 }
@@ -271,8 +303,7 @@ __attribute__((noinline)) void sched_poll_slow(void)
 	struct sched_worker *w = sched_worker_self();
 	if (!w || !w->cur)
 		return;
-	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) &&
-	       !atomic_load(&sched_rt.shutdown))
+	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w))
 		stw_park_g(w);
 	rcu_quiescent_state();
 	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))

@@ -90,6 +90,10 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan, boo
 	if (gc_layer && size <= GC_LOCAL_MAX_SIZE) {
 		/* The running transaction's window (toc/). */
 		s = c->local ? c->local[spc] : &gc_empty_span;
+		if (TOC_CHECK_LEVEL >= 2 && s != &gc_empty_span && s->base - gc_tls_window.lo >= gc_tls_window.len)
+			gc_fatal("worker %d allocates from span %p (window %p) outside the running window [%p, +%zu)",
+				 sched_worker_index(), (void *)s->base, s->layer.window, (void *)gc_tls_window.lo,
+				 (size_t)gc_tls_window.len);
 		idx = gc_span_next_free(s);
 		if (__builtin_expect(idx >= s->nelems, 0)) {
 			s = gc_layer->refill(spc);
@@ -113,8 +117,13 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan, boo
 	if (s->needzero && zero) {
 		if (__builtin_expect(gc_st.cfg.poison, 0) && *(uint64_t *)obj != GC_POISON_WORD &&
 		    *(uint64_t *)obj != 0)
-			gc_fatal("poison: free slot %p (span %p, %zu B) was written after it was reclaimed",
-				 (void *)obj, (void *)s->base, s->elemsize);
+			gc_fatal("poison: free slot %p (span %p, %zu B, slot %u, window %p [%u, %u), alloc bit %d) was "
+				 "written after it was reclaimed: %#llx %#llx %#llx %#llx",
+				 (void *)obj, (void *)s->base, s->elemsize, idx, s->layer.window, s->layer.win_start,
+				 s->freeindex, gc_bit(s->alloc_bits, idx), (unsigned long long)((uint64_t *)obj)[0],
+				 (unsigned long long)((uint64_t *)obj)[s->elemsize >= 16],
+				 (unsigned long long)((uint64_t *)obj)[s->elemsize >= 24 ? 2 : 0],
+				 (unsigned long long)((uint64_t *)obj)[s->elemsize >= 32 ? 3 : 0]);
 		size_t words = s->elemsize / 8;   /* a local: the stores below may alias *s */
 		if (words <= 8) {
 			/* Small slots: a few word stores beat a call to memset. */

@@ -124,19 +124,24 @@ uint32_t gc_layer_span_unpublished(const struct gc_span *s)
 
 uint32_t gc_layer_span_rewind(struct gc_span *s)
 {
-	uint32_t fi = s->freeindex, st = first_clear(s->alloc_bits, s->layer.win_start, fi);
-	uint32_t freed = fi - st - ones_in(s->alloc_bits, st, fi);
+	uint32_t fi = s->freeindex, ws = s->layer.win_start;
+	uint32_t freed = fi > ws ? fi - ws - ones_in(s->alloc_bits, ws, fi) : 0;
 	if (gc_st.cfg.poison)
-		for (uint32_t i = st; i < fi; i++)
+		for (uint32_t i = ws; i < fi; i++)
 			if (!gc_bit(s->alloc_bits, i))
 				gc_poison_slot(s, i);
+	/* The next window starts at the first free slot of the span: below
+	 * ws only a sweep during the window can have freed one. */
+	uint32_t st = first_clear(s->alloc_bits, 0, fi);
 	if (freed) {
 		s->nalloc -= freed;
 		s->needzero = 1;
 	}
-	/* Relaxed: read racily by lookups, which also check the alloc bits. */
+	/* Relaxed: read racily by lookups, which also check the alloc bits;
+	 * win_start first, so a lookup never sees a window below freeindex
+	 * that would count a free slot as allocated. */
+	__atomic_store_n(&s->layer.win_start, st, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->freeindex, st, __ATOMIC_RELAXED);
-	s->layer.win_start = st;
 	gc_span_refill_cache(s);
 	return freed;
 }
@@ -154,8 +159,29 @@ bool gc_layer_span_has_free(struct gc_span *s)
 
 void gc_layer_span_release(struct gc_span *s)
 {
+	/* Slots a sweep freed below the window are free only while the window
+	 * owns the span; without it every slot below freeindex counts as
+	 * allocated, so they become allocated garbage until the next sweep. */
+	for (uint32_t i = 0; i < s->layer.win_start; i++)
+		if (!gc_bit(s->alloc_bits, i)) {
+			gc_layer_span_publish(s, i);
+			s->nalloc++;
+		}
 	s->layer = (struct gc_span_layer){0};
 	gc_central_put(s);
+}
+
+void gc_layer_span_kill_large(struct gc_span *s)
+{
+	/* A marker that read the type before this store scans the old
+	 * contents or the poison, both harmless; one that reads it after
+	 * scans nothing. */
+	__atomic_store_n(&s->large_type, NULL, __ATOMIC_RELAXED);
+	if (gc_st.cfg.poison) {
+		uint64_t *p = (uint64_t *)s->base;
+		for (size_t i = 0; i < s->elemsize / 8; i++)
+			__atomic_store_n(&p[i], GC_POISON_WORD, __ATOMIC_RELAXED);
+	}
 }
 
 void gc_layer_span_drop_large(struct gc_span *s)
@@ -166,7 +192,11 @@ void gc_layer_span_drop_large(struct gc_span *s)
 		for (size_t i = 0; i < bytes / 8; i++)
 			p[i] = GC_POISON_WORD;
 	}
-	atomic_fetch_sub(&gc_st.heap_live, bytes);
+	/* Saturating: a flip set the paced heap to the marked bytes, which
+	 * counted a marked large object by its size, not its pages. */
+	uint64_t live = atomic_load(&gc_st.heap_live);
+	while (!atomic_compare_exchange_weak(&gc_st.heap_live, &live, live > bytes ? live - bytes : 0))
+		;
 	gc_span_free_meta(s);
 	gc_pages_span_drop(s);
 }

@@ -113,15 +113,29 @@ void gc_layer_span_publish(struct gc_span *s, uint32_t idx);
 /* Slots of the window in s not published: [layer.win_start, freeindex)
  * less the alloc bits there. */
 uint32_t gc_layer_span_unpublished(const struct gc_span *s);
-/* Rewinds s to its first unpublished window slot: freeindex and
- * layer.win_start move there, the unpublished slots after it become free
- * (poisoned in poison mode), allocation skips the published ones. Returns
- * the slots freed. */
+/* Rewinds s: the unpublished window slots (alloc bit 0 in
+ * [layer.win_start, freeindex)) become free (poisoned in poison mode);
+ * freeindex and layer.win_start move to the span's first free slot, and
+ * allocation skips the allocated ones after it. Returns the slots freed. */
 uint32_t gc_layer_span_rewind(struct gc_span *s);
+/* After a flip, s (cached across it, sweepgen + 1) is swept for the owner:
+ * marked objects keep their alloc bits, an unmarked allocated one loses it
+ * (dead(arg, s, idx) is called for each: the layer forgets it was
+ * published), unpublished window objects stay as they are, the mark bits
+ * are cleared and s is cached and swept (sweepgen + 3). The caller
+ * excludes every other user of s and brackets a run of these calls with
+ * gc_layer_sweep_begin/end, which sweep termination waits for. */
+void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_span *s, uint32_t idx), void *arg);
+void gc_layer_sweep_begin(void);
+void gc_layer_sweep_end(void);
 /* Does s have a free slot at or after freeindex (s left as it was)? */
 bool gc_layer_span_has_free(struct gc_span *s);
 /* Hands s to the central lists as any cached span (its layer block cleared). */
 void gc_layer_span_release(struct gc_span *s);
+/* An unpublished local large object rewound while the collector marks:
+ * its pages stay where they are (a marker may still hold it gray), but
+ * nothing in it is scanned again (poisoned in poison mode). */
+void gc_layer_span_kill_large(struct gc_span *s);
 /* An unpublished local large object: its bytes leave the paced heap
  * (poisoned in poison mode) and the span is undone; the pages stay the
  * layer's. */

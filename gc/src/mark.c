@@ -256,7 +256,7 @@ static void scan_offsets(struct gc_marker *m, const struct gc_type *t, uintptr_t
 
 static void scan_large(struct gc_marker *m, struct gc_span *s, uintptr_t entry)
 {
-	const struct gc_type *t = s->large_type;
+	const struct gc_type *t = __atomic_load_n(&s->large_type, __ATOMIC_RELAXED);   /* cleared by gc_layer_span_kill_large */
 	size_t bytes = t ? t->size * s->large_count : 0;
 	size_t from = entry - s->base;
 	if (from == 0)

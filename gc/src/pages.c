@@ -271,6 +271,12 @@ uintptr_t gc_pages_alloc_run(size_t npages, bool *zeroed)
 
 struct gc_span *gc_pages_span_at(uintptr_t base, size_t npages)
 {
+	for (size_t i = 0; TOC_CHECK_LEVEL >= 2 && i < npages; i++) {
+		struct gc_span *o = gc_span_of(base + i * GC_PAGE_SIZE);
+		if (o && atomic_load(&o->state) == GC_SPAN_INUSE)
+			gc_fatal("span at %p over %zu pages: page %zu is span %p's (window %p, %zu pages)", (void *)base,
+				 npages, i, (void *)o->base, o->layer.window, o->npages);
+	}
 	gc_lock(&gc_heap.lock);
 	struct gc_span *s = span_at_locked(base, npages);
 	gc_unlock(&gc_heap.lock);

@@ -102,14 +102,17 @@ extern const char *const gc_span_state_names[];
 
 struct gc_special; /* finalizer records, finalizer.c */
 
-/* A span's fields that belong to the transaction layer (toc/): gc never
- * reads or writes them, except to clear them when the span is set up. The
- * layer writes them only while its window owns the span. */
+/* A span's fields that belong to the transaction layer (toc/): gc writes
+ * them only to clear them when the span is set up or released, and reads
+ * `window` and `win_start` only to tell which slots are allocated
+ * (gc_span_allocated). The layer writes them only while its window owns
+ * the span. */
 struct gc_span_layer {
 	void *window;                     /* the region whose window owns the span, or NULL */
 	uint32_t win_start;               /* the window's first slot in the span */
 	struct gc_span *cls_next;         /* the next span of the same class in the region */
 	struct gc_span *all_next;         /* the next span carved from the region */
+	bool dead;                        /* a local large object rewound while the collector marked */
 };
 
 struct gc_span {
@@ -198,10 +201,20 @@ static inline bool gc_bit(const uint64_t *bits, uint32_t i)
 {
 	return (__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
 }
-/* Is slot i allocated (survived the last sweep, or allocated since)? */
+/* Is slot i allocated (survived the last sweep, or allocated since)?
+ * Below freeindex a slot was allocated since the last sweep, except in a
+ * span a window owns: a sweep while the window lived may have freed slots
+ * below the window's first slot (layer.win_start), and they stay free, not
+ * reusable, until the window ends (gc_layer_span_sweep). gc reads these two
+ * fields of the layer's block for this alone. */
 static inline bool gc_span_allocated(const struct gc_span *s, uint32_t i)
 {
-	return gc_bit(s->alloc_bits, i) || i < __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED);
+	if (gc_bit(s->alloc_bits, i))
+		return true;
+	if (i >= __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED))
+		return false;
+	return !__atomic_load_n(&s->layer.window, __ATOMIC_RELAXED) ||
+	       i >= __atomic_load_n(&s->layer.win_start, __ATOMIC_RELAXED);
 }
 /* Count of set bits in the first n bits. */
 uint32_t gc_bits_count(const uint64_t *bits, uint32_t n);

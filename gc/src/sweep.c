@@ -33,17 +33,28 @@ void gc_poison_slot(struct gc_span *s, uint32_t idx)
 
 bool gc_sweep_span(struct gc_span *s, bool preserve)
 {
+	if (__atomic_load_n(&s->layer.window, __ATOMIC_RELAXED))
+		gc_fatal("span %p swept as a shared span while window %p owns it", (void *)s->base, s->layer.window);
 	atomic_fetch_add(&sweep_active, 1);
 	uint32_t sg = atomic_load(&gc_heap.sweepgen);
 	if (s->specials)
 		gc_finalizer_sweep(s);
+	/* A mark on a free slot means nothing: a marker may still have held a
+	 * slot gray when a window rewound it (toc/src/window.c), and scanning
+	 * whatever the slot held then may have shaded other free slots. Only
+	 * allocated slots (alloc bit, or below freeindex) survive. */
+	uint32_t fi = s->large ? 1 : s->freeindex;
+	for (size_t w = 0; w < s->nbits_words; w++) {
+		uint64_t below = fi >= (w + 1) * 64 ? ~(uint64_t)0 : fi > w * 64 ? ((uint64_t)1 << (fi - w * 64)) - 1 : 0;
+		uint64_t allocated = s->alloc_bits[w] | below;
+		uint64_t m = __atomic_load_n(&s->mark_bits[w], __ATOMIC_RELAXED);
+		if (gc_st.cfg.poison)
+			for (uint64_t b = allocated & ~m; b; b &= b - 1)
+				gc_poison_slot(s, (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(b));
+		__atomic_store_n(&s->mark_bits[w], m & allocated, __ATOMIC_RELAXED);
+	}
 	uint32_t live = gc_bits_count(s->mark_bits, s->nelems);
 	uint32_t before = s->large ? 1 : s->nalloc;
-	if (gc_st.cfg.poison && live < before) {
-		for (uint32_t i = 0; i < s->nelems; i++)
-			if (gc_span_allocated(s, i) && !gc_bit(s->mark_bits, i))
-				gc_poison_slot(s, i);
-	}
 	if (live < before)
 		gc_stat_add(&gc_counters.freed_bytes, (uint64_t)(before - live) * s->elemsize);
 	uint64_t *t = s->alloc_bits;
@@ -71,6 +82,72 @@ bool gc_sweep_span(struct gc_span *s, bool preserve)
 	}
 	atomic_fetch_sub(&sweep_active, 1);
 	return freed;
+}
+
+/* --- spans a window owns ------------------------------------------------------------------- */
+
+void gc_layer_sweep_begin(void)
+{
+	atomic_fetch_add(&sweep_active, 1);   /* gc_sweep_all waits for it */
+}
+
+void gc_layer_sweep_end(void)
+{
+	atomic_fetch_sub(&sweep_active, 1);
+}
+
+/* A window's span after a flip. The alloc bits of a window's span are its
+ * published objects and the objects below the window (layer.h); they keep
+ * what was marked, and a dead one leaves them: below the window or past
+ * freeindex it becomes a free slot, inside the window it looks unpublished
+ * and goes at the window's rewind. Unpublished window objects are the
+ * owner's whatever their mark bits say (allocated black, shaded by the
+ * barrier, reached from its stack): they keep their alloc bit 0, and
+ * freeindex and win_start stay where the owner left them. */
+void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_span *s, uint32_t idx), void *arg)
+{
+	uint32_t sg = atomic_load(&gc_heap.sweepgen);
+	uint32_t have = atomic_load(&s->sweepgen);
+	if (have != sg + 1)
+		gc_fatal("span %p of a window swept with sweepgen %u (heap %u): a window's span is swept once, "
+			 "after the flip that made it stale", (void *)s->base, have, sg);
+	if (s->specials)
+		gc_finalizer_sweep(s);   /* marks the finalizable ones: kept until their finalizer ran */
+	uint32_t marked = gc_bits_count(s->mark_bits, s->nelems);
+	uint32_t lo = s->layer.win_start, hi = s->freeindex, outside = 0, ndead = 0;
+	for (size_t w = 0; w < s->nbits_words; w++) {
+		uint64_t m = __atomic_load_n(&s->mark_bits[w], __ATOMIC_RELAXED);
+		uint64_t gone = s->alloc_bits[w] & ~m;
+		for (uint64_t b = gone; b; b &= b - 1) {
+			uint32_t i = (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(b);
+			if (gc_st.cfg.poison)
+				gc_poison_slot(s, i);
+			if (i < lo || i >= hi)
+				outside++;
+			ndead++;
+			if (dead)
+				dead(arg, s, i);
+		}
+		__atomic_store_n(&s->alloc_bits[w], s->alloc_bits[w] & m, __ATOMIC_RELAXED);
+	}
+	memset(s->mark_bits, 0, s->nbits_words * sizeof(uint64_t));
+	if (s->check_bits)
+		memset(s->check_bits, 0, s->nbits_words * sizeof(uint64_t));
+	if (ndead) {
+		gc_stat_add(&gc_counters.freed_bytes, (uint64_t)ndead * s->elemsize);
+		s->needzero = 1;
+	}
+	if (!s->large) {
+		s->nalloc -= outside;
+		gc_span_refill_cache(s);
+		/* The paced heap counts a cached span whole; the flip reset it to
+		 * the marked bytes, which hold this span's marked slots. */
+		atomic_fetch_add(&gc_st.heap_live, (uint64_t)(s->nelems - marked) * s->elemsize);
+	} else if (!marked) {
+		atomic_fetch_add(&gc_st.heap_live, s->npages * GC_PAGE_SIZE);
+	}
+	/* Swept, still cached (the window's). */
+	atomic_store_explicit(&s->sweepgen, sg + 3, memory_order_release);
 }
 
 static int sweep_cursor;   /* the background sweeper's position; reset at each flip */

@@ -14,16 +14,21 @@ static void hook_exit(struct sched_g *g)
 }
 
 /* A goroutine that runs again finds its window attached to its worker (or
- * none, when a flip made it stale: its next allocation sees that). */
+ * none while a flip has left it unswept: its next allocation sweeps it).
+ * It ran in this cycle: the sweeper does not claim its region. */
 static void hook_resume(struct sched_g *g)
 {
-	toc_attach(*toc_g_window(g));
+	struct toc_region *r = *toc_g_window(g);
+	if (r)
+		atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
+	toc_attach(r);
 }
 
 /* Mark termination (world stopped, sweepgen moved): every window's spans
- * are stale now. Detaching every worker sends each running goroutine's
- * next small allocation through refill, which finds its window stale and
- * forfeits it (window.c); parked goroutines find out when they resume. */
+ * are stale now and must be swept before they are allocated from again.
+ * Detaching every worker sends each running goroutine's next small
+ * allocation through refill, which sweeps its region (toc_region_ready);
+ * the sweeper sweeps the others (toc_region_sweep_stale). */
 static void flip(void)
 {
 	gc_layer_detach_all();
@@ -31,7 +36,7 @@ static void flip(void)
 
 static bool claim(void)
 {
-	return toc_region_claim_stale();
+	return toc_region_sweep_stale();
 }
 
 static int init(const struct gc_config *cfg)

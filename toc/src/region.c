@@ -13,6 +13,7 @@
  * its owner (the goroutine or the pool), because the owner's worker may
  * still read its range.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,8 +90,9 @@ struct toc_region *toc_region_new(void)
 		gc_fatal("toc: out of memory for a region's published bits");
 	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
 		r->spans[i] = &gc_empty_span;
-	r->sg = gc_layer_sweepgen();
-	atomic_store_explicit(&r->state, TOC_REGION_ACTIVE, memory_order_relaxed);   /* not yet shared */
+	atomic_store_explicit(&r->sg, gc_layer_sweepgen(), memory_order_relaxed);   /* not yet shared */
+	atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
+	atomic_store_explicit(&r->state, TOC_REGION_ACTIVE, memory_order_relaxed);
 	registry_insert(r);
 	toc_gauge_add(&toc_reserved_bytes, NULL, (int64_t)r->len);
 	TOC_COUNT(regions_made, 1);
@@ -145,22 +147,105 @@ void toc_region_retire(struct toc_region *r, bool count_forfeit)
 	region_free(r);
 }
 
-bool toc_region_claim_stale(void)
+/* --- after a flip ---------------------------------------------------------------------------- */
+
+static bool region_trylock(struct toc_region *r)
+{
+	int unlocked = 0;
+	/* Acquire: the holder before us released its sweep with the unlock. */
+	return atomic_compare_exchange_strong_explicit(&r->lock, &unlocked, 1, memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static void region_unlock(struct toc_region *r)
+{
+	atomic_store_explicit(&r->lock, 0, memory_order_release);
+}
+
+/* gc_layer_span_sweep's report of a dead object: it is no longer
+ * published, so the barrier's bitmap forgets it too (its slot is free or,
+ * inside the window, goes at the rewind). */
+static void forget_dead(void *arg, struct gc_span *s, uint32_t idx)
+{
+	struct toc_region *r = arg;
+	uintptr_t off = s->base + (uintptr_t)idx * s->elemsize - r->lo;
+	__atomic_fetch_and(&r->pub[off >> 9], ~((uint64_t)1 << ((off >> 3) & 63)), __ATOMIC_RELAXED);
+}
+
+/* The caller holds r's lock and r is stale and not DEAD. */
+static void region_sweep_locked(struct toc_region *r)
+{
+	gc_layer_sweep_begin();
+	for (struct gc_span *s = r->all; s; s = s->layer.all_next)
+		gc_layer_span_sweep(s, forget_dead, r);
+	/* Release: whoever acquires sg sees the swept spans. */
+	atomic_store_explicit(&r->sg, gc_layer_sweepgen(), memory_order_release);
+	gc_layer_sweep_end();
+}
+
+/* Returns once r is swept for this sweepgen (by the caller, if nobody is
+ * at it) or DEAD. */
+static void region_settle(struct toc_region *r)
+{
+	for (unsigned spins = 0;; spins++) {
+		if (atomic_load_explicit(&r->state, memory_order_acquire) == TOC_REGION_DEAD ||
+		    atomic_load_explicit(&r->sg, memory_order_acquire) == gc_layer_sweepgen())
+			return;
+		if (region_trylock(r)) {
+			if (atomic_load_explicit(&r->sg, memory_order_relaxed) != gc_layer_sweepgen() &&
+			    atomic_load_explicit(&r->state, memory_order_relaxed) != TOC_REGION_DEAD) {
+				region_sweep_locked(r);
+				TOC_COUNT(regions_swept, 1);
+			}
+			region_unlock(r);
+			continue;
+		}
+		/* The sweeper holds it; it sweeps or claims without a safepoint.
+		 * Not a goroutine yield: this may run inside an allocation. */
+		if (spins < 64)
+			__builtin_ia32_pause();
+		else
+			sched_yield();
+	}
+}
+
+bool toc_region_ready(struct toc_region *r)
+{
+	region_settle(r);
+	return atomic_load_explicit(&r->state, memory_order_acquire) != TOC_REGION_DEAD;
+}
+
+bool toc_region_sweep_stale(void)
 {
 	uint32_t sg = gc_layer_sweepgen();
 	if (atomic_load_explicit(&claimed_sg, memory_order_acquire) == sg)
 		return false;
+	uint64_t cycle = gc_layer_cycle();
 	bool any = false;
 	gc_lock(&reg_lock);
 	for (struct toc_region *r = registry; r; r = r->reg_next) {
-		if (r->sg == sg)
+		if (atomic_load_explicit(&r->sg, memory_order_acquire) == sg)
+			continue;
+		/* A region its owner is sweeping now is the owner's to finish
+		 * (sweep termination waits for it: gc_layer_sweep_begin). */
+		if (!region_trylock(r))
 			continue;
 		int st = atomic_load_explicit(&r->state, memory_order_acquire);
-		if (st == TOC_REGION_DEAD || !region_cas(r, st, TOC_REGION_DEAD))
-			continue;
-		region_release(r, true);
-		TOC_COUNT(regions_claimed, 1);
-		any = true;
+		if (st != TOC_REGION_DEAD && atomic_load_explicit(&r->sg, memory_order_relaxed) != sg) {
+			/* Parked through the whole cycle just ended: the window's
+			 * memory goes back to the heap rather than wait for an
+			 * owner that may sleep for minutes. */
+			if (st == TOC_REGION_ACTIVE && atomic_load_explicit(&r->ran_cycle, memory_order_relaxed) < cycle &&
+			    region_cas(r, st, TOC_REGION_DEAD)) {
+				region_release(r, true);
+				TOC_COUNT(regions_claimed, 1);
+				any = true;
+			} else {
+				region_sweep_locked(r);
+				TOC_COUNT(regions_swept_bg, 1);
+			}
+		}
+		region_unlock(r);
 	}
 	/* Release: a sweeper that reads this sweepgen sees every release above. */
 	atomic_store_explicit(&claimed_sg, sg, memory_order_release);
@@ -177,9 +262,12 @@ struct toc_region *toc_pool_take(void)
 		struct toc_region *r = pools[w];
 		pools[w] = r->pool_next;
 		pool_len[w]--;
-		if (r->sg == gc_layer_sweepgen() && region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE))
+		region_settle(r);   /* swept (by the sweeper's pass or here) before it is handed out */
+		if (region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE)) {
+			atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
 			return r;
-		toc_region_retire(r, false);   /* stale; nothing unpublished is left in an idle region */
+		}
+		toc_region_retire(r, false);
 	}
 	return NULL;
 }
@@ -269,6 +357,22 @@ void toc_drop_large(struct toc_region *r, struct gc_span *s)
 	r->carved_bytes -= bytes;
 	toc_gauge_add(&toc_owned_bytes, &toc_owned_max, -(int64_t)bytes);
 	gc_layer_span_drop_large(s);
+}
+
+void toc_regions_check(void)
+{
+	uint32_t sg = gc_layer_sweepgen();
+	gc_lock(&reg_lock);
+	for (struct toc_region *r = registry; r; r = r->reg_next) {
+		if (atomic_load_explicit(&r->state, memory_order_acquire) == TOC_REGION_DEAD)
+			continue;
+		if (atomic_load_explicit(&r->sg, memory_order_acquire) != sg)
+			gc_fatal("toc invariant: region %p (%s) is swept for sweepgen %u, the heap is at %u: "
+				 "a region missed the sweep before this mark",
+				 (void *)r, toc_region_state_names[atomic_load(&r->state) & 3], atomic_load(&r->sg), sg);
+		toc_check_region(r);
+	}
+	gc_unlock(&reg_lock);
 }
 
 /* --- set-up --------------------------------------------------------------------------------------- */

@@ -1,10 +1,20 @@
 /*
- * verify.c — the layer's invariant, checked with the world stopped
- * (TOC_GCVERIFY): no object other than an unpublished object of the same
- * window points to an unpublished window object. A heap or root violation
- * is fatal and names both objects; a word of another goroutine's stack is
- * conservative and may be stale, so a stack hit is a suspect: reported,
- * counted (stack_suspects), not fatal.
+ * verify.c — the layer's invariants, checked with the world stopped
+ * (TOC_GCVERIFY: at every cycle's mark termination; with =2, or =1 in
+ * checked builds, also at every window's end, before and after its
+ * rewind):
+ *   1. no object other than an unpublished object of the same window
+ *      points to an unpublished window object (the heap and the roots;
+ *      a violation is fatal and names both objects). A word of another
+ *      goroutine's stack is conservative and may be stale, so a stack hit
+ *      is a suspect: reported, counted (stack_suspects), not fatal;
+ *   2. in every live region, what escaped is what the published bits say:
+ *      a slot's alloc bit and the region's bit for the object's first
+ *      granule agree, every span is the region's, and its window lies
+ *      inside it (win_start <= freeindex <= nelems);
+ *   3. at mark termination every live region was swept for the current
+ *      sweepgen before the mark began (a stale region's mark bits would
+ *      be this cycle's and its alloc bits the last one's).
  */
 #include <stdio.h>
 
@@ -18,7 +28,7 @@ static struct toc_region *unpublished_anywhere(uintptr_t p, struct gc_span **sp,
 	if (!gc_find_object(p, &s, &idx) || !s->layer.window)
 		return NULL;
 	struct toc_region *r = s->layer.window;
-	if (!toc_fresh(r) || !toc_unpublished(r, s, idx))
+	if (atomic_load_explicit(&r->state, memory_order_acquire) == TOC_REGION_DEAD || !toc_unpublished(r, s, idx))
 		return NULL;
 	*sp = s;
 	*ip = idx;
@@ -28,11 +38,19 @@ static struct toc_region *unpublished_anywhere(uintptr_t p, struct gc_span **sp,
 static void report(const char *what, uintptr_t from, struct gc_span *fs, uintptr_t to, struct gc_span *ts,
 		   struct toc_region *owner)
 {
-	gc_fatal("toc invariant: %s %p (span %p, %zu B, window %p) points to unpublished object %p "
-		 "(span %p, %zu B, slot %u, window %p [%p, %p))",
-		 what, (void *)from, fs ? (void *)fs->base : NULL, fs ? fs->elemsize : 0,
-		 fs ? fs->layer.window : NULL, (void *)to, (void *)ts->base, ts->elemsize,
-		 gc_span_index(ts, to), (void *)owner, (void *)owner->lo, (void *)(owner->lo + owner->len));
+	uint32_t fi = fs ? gc_span_index(fs, from) : 0;
+	gc_fatal("toc invariant: %s %p (span %p, %zu B, slot %u, window %p, alloc %d mark %d ws %u fi %u sg %u) points to "
+		 "unpublished object %p (span %p, %zu B, slot %u, window %p [%p, %p), mark %d ws %u fi %u sg %u; "
+		 "region sg %u state %d owner %llu; heap sg %u, marking %d, cycle %llu)",
+		 what, (void *)from, fs ? (void *)fs->base : NULL, fs ? fs->elemsize : 0, fi,
+		 fs ? fs->layer.window : NULL, fs ? gc_bit(fs->alloc_bits, fi) : -1, fs ? gc_bit(fs->mark_bits, fi) : -1,
+		 fs ? fs->layer.win_start : 0, fs ? fs->freeindex : 0, fs ? atomic_load(&fs->sweepgen) : 0,
+		 (void *)to, (void *)ts->base, ts->elemsize,
+		 gc_span_index(ts, to), (void *)owner, (void *)owner->lo, (void *)(owner->lo + owner->len),
+		 gc_bit(ts->mark_bits, gc_span_index(ts, to)), ts->layer.win_start, ts->freeindex, atomic_load(&ts->sweepgen),
+		 atomic_load(&owner->sg), atomic_load(&owner->state),
+		 owner->owner ? (unsigned long long)sched_g_id(owner->owner) : 0ull, gc_layer_sweepgen(), gc_layer_marking(),
+		 (unsigned long long)gc_layer_cycle());
 }
 
 struct check {
@@ -56,7 +74,8 @@ static void check_object(void *arg, struct gc_span *s, uint32_t idx, uintptr_t o
 {
 	struct check *c = arg;
 	struct toc_region *w = s->layer.window;
-	c->from_r = w && toc_fresh(w) && toc_unpublished(w, s, idx) ? w : NULL;
+	c->from_r = w && atomic_load_explicit(&w->state, memory_order_acquire) != TOC_REGION_DEAD &&
+			    toc_unpublished(w, s, idx) ? w : NULL;
 	c->from_s = s;
 	c->from = obj;
 	gc_layer_object_fields(s, idx, obj, check_field, c);
@@ -66,6 +85,32 @@ void toc_check_heap(struct toc_region *only)
 {
 	struct check c = {.only = only};
 	gc_layer_walk_objects(check_object, &c);
+}
+
+static bool region_published(const struct toc_region *r, uintptr_t obj)
+{
+	uintptr_t off = obj - r->lo;
+	return (__atomic_load_n(&r->pub[off >> 9], __ATOMIC_RELAXED) >> ((off >> 3) & 63)) & 1;
+}
+
+void toc_check_region(const struct toc_region *r)
+{
+	for (const struct gc_span *s = r->all; s; s = s->layer.all_next) {
+		if (s->layer.window != r || s->base < r->lo || s->base - r->lo >= r->len)
+			gc_fatal("toc invariant: span %p in the list of region %p [%p, %p) belongs to window %p",
+				 (void *)s->base, (void *)r, (void *)r->lo, (void *)(r->lo + r->len), s->layer.window);
+		if (s->layer.win_start > s->freeindex || s->freeindex > s->nelems)
+			gc_fatal("toc invariant: span %p of region %p: window [%u, %u) outside its %u slots",
+				 (void *)s->base, (void *)r, s->layer.win_start, s->freeindex, s->nelems);
+		for (uint32_t i = 0; i < s->nelems; i++) {
+			uintptr_t obj = s->base + (uintptr_t)i * s->elemsize;
+			if (gc_layer_span_published(s, i) != region_published(r, obj))
+				gc_fatal("toc invariant: object %p (span %p, slot %u, %zu B) of region %p: alloc bit %d "
+					 "but published bit %d",
+					 (void *)obj, (void *)s->base, i, s->elemsize, (void *)r,
+					 gc_layer_span_published(s, i), region_published(r, obj));
+		}
+	}
 }
 
 /* Other goroutines' stacks. A stack word is conservative and may be stale
@@ -99,6 +144,7 @@ GC_NO_ASAN static void check_stack(struct sched_g *g, const void *lo, const void
 
 void toc_verify(void)
 {
+	toc_regions_check();
 	toc_check_heap(NULL);
 	sched_visit_stacks_stopped(check_stack, NULL);
 }

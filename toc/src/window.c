@@ -1,15 +1,42 @@
 /*
  * window.c — a goroutine's window: opened at its first allocation, extended
  * span by span (refill, local large objects), and closed at the goroutine's
- * exit or at toc_begin/toc_end: rewound when no mark phase overlapped it,
- * forfeited otherwise.
+ * exit or at toc_begin/toc_end, where it is rewound.
  *
- * A window is rewound only if no mark phase overlapped it: it opened with
- * the collector off, the cycle count has not moved, the collector is off at
- * the end and no flip made the region stale. Otherwise it is forfeited: its
- * spans go to the central lists as they are and the collector decides.
- * What a goroutine allocates after a cycle goes to a fresh window, so only
- * the part before the cycle is lost.
+ * Windows live through the collector's cycles. A goroutine allocates in
+ * its window whether or not a mark runs, and its end rewinds everything
+ * unpublished, what it allocated before, during and after a cycle alike.
+ * Why that is safe (docs/toc-algorithm.md, "Cycles"):
+ *   - What escaped is what the region's published bits say, never the mark
+ *     bits. Marks put on a window object (allocated black during a mark,
+ *     shaded by the hybrid barrier, reached from the owner's stack or from
+ *     another window object) make it live for the collector, not reachable
+ *     by another goroutine: the publishing barrier alone decides that, and
+ *     it runs whether or not the collector marks (both halves of
+ *     gc_store_slow run, the shading first).
+ *   - The collector still traces window objects (they may hold the only
+ *     pointer to a shared object), so its correctness is the hybrid
+ *     barrier's, unchanged; the layer only has to keep it from freeing the
+ *     owner's objects and from losing a publication.
+ *   - At the flip the window's spans become stale and no worker has them
+ *     attached. They are swept once, in place, by whoever comes first: the
+ *     owner (toc_region_ready, at its next allocation, publication or end)
+ *     or the background sweeper (toc_region_sweep_stale), under the
+ *     region's lock; gc_layer_span_sweep keeps unpublished objects
+ *     whatever their marks, drops dead published ones (the region's bit
+ *     too), and clears the mark bits. Only a window whose owner was parked
+ *     through a whole cycle is given up (claimed: its spans go to the
+ *     collector, which keeps what is marked); its owner opens a new one.
+ *   - A slot the marker still holds gray when the owner rewinds and reuses
+ *     it: the marker then scans whatever the slot holds (poison, zeros,
+ *     the new object half written). That is safe because a scan validates
+ *     every word it reads as it does a stack's: a value that is not an
+ *     allocated slot of an in-use span is ignored, so the worst a stale
+ *     gray slot does is keep some garbage one more cycle. Span structs,
+ *     their bitmaps and their pages stay in place during a mark: a local
+ *     large object is not dropped by a rewind while the collector marks
+ *     (its pages would leave the span the marker may be reading); the
+ *     first rewind after the mark drops it.
  */
 #include <string.h>
 
@@ -17,15 +44,17 @@
 
 TOC_KEEP_LAYER;
 
+/* The barrier's view follows the window as long as it lives, swept or
+ * not: after a flip the window's objects are still the goroutine's, and a
+ * store of one into shared memory must still publish it (the slow path
+ * sweeps the region first). Allocation is attached only to swept spans. */
 void toc_attach(struct toc_region *r)
 {
-	if (r && toc_fresh(r)) {
-		gc_layer_attach(r->spans);
+	if (r && atomic_load_explicit(&r->state, memory_order_acquire) != TOC_REGION_DEAD)
 		gc_tls_window = (struct gc_tls_window){r->lo, r->len, r->pub};
-	} else {
-		gc_layer_attach(NULL);
+	else
 		gc_tls_window = (struct gc_tls_window){0, 0, NULL};
-	}
+	gc_layer_attach(r && toc_fresh(r) ? r->spans : NULL);
 }
 
 struct toc_region *toc_current(void)
@@ -34,60 +63,50 @@ struct toc_region *toc_current(void)
 	if (!g)
 		return NULL;
 	struct toc_region *r = *toc_g_window(g);
-	return r && toc_fresh(r) ? r : NULL;
+	return r && (toc_fresh(r) || toc_region_ready(r)) ? r : NULL;
 }
 
 /* --- opening and extending -------------------------------------------------------------------- */
 
-static void window_open(struct sched_g *g)
+/* The window's region was claimed by the collector: the struct goes, the
+ * objects stay the collector's. */
+static void window_given_up(struct toc_region *r)
 {
-	struct toc_region **slot = toc_g_window(g);
-	struct toc_region *r = *slot;
-	if (r && !toc_fresh(r)) {
-		/* A flip overlapped the window: forfeited. */
-		TOC_COUNT(forfeits, 1);
-		TOC_COUNT(windows, 1);
-		toc_region_retire(r, true);
-		toc_gauge_add(&toc_open_windows, &toc_open_max, -1);
-		r = NULL;
-	}
-	if (!r) {
-		r = toc_pool_take();
-		if (!r)
-			r = toc_region_new();
-		r->cycle = gc_layer_cycle();
-		r->opened_marking = gc_layer_marking();
-		r->owner = g;
-		*slot = r;
-		toc_gauge_add(&toc_open_windows, &toc_open_max, 1);
-	}
-	toc_attach(r);
+	TOC_COUNT(forfeits, 1);
+	TOC_COUNT(windows, 1);
+	toc_region_retire(r, false);   /* its forfeited bytes were counted by the claim */
+	toc_gauge_add(&toc_open_windows, &toc_open_max, -1);
 }
 
-/* The running goroutine's window, opened if it has none; NULL (allocate
- * from the shared caches) when there is no goroutine or a mark phase runs.
- * A window opened during a mark would be forfeited at its end, and a
- * forfeit hands the region's carved spans (a page or more for every size
- * class the transaction used) to the central lists and takes a fresh
- * region for the next window: for as long as the mark lasted, every
- * transaction paid for a region and grew the heap by it, and at a 1 GiB
- * store a mark that spanned a whole run cut toc's throughput by an order
- * of magnitude. So a goroutine without a window allocates as under cms
- * until the cycle ends (the flip detaches every window), and its first
- * allocation after opens one. A window already open when the mark starts
- * keeps its region and is forfeited at its end as before. */
+/* The running goroutine's window, opened if it has none; NULL when there
+ * is no goroutine. */
 static struct toc_region *window_of_running(void)
 {
 	struct sched_g *g = sched_self();
 	if (!g)
 		return NULL;
-	struct toc_region *r = *toc_g_window(g);
-	if (!r || !toc_fresh(r)) {
-		if (gc_layer_marking())
-			return NULL;
-		window_open(g);
-		r = *toc_g_window(g);
+	struct toc_region **slot = toc_g_window(g);
+	struct toc_region *r = *slot;
+	if (r) {
+		/* Attached again after a flip detached every worker; swept
+		 * first if the sweeper has not come to it yet. */
+		if (toc_fresh(r) || toc_region_ready(r)) {
+			atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
+			toc_attach(r);
+			return r;
+		}
+		*slot = NULL;
+		window_given_up(r);
 	}
+	r = toc_pool_take();
+	if (!r)
+		r = toc_region_new();
+	r->cycle = gc_layer_cycle();
+	r->opened_marking = gc_layer_marking();
+	r->owner = g;
+	*slot = r;
+	toc_gauge_add(&toc_open_windows, &toc_open_max, 1);
+	toc_attach(r);
 	return r;
 }
 
@@ -95,7 +114,8 @@ struct gc_span *toc_refill(int spc)
 {
 	struct toc_region *r = window_of_running();
 	if (!r) {
-		TOC_COUNT(marking_bytes, gc_classes[spc >> 1].size);
+		if (gc_layer_marking())
+			TOC_COUNT(marking_bytes, gc_classes[spc >> 1].size);
 		return NULL;
 	}
 	struct gc_span *s = r->spans[spc];
@@ -125,10 +145,8 @@ struct gc_span *toc_refill(int spc)
 struct gc_span *toc_alloc_large(size_t npages, bool *zeroed)
 {
 	struct toc_region *r = window_of_running();
-	if (!r) {
-		TOC_COUNT(marking_bytes, npages * GC_PAGE_SIZE);
+	if (!r)
 		return NULL;
-	}
 	struct gc_span *s = toc_take_pages(r, (int)npages, zeroed);
 	if (!s) {
 		TOC_COUNT(shared_bytes, npages * GC_PAGE_SIZE);
@@ -145,13 +163,18 @@ struct gc_span *toc_alloc_large(size_t npages, bool *zeroed)
 static uint64_t window_rewind(struct toc_region *r)
 {
 	uint64_t bytes = 0, objects = 0, free_bytes = 0;
+	bool marking = gc_layer_marking();   /* local large objects wait for the mark's end */
 	uint64_t seen[(GC_NUM_SPANCLASSES + 63) / 64] = {0};
 	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
 		r->spans[i] = &gc_empty_span;
 	struct gc_span **link = &r->all, *last = NULL;
 	for (struct gc_span *s; (s = *link);) {
 		if (s->large) {
-			if (gc_layer_span_published(s, 0)) {
+			if (gc_layer_span_published(s, 0) || marking) {
+				if (marking && !gc_layer_span_published(s, 0) && !s->layer.dead) {
+					s->layer.dead = true;
+					gc_layer_span_kill_large(s);
+				}
 				last = s;
 				link = &s->layer.all_next;
 				continue;
@@ -178,6 +201,10 @@ static uint64_t window_rewind(struct toc_region *r)
 	r->no_run = toc_region_pages + 1;
 	free_bytes += (uint64_t)(toc_region_pages - __builtin_popcountll(r->pages_used)) * GC_PAGE_SIZE;
 	TOC_COUNT(rewinds, 1);
+	if (r->opened_marking || marking || r->cycle != gc_layer_cycle()) {
+		TOC_COUNT(mark_windows, 1);
+		TOC_COUNT(mark_reclaimed_bytes, bytes);
+	}
 	TOC_COUNT(reclaimed_bytes, bytes);
 	TOC_COUNT(reclaimed_objects, objects);
 	TOC_COUNT(local_bytes, bytes);
@@ -191,31 +218,34 @@ void toc_window_close(struct sched_g *g)
 	struct toc_region *r = *slot;
 	if (!r)
 		return;
-	*slot = NULL;
-	r->owner = NULL;
-	toc_attach(NULL);
-	toc_gauge_add(&toc_open_windows, &toc_open_max, -1);
-	TOC_COUNT(windows, 1);
 	/* TOC_GCVERIFY=2, or =1 in checked builds, checks the invariant first,
-	 * with the world stopped; the stop is a safepoint, so the window is
-	 * judged inside it. */
+	 * with the world stopped; the stop is a safepoint (a flip may come
+	 * before it), so the window is judged and rewound inside it. */
 	int verify = gc_layer_config()->verify;
 	bool stopped = verify >= 2 || (verify >= 1 && TOC_CHECK_LEVEL >= 2);
 	if (stopped)
 		sched_stop_the_world();
-	bool clean = toc_fresh(r) && !r->opened_marking && !gc_layer_marking() && gc_layer_cycle() == r->cycle;
-	if (!clean) {
+	bool ready = toc_region_ready(r);
+	*slot = NULL;
+	r->owner = NULL;
+	toc_attach(NULL);
+	if (!ready) {
 		if (stopped)
 			sched_start_the_world();
-		TOC_COUNT(forfeits, 1);
-		toc_region_retire(r, true);
+		window_given_up(r);
 		return;
 	}
-	if (stopped)
+	toc_gauge_add(&toc_open_windows, &toc_open_max, -1);
+	TOC_COUNT(windows, 1);
+	if (stopped) {
+		toc_check_region(r);
 		toc_check_heap(r);
+	}
 	uint64_t free_bytes = window_rewind(r);
-	if (stopped)
+	if (stopped) {
+		toc_check_region(r);
 		sched_start_the_world();
+	}
 	if (free_bytes * 2 < r->len) {
 		/* Mostly published objects, which only a cycle frees: a
 		 * window here would soon spill to the shared caches. */
@@ -243,7 +273,7 @@ GC_NO_ASAN static void boundary_spilled(void *sp, void *arg)
 	struct toc_region *r = *toc_g_window(g);
 	if (!r)
 		return;
-	if (toc_fresh(r)) {
+	if (toc_fresh(r) || toc_region_ready(r)) {
 		const uintptr_t *top = sched_g_stack_top(g);
 		for (const uintptr_t *p = sp; p < top; p++) {
 			uintptr_t v = *p;

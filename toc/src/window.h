@@ -12,16 +12,23 @@
  *
  * An object is an unpublished window object when its span belongs to the
  * region, its slot lies in [layer.win_start, freeindex) and its alloc bit
- * is 0. Rewind keeps the published prefix of each span, moves freeindex
- * back to the first unpublished slot, and lets allocation skip the
- * published slots after it (docs/toc-algorithm.md).
+ * is 0. Rewind frees the unpublished slots, moves freeindex back to the
+ * span's first free slot, and lets allocation skip the allocated slots
+ * after it (docs/toc-algorithm.md).
  *
  * Region states (atomic; the CAS out of ACTIVE or IDLE decides who releases
- * its spans), and their legal transitions (region_set_state checks them):
+ * its spans), and their legal transitions (region_cas checks them):
  *
  *   ACTIVE ──window closed, rewound──► IDLE (in its worker's pool)
  *   IDLE ──taken for a new window──► ACTIVE
- *   ACTIVE/IDLE ──forfeit, pool full, or stale after a flip──► DEAD
+ *   ACTIVE/IDLE ──mostly published, pool full, or claimed after a flip
+ *                 (owner parked through the whole cycle)──► DEAD
+ *
+ * Orthogonal to the state, the sweep: a flip makes every region stale
+ * (sg behind the heap's sweepgen); its owner or the sweeper, whoever takes
+ * `lock` first, sweeps it in place once (region.c). Nobody touches a stale
+ * region's spans without that lock; the owner's worker is detached from
+ * them until they are swept.
  *
  * Files: stats.c (counters, JSON, trace), region.c (registry, pools, the
  * page allocator inside a region, release), window.c (open, refill, rewind,
@@ -51,10 +58,12 @@ struct toc_region {
 	uintptr_t lo, len;                          /* the reserved pages */
 	uint64_t *pub;                              /* published bit per granule; the barrier reads it */
 	_Atomic int state;                          /* enum toc_region_state; CAS under reg_lock out of ACTIVE/IDLE */
-	uint32_t sg;                                /* sweepgen its spans are fresh for */
+	_Atomic uint32_t sg;                        /* sweepgen its spans are swept for; written under `lock` */
+	_Atomic int lock;                           /* held by whoever sweeps or claims the region after a flip */
+	_Atomic uint64_t ran_cycle;                 /* cycles started when its owner last ran with it; owner-written */
 	uint64_t cycle;                             /* cycles started when the window opened */
 	struct sched_g *owner;                      /* the goroutine whose window it is; NULL when idle */
-	bool opened_marking;                        /* the collector was on when it opened */
+	bool opened_marking;                        /* the collector was marking when it opened */
 	bool zeroed;                                /* uncarved pages read as zero */
 	uint64_t pages_used;                        /* bit i: page i belongs to a carved span */
 	uint64_t pages_dirty;                       /* bit i: page i was used and freed */
@@ -103,8 +112,10 @@ extern int toc_region_pages;                 /* pages per region (TOC_REGION) */
 struct toc_region *toc_region_new(void);
 /* Releases r if nobody did yet and frees the struct (its owner is the caller). */
 void toc_region_retire(struct toc_region *r, bool count_forfeit);
-/* The sweeper's claim pass: every region a flip made stale is released. */
-bool toc_region_claim_stale(void);
+/* The sweeper's pass after a flip: every stale region is swept in place,
+ * or, when its owner was parked through the whole cycle, claimed (its
+ * spans released to the collector). Returns whether it released any. */
+bool toc_region_sweep_stale(void);
 /* The calling worker's pool: a fresh idle region made ACTIVE, or NULL. */
 struct toc_region *toc_pool_take(void);
 void toc_pool_put(struct toc_region *r);
@@ -120,12 +131,19 @@ void toc_regions_init(void);
 
 /* --- windows (window.c) ------------------------------------------------------------------------- */
 
-/* Is r's window usable: its spans fresh for this sweepgen and r ACTIVE? */
+/* Is r's window usable as it is: its spans swept for this sweepgen and r
+ * ACTIVE? The acquire pairs with the sweeper's release of sg. */
 static inline bool toc_fresh(const struct toc_region *r)
 {
-	return r->sg == gc_layer_sweepgen() &&
+	return atomic_load_explicit(&r->sg, memory_order_acquire) == gc_layer_sweepgen() &&
 	       atomic_load_explicit(&r->state, memory_order_relaxed) == TOC_REGION_ACTIVE;
 }
+/* The owner's way in after a flip: r swept for this sweepgen, by the
+ * caller if nobody did yet (spins while the sweeper holds it). Returns
+ * false when the collector claimed r (its owner was parked through a whole
+ * cycle): the window is gone, its objects the collector's. Never a
+ * safepoint. */
+bool toc_region_ready(struct toc_region *r);
 /* The goroutine's window slot (its sched_g slot). */
 static inline struct toc_region **toc_g_window(struct sched_g *g)
 {
@@ -163,6 +181,11 @@ void toc_hook_send(const void *elem, size_t size);
  * unpublished object of its own window, into an unpublished object of a
  * window (only: of that window alone), is fatal. */
 void toc_check_heap(struct toc_region *only);
+/* World stopped: r's spans and published bits (invariant 2 of verify.c). */
+void toc_check_region(const struct toc_region *r);
+/* World stopped, at mark termination: every live region swept for this
+ * sweepgen and consistent (region.c; invariants 2 and 3). */
+void toc_regions_check(void);
 /* World stopped: the heap, then other goroutines' stacks (suspects). */
 void toc_verify(void);
 

@@ -11,11 +11,12 @@
  * toc_end(), the window's unpublished objects are dead: their slots are
  * reused at once, without tracing.
  *
- * The mark-phase rule: a window that a mark phase overlapped is forfeited
- * (left to the collector as it is), and no window opens while a mark runs
- * (the goroutine allocates from the shared caches until the cycle ends,
- * counted in marking_bytes); allocation after the cycle goes to a fresh
- * window that is rewound as usual.
+ * Cycles: windows live through the collector's cycles. A goroutine
+ * allocates in its window whether or not a mark runs, and its end rewinds
+ * everything unpublished, before, during and after a cycle alike. Only a
+ * window whose goroutine stayed parked through a whole cycle is given up
+ * (the collector takes its region, counted in forfeits); the goroutine's
+ * next allocation opens a new one.
  *
  *   for (;;) {                       // a connection loop
  *           toc_run(handle, request);  // allocates, publishes what it keeps
@@ -68,12 +69,14 @@ bool toc_enabled(void);
 #define TOC_STATS(X)                                                           \
 	X(windows, "windows closed (goroutine exits, toc_begin and toc_end)")  \
 	X(rewinds, "windows rewound")                                          \
-	X(forfeits, "windows forfeited because a mark phase overlapped them")  \
+	X(forfeits, "windows given up: the collector claimed the region while its owner was parked through a whole cycle") \
+	X(mark_windows, "windows rewound that a mark phase overlapped (opened before or during a mark, closed during or after it)") \
+	X(mark_reclaimed_bytes, "bytes those windows' rewinds reclaimed")     \
 	X(local_bytes, "bytes allocated in windows (reclaimed + published + forfeited)") \
 	X(local_objects, "objects allocated in windows")                       \
 	X(reclaimed_bytes, "window bytes reclaimed by rewind")                 \
 	X(reclaimed_objects, "window objects reclaimed by rewind")             \
-	X(forfeited_bytes, "unpublished window bytes left to the collector by forfeits") \
+	X(forfeited_bytes, "unpublished window bytes left to the collector by claimed regions") \
 	X(published_bytes, "window bytes published")                           \
 	X(published_objects, "window objects published")                       \
 	X(pub_store, "objects published by stores into published objects or roots") \
@@ -86,9 +89,11 @@ bool toc_enabled(void);
 	X(large_objects, "local large objects allocated (objects over 2 KiB, in pages of the region)") \
 	X(slow_stores, "stores that took the barrier's slow path with the layer on") \
 	X(shared_bytes, "small-object bytes a full region sent to the shared caches") \
-	X(marking_bytes, "bytes allocated from the shared caches because a mark phase ran when the goroutine had no window") \
+	X(marking_bytes, "small-object bytes allocated from the shared caches during a mark because there was no window (no goroutine)") \
 	X(regions_made, "regions reserved")                                    \
-	X(regions_claimed, "stale regions claimed by the sweeper")             \
+	X(regions_claimed, "regions the sweeper claimed after a flip: owner parked through the whole cycle") \
+	X(regions_swept, "regions swept in place after a flip by their owner's worker") \
+	X(regions_swept_bg, "regions swept in place after a flip by the sweeper (owner parked, or idle in a pool)") \
 	X(regions_full, "regions handed to the collector at a window's end, half full of published objects") \
 	X(stack_suspects, "TOC_GCVERIFY: words of other goroutines' stacks pointing to unpublished window objects") \
 	X(owned_bytes, "bytes of spans carved in live regions (gauge)")        \

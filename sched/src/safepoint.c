@@ -427,10 +427,16 @@ void sched_visit_stacks(sched_stack_visitor visit, void *arg)
 		pending[npending++] = i;
 	}
 	/* Running goroutines visit themselves at their next safepoint; if one
-	 * parks first, we do it. */
+	 * parks first, we do it. One that stopped for another goroutine's
+	 * stop-the-world visits itself only when that world runs again, and
+	 * the stopper waits for this worker: so the visitor stops too (its
+	 * own stack is visited already). */
+	struct sched_worker *self_w = sched_worker_self();
 	for (size_t k = 0; k < npending; k++) {
 		struct sched_g *g = sched_stack_g(pending[k]);
 		for (unsigned spins = 0; !try_visit_parked(g, epoch); spins++) {
+			if (self_w && atomic_load(&sched_rt.stw_pending) && !stw_is_owner(self_w))
+				stw_park_g(self_w);
 			if (spins < 128)
 				__builtin_ia32_pause();
 			else

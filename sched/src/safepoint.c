@@ -366,18 +366,33 @@ static bool try_visit_parked(struct sched_g *g, uint32_t epoch)
 	}
 }
 
-void sched_visit_stacks(sched_stack_visitor visit, void *arg)
+/* Both visits begin by spilling the caller's registers, before their own
+ * frames hold anything but their arguments, and visit the caller's stack
+ * from that spill: the visits' own frames lie below it and are not scanned.
+ * They hold whatever earlier, deeper calls left in them, such as addresses
+ * the collector's controller had just marked; scanned, those kept their
+ * objects alive cycle after cycle (a Debug build's chat smoke run kept one
+ * connection so through 20 forced cycles). */
+struct visit_call {
+	sched_stack_visitor visit;
+	void *arg;
+};
+
+static void visit_running_world(void *sp, void *p)
 {
+	const struct visit_call *c = p;
 	sched_spin_lock(&visit_lock);
-	sched_rt.visit_fn = visit;
-	sched_rt.visit_arg = arg;
+	sched_rt.visit_fn = c->visit;
+	sched_rt.visit_arg = c->arg;
 	uint32_t epoch = atomic_fetch_add(&sched_rt.visit_epoch, 1) + 1;
 	atomic_store(&sched_rt.visit_active, 1);
 	poll_word_add(1);
 
 	struct sched_g *self = sched_self();
-	if (self)
-		sched_visit_before_switch(self);
+	if (self && needs_visit(self, epoch)) {
+		visit_range(self, sp, sched_stack_top(self));
+		visit_done(self, epoch);
+	}
 
 	size_t n = sched_stack_high_water();
 	size_t npending = 0, cap = 0;
@@ -388,10 +403,10 @@ void sched_visit_stacks(sched_stack_visitor visit, void *arg)
 			continue;
 		if (npending == cap) {
 			cap = cap ? cap * 2 : 64;
-			size_t *p = realloc(pending, cap * sizeof *p);
-			if (!p)
+			size_t *q = realloc(pending, cap * sizeof *q);
+			if (!q)
 				sched_fatal("out of memory in sched_visit_stacks");
-			pending = p;
+			pending = q;
 		}
 		pending[npending++] = i;
 	}
@@ -412,25 +427,24 @@ void sched_visit_stacks(sched_stack_visitor visit, void *arg)
 	sched_spin_unlock(&visit_lock);
 }
 
+void sched_visit_stacks(sched_stack_visitor visit, void *arg)
+{
+	struct visit_call c = {visit, arg};
+	sched_ctx_spill(visit_running_world, &c);
+}
+
 /* With the world stopped every goroutine but the caller is off its worker
  * (RUNNABLE or WAITING, its sp saved by the switch) or stopped at a
  * safepoint on its own stack (RUNNING, stop_sp set). */
-static void self_visit_stopped(void *sp, void *arg)
+static void visit_stopped_world(void *sp, void *p)
 {
-	struct sched_g *g = arg;
-	visit_range(g, sp, sched_stack_top(g));
-}
-
-void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
-{
-	if (!atomic_load(&sched_rt.stw_pending))
-		sched_fatal("sched_visit_stacks_stopped: the world is not stopped");
+	const struct visit_call *c = p;
 	sched_spin_lock(&visit_lock);
-	sched_rt.visit_fn = visit;
-	sched_rt.visit_arg = arg;
+	sched_rt.visit_fn = c->visit;
+	sched_rt.visit_arg = c->arg;
 	struct sched_g *self = sched_self();
 	if (self)
-		sched_ctx_spill(self_visit_stopped, self);
+		visit_range(self, sp, sched_stack_top(self));
 	size_t n = sched_stack_high_water();
 	for (size_t i = 0; i < n; i++) {
 		struct sched_g *g = sched_stack_g(i);
@@ -469,4 +483,12 @@ void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
 		}
 	}
 	sched_spin_unlock(&visit_lock);
+}
+
+void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
+{
+	if (!atomic_load(&sched_rt.stw_pending))
+		sched_fatal("sched_visit_stacks_stopped: the world is not stopped");
+	struct visit_call c = {visit, arg};
+	sched_ctx_spill(visit_stopped_world, &c);
 }

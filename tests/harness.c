@@ -35,15 +35,20 @@ int harness_failures(void)
 	return n;
 }
 
-void harness_run(int procs, void (*fn)(void *), void *arg)
+void harness_run_cfg(const struct sched_config *cfg, void (*fn)(void *), void *arg)
 {
 	pthread_mutex_lock(&log_lock);
 	failures = 0;
 	pthread_mutex_unlock(&log_lock);
-	struct sched_config cfg = {.procs = procs};
-	int r = sched_run(&cfg, fn, arg);
+	int r = sched_run(cfg, fn, arg);
 	CU_ASSERT_EQUAL(r, 0);
 	CU_ASSERT_EQUAL(harness_failures(), 0);
+}
+
+void harness_run(int procs, void (*fn)(void *), void *arg)
+{
+	struct sched_config cfg = {.procs = procs};
+	harness_run_cfg(&cfg, fn, arg);
 }
 
 uint64_t harness_seed(void)

@@ -23,6 +23,10 @@ bool harness_check(bool ok, const char *expr, const char *file, int line);
  * workers (0: default) and asserts (CUnit, main thread) that it started and
  * that no TCHECK failed meanwhile. */
 void harness_run(int procs, void (*fn)(void *), void *arg);
+/* The same with a whole configuration (its non-zero fields override the
+ * environment, as sched_run's do). */
+struct sched_config;
+void harness_run_cfg(const struct sched_config *cfg, void (*fn)(void *), void *arg);
 /* Failures recorded since the last harness_run began. */
 int harness_failures(void);
 

@@ -5,7 +5,11 @@
  * goroutine calls sched_poll() and finds sched_poll_word non-zero. Every
  * request that needs workers to pass a safepoint raises sched_poll_word for
  * its duration (it is a count of reasons, so requests overlap freely), and
- * the slow path works out which requests are pending.
+ * the slow path works out which requests are pending (sched_safepoint_g).
+ * A goroutine that does not poll is brought to the same slow path by a
+ * signal, when it lands in the program's own code: an asynchronous safe
+ * point, where it stops, visits or reports in place inside the handler and
+ * never leaves its worker (preempt.c). The waits below send the signals.
  *
  * Stop-the-world. The stopper sets stw_pending, then waits until every other
  * worker has active == 0: sleeping idle, parked in sched_stw_park, or inside
@@ -36,8 +40,11 @@
  * So with the world stopped, a goroutine is RUNNING only if it is
  *   - the stopper itself (stop_sp NULL; it visits its own stack by
  *     spilling its registers), or
- *   - stopped on its own stack: at a safepoint (sched_poll, or a second
- *     stopper waiting for the first) or inside sched_syscall, stop_sp set;
+ *   - stopped on its own stack: at a safepoint (sched_poll, a signal
+ *     handler at an asynchronous safe point, or a second stopper waiting
+ *     for the first) or inside sched_syscall, stop_sp set (below the
+ *     handler's frames and the kernel's signal frame, which hold every
+ *     register of the interrupted code);
  * every other goroutine is RUNNABLE or WAITING with its sp saved by the
  * switch (finish_prev runs before its worker can reach a safepoint, and a
  * worker is never stopped between making a g RUNNING and switching to it).
@@ -213,7 +220,11 @@ void sched_stop_the_world(void)
 		struct sched_worker *w = &sched_rt.workers[i];
 		if (w == self)
 			continue;
+		int64_t due = 0;
 		for (unsigned spins = 0; atomic_load(&w->active); spins++) {
+			/* A goroutine that does not poll is stopped in place
+			 * by a signal (preempt.c). */
+			sched_preempt_nudge(w, &due);
 			/* The stopper is at a safepoint: say so, and visit its
 			 * own stack if a visit is on, or a worker blocked in
 			 * sched_ragged_barrier or sched_visit_stacks waits for
@@ -249,7 +260,9 @@ void sched_start_the_world(void)
 void sched_ragged_barrier(void)
 {
 	poll_word_add(1);
+	sched_preempt_ragged(1);   /* goroutines that do not poll report at a signal */
 	synchronize_rcu();
+	sched_preempt_ragged(-1);
 	poll_word_add(-1);
 }
 
@@ -264,6 +277,26 @@ void sched_safepoint_g0(struct sched_worker *w)
 	rcu_quiescent_state();
 }
 
+/* On a goroutine (w->cur), at sched_poll or at an asynchronous safe point
+ * (preempt.c). A running visit goes first: its visitor may be a goroutine
+ * whose worker a stopper waits for while it waits for us. After a stop,
+ * again: a visit may have begun meanwhile. */
+unsigned sched_safepoint_g(struct sched_worker *w)
+{
+	unsigned did = 0;
+	for (;;) {
+		if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire) &&
+		    sched_visit_before_switch(w->cur))
+			did |= SCHED_SAFEPOINT_VISITED;
+		if (!atomic_load(&sched_rt.stw_pending) || stw_is_owner(w) || atomic_load(&sched_rt.shutdown))
+			break;
+		stw_park_g(w);
+		did |= SCHED_SAFEPOINT_STOPPED;
+	}
+	rcu_quiescent_state();
+	return did;
+}
+
 /* On a goroutine, from sched_poll(). Not inlined into callers: it reads the
  * worker after possibly switching. */
 __attribute__((noinline)) void sched_poll_slow(void)
@@ -271,12 +304,7 @@ __attribute__((noinline)) void sched_poll_slow(void)
 	struct sched_worker *w = sched_worker_self();
 	if (!w || !w->cur)
 		return;
-	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w) &&
-	       !atomic_load(&sched_rt.shutdown))
-		stw_park_g(w);
-	rcu_quiescent_state();
-	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
-		sched_visit_before_switch(w->cur);
+	sched_safepoint_g(w);
 	/* The stopper keeps its worker until it restarts the world: a yield
 	 * here would run this worker's other goroutines in the stopped world. */
 	if (stw_is_owner(w))
@@ -292,11 +320,16 @@ __attribute__((noinline)) void sched_poll_slow(void)
 static int visit_lock;
 
 /* Hands [lo, hi) to the visitor. A conservative scan reads every word,
- * initialised or not: tell valgrind that is intended. */
+ * initialised or not: tell valgrind that is intended. The visitor is a
+ * callout: not an asynchronous safe point (a second visit, or a stop while
+ * visit_lock is held, would begin inside it). */
 static void visit_range(struct sched_g *g, const void *lo, const void *hi)
 {
+	struct sched_worker *w = sched_worker_self();
 	VALGRIND_MAKE_MEM_DEFINED(lo, (size_t)((const char *)hi - (const char *)lo));
+	sched_callout_begin(w);
 	sched_rt.visit_fn(g, lo, hi, sched_rt.visit_arg);
+	sched_callout_end(w);
 }
 
 static bool needs_visit(struct sched_g *g, uint32_t epoch)
@@ -316,13 +349,14 @@ static void self_visit(void *sp, void *arg)
 }
 
 /* On a running goroutine (its only visitor). */
-void sched_visit_before_switch(struct sched_g *g)
+bool sched_visit_before_switch(struct sched_g *g)
 {
 	uint32_t epoch = atomic_load_explicit(&sched_rt.visit_epoch, memory_order_acquire);
 	if (!atomic_load(&sched_rt.visit_active) || !needs_visit(g, epoch))
-		return;
+		return false;
 	sched_ctx_spill(self_visit, g);
 	visit_done(g, epoch);
+	return true;
 }
 
 /* On g0, for g that is RUNNING but not yet switched to (its only visitor). */
@@ -362,6 +396,18 @@ static bool try_visit_parked(struct sched_g *g, uint32_t epoch)
 		default: /* someone else holds the scan bit */
 			sched_yield();
 			continue;
+		}
+	}
+}
+
+/* Signals the worker running g, if one does, when the wait is long. */
+static void nudge_runner(struct sched_g *g, int64_t *due)
+{
+	for (int i = 0; i < sched_rt.cfg.procs; i++) {
+		struct sched_worker *w = &sched_rt.workers[i];
+		if (__atomic_load_n(&w->cur, __ATOMIC_RELAXED) == g) {
+			sched_preempt_nudge(w, due);
+			return;
 		}
 	}
 }
@@ -410,11 +456,14 @@ static void visit_running_world(void *sp, void *p)
 		}
 		pending[npending++] = i;
 	}
-	/* Running goroutines visit themselves at their next safepoint; if one
-	 * parks first, we do it. */
+	/* Running goroutines visit themselves at their next safepoint (one
+	 * that does not poll, at a signal: preempt.c); if one parks first, we
+	 * do it. */
 	for (size_t k = 0; k < npending; k++) {
 		struct sched_g *g = sched_stack_g(pending[k]);
+		int64_t due = 0;
 		for (unsigned spins = 0; !try_visit_parked(g, epoch); spins++) {
+			nudge_runner(g, &due);
 			if (spins < 128)
 				__builtin_ia32_pause();
 			else

@@ -174,8 +174,11 @@ static void main_trampoline(void *p)
 	sched_futex_wake(&sched_rt.main_done, 1);
 }
 
+static struct sched_stats retired_stats;   /* the last runtime's, once it returned */
+
 static void runtime_free(void)
 {
+	sched_read_stats(&retired_stats);
 	sched_accounts_retire();
 	for (int i = 0; i < sched_rt.cfg.procs && sched_rt.workers; i++)
 		sched_stacks_worker_fini(&sched_rt.workers[i]);
@@ -313,8 +316,12 @@ static void stats_runtime(struct sched_stats *out)
 
 void sched_read_stats(struct sched_stats *out)
 {
+	if (!sched_rt.workers) {
+		*out = retired_stats;
+		return;
+	}
 	memset(out, 0, sizeof *out);
-	for (int i = 0; sched_rt.workers && i < sched_rt.cfg.procs; i++)
+	for (int i = 0; i < sched_rt.cfg.procs; i++)
 		stats_add(out, &sched_rt.workers[i].stats);
 	out->spawned += atomic_load(&sched_rt.spawned_from_threads);
 	out->live_goroutines = out->spawned - out->exited;

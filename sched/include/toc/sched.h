@@ -309,6 +309,8 @@ struct sched_stats {
 	int procs;                 /* workers */
 	bool async_preempt;        /* asynchronous preemption is on in this runtime */
 };
+/* The running runtime's statistics; once sched_run returned, its last
+ * runtime's, until the next sched_run. */
 void sched_read_stats(struct sched_stats *out);
 /* The counters of one worker (0..procs-1) of the running runtime: 0, or -1
  * when there is no such worker. The fields after the counters are the

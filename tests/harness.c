@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,21 @@ int harness_failures(void)
 	return n;
 }
 
+void harness_print_signals(const struct sched_stats *a, const struct sched_stats *b)
+{
+	static const struct sched_stats zero;
+	if (!a)
+		a = &zero;
+#define D(f) (unsigned long long)(b->f - a->f)
+	printf("\n    preemption signals: sent %llu, safe %llu (stopped %llu, visited %llu); refused: idle %llu, "
+	       "callout %llu, stack %llu, foreign %llu, runtime %llu, barrier %llu\n    ",
+	       D(preempt_sent), D(preempt_safe), D(preempt_stopped), D(preempt_visited), D(preempt_idle),
+	       D(preempt_callout), D(preempt_stack), D(preempt_foreign), D(preempt_runtime), D(preempt_barrier));
+#undef D
+	fflush(stdout);
+}
+
+/* With TOC_PREEMPT_CHAOS set, each run says what the signals did. */
 void harness_run_cfg(const struct sched_config *cfg, void (*fn)(void *), void *arg)
 {
 	pthread_mutex_lock(&log_lock);
@@ -43,6 +59,11 @@ void harness_run_cfg(const struct sched_config *cfg, void (*fn)(void *), void *a
 	int r = sched_run(cfg, fn, arg);
 	CU_ASSERT_EQUAL(r, 0);
 	CU_ASSERT_EQUAL(harness_failures(), 0);
+	if (getenv("TOC_PREEMPT_CHAOS")) {
+		struct sched_stats s;
+		sched_read_stats(&s);
+		harness_print_signals(NULL, &s);
+	}
 }
 
 void harness_run(int procs, void (*fn)(void *), void *arg)
@@ -88,8 +109,9 @@ int harness_main(const char *suite_name, const struct harness_test *tests)
 	CU_pSuite suite = CU_add_suite(suite_name, NULL, NULL);
 	if (!suite)
 		return 2;
+	const char *only = getenv("TOC_TEST_ONLY");
 	for (const struct harness_test *t = tests; t->name; t++)
-		if (!CU_add_test(suite, t->name, t->fn))
+		if ((!only || strstr(t->name, only)) && !CU_add_test(suite, t->name, t->fn))
 			return 2;
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -63,8 +63,12 @@
  * as before, the signal lands in libc; and a program that links the
  * runtime's libraries statically into the executable gets no asynchronous
  * preemption (their code would pass for the program's): it is turned off
- * with a note on stderr. System calls the kernel does not restart after a
- * handler may fail with EINTR in goroutine code (sched.h).
+ * with a note on stderr. A signal handler of the program's that runs on a
+ * goroutine's stack (no SA_ONSTACK) is the program's code like any other,
+ * but it may have interrupted the runtime: it must block SIGURG in its
+ * sa_mask (on an alternate stack it is refused anyway). System calls the
+ * kernel does not restart after a handler may fail with EINTR in goroutine
+ * code (sched.h).
  *
  * The preempter thread runs while asynchronous preemption is on: it signals
  * the workers during a ragged barrier (synchronize_rcu blocks its caller),

@@ -19,6 +19,13 @@
  * (TOC_MODE=stw); TOC_MODE=toc adds the transaction layer (toc/toc.h). Allocation and gc_store must run on a goroutine of a
  * runtime started by gc_run() (or gc_init() + sched_run()).
  *
+ * A goroutine that never polls or allocates is still stopped for the
+ * collector's pauses and stack scans: by a signal (SIGURG) to its worker,
+ * which stops it in place (toc/sched.h). Goroutine code may therefore see
+ * system calls that the kernel does not restart after a signal handler
+ * (nanosleep, poll, epoll_wait, ...) fail with EINTR, as in Go since 1.14;
+ * retry them.
+ *
  * Everything with program scope is prefixed gc_.
  */
 #ifndef GC_GC_H

@@ -25,7 +25,9 @@
  * with a timeout (SO_RCVTIMEO, SO_SNDTIMEO), among others (signal(7)). Goroutine
  * code that makes them may see them fail with EINTR, as Go 1.14 warned for
  * its own asynchronous preemption, and should retry. The runtime retries its
- * own. A program that uses SIGURG itself must not send it to the workers.
+ * own. A program that uses SIGURG itself must not send it to the workers,
+ * and a signal handler of its own that runs on the interrupted goroutine's
+ * stack (no SA_ONSTACK) must block SIGURG while it runs (sa_mask).
  *
  * The scheduler knows nothing of the collector. The layers above use:
  *   - hooks on spawn, exit, park and resume (struct sched_hooks);

@@ -131,8 +131,9 @@ static int cmp_i64(const void *a, const void *b)
 static void print_latency(const char *what, int64_t *ns, int n)
 {
 	qsort(ns, (size_t)n, sizeof *ns, cmp_i64);
-	printf("\n    %s latency (us, %d calls): median %.1f, p99 %.1f, max %.1f", what, n, ns[n / 2] / 1e3,
-	       ns[(n * 99) / 100] / 1e3, ns[n - 1] / 1e3);
+	printf("\n    %s latency (us, %d calls): median %.1f, p99 %.1f, max %.1f (min %.1f, p10 %.1f, p90 %.1f)",
+	       what, n, ns[n / 2] / 1e3, ns[(n * 99) / 100] / 1e3, ns[n - 1] / 1e3, ns[0] / 1e3, ns[n / 10] / 1e3,
+	       ns[(n * 9) / 10] / 1e3);
 }
 
 /* --- stops and visits ------------------------------------------------------------- */

@@ -349,10 +349,22 @@ int sched_preempt_start(void);          /* sched_run, before the workers start *
 void sched_preempt_stop(void);          /* sched_run, at shutdown, before the workers are joined */
 void sched_preempt_worker_init(struct sched_worker *w);   /* on the worker's thread */
 bool sched_preempt_on(void);
-/* Called in a loop that waits for w: signals w when it runs a goroutine and
- * the wait, timed from the first call with *due == 0, is long enough, and
- * again periodically. */
-void sched_preempt_nudge(struct sched_worker *w, int64_t *due);
+/* A wait for a worker (a stop) or a running goroutine (a visit). The loop
+ * that waits calls sched_preempt_nudge each time round: it signals w when
+ * it runs a goroutine, once the wait has lasted PREEMPT_FIRST_NS since
+ * start (sched_preempt_clock, read once per stop or visit) and then
+ * periodically, and returns true while the caller should spin rather than
+ * give its thread away (until a while after the first signal, so that its
+ * effect is seen at once; a yield on a loaded machine can last a time
+ * slice). With asynchronous preemption off it returns false. */
+struct sched_preempt_wait {
+	int64_t due;          /* the next signal */
+	int64_t spin_until;   /* spin until then */
+	bool sent;            /* a signal went out */
+};
+int64_t sched_preempt_clock(void);   /* 0 when off */
+void sched_preempt_wait_init(struct sched_preempt_wait *pw, int64_t start);
+bool sched_preempt_nudge(struct sched_worker *w, struct sched_preempt_wait *pw);
 void sched_preempt_ragged(int delta);   /* a ragged barrier begins (+1) or ends (-1) */
 /* A scheduler callout (a visitor, a park commit) runs user code that must
  * not be taken for an asynchronous safe point. */

@@ -10,7 +10,11 @@
  * again every PREEMPT_RETRY_NS: a signal may land on a point that is not
  * safe and be refused, the next one may land better. The signal is SIGURG,
  * sent with tgkill to the worker's thread (Go's choice: its default action
- * is to ignore it and programs hardly use it).
+ * is to ignore it and programs hardly use it). A waiter spins until its
+ * first signal and PREEMPT_WATCH_NS after it, then gives its thread away
+ * between looks: on a machine with more threads than cores the goroutine it
+ * signalled may be waiting for that very core (measured: the stops took
+ * one retry period more whenever the waiter spun on until the retry).
  *
  * The handler (SA_SIGINFO | SA_RESTART, not SA_ONSTACK: it runs on the
  * interrupted goroutine's stack) judges the interrupted point and, at a safe
@@ -97,6 +101,7 @@
 #define PREEMPT_SIGNAL SIGURG
 #define PREEMPT_FIRST_NS 20000   /* a wait this long signals the worker */
 #define PREEMPT_RETRY_NS 50000   /* and again this often */
+#define PREEMPT_WATCH_NS 10000   /* the waiter spins this long after a first signal, then yields */
 
 /* The bounds the linker gives the runtime's code section, and the barrier's
  * no-preemption records (absent from a program that never stores through
@@ -378,20 +383,33 @@ bool sched_preempt_on(void)
 	return pre.on;
 }
 
-void sched_preempt_nudge(struct sched_worker *w, int64_t *due)
+int64_t sched_preempt_clock(void)
+{
+	return pre.on ? sched_nanotime() : 0;
+}
+
+void sched_preempt_wait_init(struct sched_preempt_wait *pw, int64_t start)
+{
+	pw->due = start + PREEMPT_FIRST_NS;
+	pw->spin_until = pw->due;
+	pw->sent = false;
+}
+
+bool sched_preempt_nudge(struct sched_worker *w, struct sched_preempt_wait *pw)
 {
 	if (!pre.on)
-		return;
+		return false;
 	int64_t now = sched_nanotime();
-	if (*due == 0) {
-		*due = now + PREEMPT_FIRST_NS;
-		return;
+	if (now >= pw->due) {
+		if (runs_goroutine(w)) {
+			send(w);
+			if (!pw->sent)
+				pw->spin_until = now + PREEMPT_WATCH_NS;
+			pw->sent = true;
+		}
+		pw->due = now + PREEMPT_RETRY_NS;
 	}
-	if (now < *due)
-		return;
-	*due = now + PREEMPT_RETRY_NS;
-	if (runs_goroutine(w))
-		send(w);
+	return now < pw->spin_until;
 }
 
 void sched_preempt_ragged(int delta)

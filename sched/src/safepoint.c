@@ -216,15 +216,17 @@ void sched_stop_the_world(void)
 	sched_chaos_point();
 	atomic_store(&sched_rt.stw_pending, 1);
 	poll_word_add(1);
+	int64_t t0 = sched_preempt_clock();
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
 		struct sched_worker *w = &sched_rt.workers[i];
 		if (w == self)
 			continue;
-		int64_t due = 0;
+		struct sched_preempt_wait pw;
+		sched_preempt_wait_init(&pw, t0);
 		for (unsigned spins = 0; atomic_load(&w->active); spins++) {
 			/* A goroutine that does not poll is stopped in place
 			 * by a signal (preempt.c). */
-			sched_preempt_nudge(w, &due);
+			bool early = sched_preempt_nudge(w, &pw);
 			/* The stopper is at a safepoint: say so, and visit its
 			 * own stack if a visit is on, or a worker blocked in
 			 * sched_ragged_barrier or sched_visit_stacks waits for
@@ -234,7 +236,7 @@ void sched_stop_the_world(void)
 				if (self->cur && atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
 					sched_visit_before_switch(self->cur);
 			}
-			if (spins < 256)
+			if (spins < 256 || early)
 				__builtin_ia32_pause();
 			else
 				sched_yield();
@@ -400,16 +402,16 @@ static bool try_visit_parked(struct sched_g *g, uint32_t epoch)
 	}
 }
 
-/* Signals the worker running g, if one does, when the wait is long. */
-static void nudge_runner(struct sched_g *g, int64_t *due)
+/* Signals the worker running g, if one does, when the wait is long;
+ * sched_preempt_nudge's answer. */
+static bool nudge_runner(struct sched_g *g, struct sched_preempt_wait *pw)
 {
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
 		struct sched_worker *w = &sched_rt.workers[i];
-		if (__atomic_load_n(&w->cur, __ATOMIC_RELAXED) == g) {
-			sched_preempt_nudge(w, due);
-			return;
-		}
+		if (__atomic_load_n(&w->cur, __ATOMIC_RELAXED) == g)
+			return sched_preempt_nudge(w, pw);
 	}
+	return false;
 }
 
 /* Both visits begin by spilling the caller's registers, before their own
@@ -459,12 +461,14 @@ static void visit_running_world(void *sp, void *p)
 	/* Running goroutines visit themselves at their next safepoint (one
 	 * that does not poll, at a signal: preempt.c); if one parks first, we
 	 * do it. */
+	int64_t t0 = sched_preempt_clock();
 	for (size_t k = 0; k < npending; k++) {
 		struct sched_g *g = sched_stack_g(pending[k]);
-		int64_t due = 0;
+		struct sched_preempt_wait pw;
+		sched_preempt_wait_init(&pw, t0);
 		for (unsigned spins = 0; !try_visit_parked(g, epoch); spins++) {
-			nudge_runner(g, &due);
-			if (spins < 128)
+			bool early = nudge_runner(g, &pw);
+			if (spins < 128 || early)
 				__builtin_ia32_pause();
 			else
 				sched_yield();

@@ -349,22 +349,26 @@ int sched_preempt_start(void);          /* sched_run, before the workers start *
 void sched_preempt_stop(void);          /* sched_run, at shutdown, before the workers are joined */
 void sched_preempt_worker_init(struct sched_worker *w);   /* on the worker's thread */
 bool sched_preempt_on(void);
-/* A wait for a worker (a stop) or a running goroutine (a visit). The loop
- * that waits calls sched_preempt_nudge each time round: it signals w when
- * it runs a goroutine, once the wait has lasted PREEMPT_FIRST_NS since
- * start (sched_preempt_clock, read once per stop or visit) and then
- * periodically, and returns true while the caller should spin rather than
- * give its thread away (until a while after the first signal, so that its
- * effect is seen at once; a yield on a loaded machine can last a time
- * slice). With asynchronous preemption off it returns false. */
+/* A stop's wait for the other workers, or a visit's for the running
+ * goroutines. Each time round, the waiting loop asks sched_preempt_due: it
+ * is true once the wait has lasted PREEMPT_FIRST_NS and then periodically,
+ * and then the loop signals everyone it still waits for, not only the one it
+ * looks at (sched_preempt_signal: a worker that runs a goroutine): one that
+ * has not been told may hold the core the other needs. sched_preempt_spin
+ * says whether to spin rather than give the thread away: until a while
+ * after the first signals, so their effect is seen at once (a yield on a
+ * loaded machine can last a time slice). All false with asynchronous
+ * preemption off. */
 struct sched_preempt_wait {
-	int64_t due;          /* the next signal */
+	int64_t now;          /* the clock at the last sched_preempt_due */
+	int64_t due;          /* the next signals */
 	int64_t spin_until;   /* spin until then */
-	bool sent;            /* a signal went out */
+	bool sent;            /* signals went out */
 };
-int64_t sched_preempt_clock(void);   /* 0 when off */
-void sched_preempt_wait_init(struct sched_preempt_wait *pw, int64_t start);
-bool sched_preempt_nudge(struct sched_worker *w, struct sched_preempt_wait *pw);
+void sched_preempt_wait_init(struct sched_preempt_wait *pw);
+bool sched_preempt_due(struct sched_preempt_wait *pw);
+bool sched_preempt_spin(const struct sched_preempt_wait *pw);
+void sched_preempt_signal(struct sched_worker *w);
 void sched_preempt_ragged(int delta);   /* a ragged barrier begins (+1) or ends (-1) */
 /* A scheduler callout (a visitor, a park commit) runs user code that must
  * not be taken for an asynchronous safe point. */

@@ -3,18 +3,22 @@
  * own code without polling is stopped, visited or counted quiescent in
  * place, by a signal (Go 1.14's asynchronous preemption, without the switch).
  *
- * Who sends. sched_stop_the_world waiting for an active worker,
- * sched_visit_stacks waiting for a running goroutine, and (through the
+ * Who sends. sched_stop_the_world waiting for the active workers,
+ * sched_visit_stacks waiting for the running goroutines, and (through the
  * preempter thread below) sched_ragged_barrier waiting for its grace period
- * signal the worker concerned once the wait has lasted PREEMPT_FIRST_NS, and
- * again every PREEMPT_RETRY_NS: a signal may land on a point that is not
- * safe and be refused, the next one may land better. The signal is SIGURG,
- * sent with tgkill to the worker's thread (Go's choice: its default action
- * is to ignore it and programs hardly use it). A waiter spins until its
- * first signal and PREEMPT_WATCH_NS after it, then gives its thread away
- * between looks: on a machine with more threads than cores the goroutine it
- * signalled may be waiting for that very core (measured: the stops took
- * one retry period more whenever the waiter spun on until the retry).
+ * signal every worker they still wait for that runs a goroutine, all at
+ * once, once the wait has lasted PREEMPT_FIRST_NS, and again every
+ * PREEMPT_RETRY_NS: a signal may land on a point that is not safe and be
+ * refused, the next one may land better. All at once, because a goroutine
+ * that was not told yet may hold the core that the one told needs (with
+ * more busy threads than cores, signalling one worker at a time made a
+ * stop of two spinners take 3 ms at the median, against 16 us for spinners
+ * that poll). The signal is SIGURG, sent with tgkill to the worker's thread
+ * (Go's choice: its default action is to ignore it and programs hardly use
+ * it). A waiter spins until its first signals and PREEMPT_WATCH_NS after
+ * them, then gives its thread away between looks: the goroutine it
+ * signalled may be waiting for that very core (the stops took one retry
+ * period more whenever the waiter spun on until the retry).
  *
  * The handler (SA_SIGINFO | SA_RESTART, not SA_ONSTACK: it runs on the
  * interrupted goroutine's stack) judges the interrupted point and, at a safe
@@ -383,33 +387,37 @@ bool sched_preempt_on(void)
 	return pre.on;
 }
 
-int64_t sched_preempt_clock(void)
+void sched_preempt_wait_init(struct sched_preempt_wait *pw)
 {
-	return pre.on ? sched_nanotime() : 0;
-}
-
-void sched_preempt_wait_init(struct sched_preempt_wait *pw, int64_t start)
-{
-	pw->due = start + PREEMPT_FIRST_NS;
+	pw->now = pre.on ? sched_nanotime() : 0;
+	pw->due = pw->now + PREEMPT_FIRST_NS;
 	pw->spin_until = pw->due;
 	pw->sent = false;
 }
 
-bool sched_preempt_nudge(struct sched_worker *w, struct sched_preempt_wait *pw)
+bool sched_preempt_due(struct sched_preempt_wait *pw)
 {
 	if (!pre.on)
 		return false;
-	int64_t now = sched_nanotime();
-	if (now >= pw->due) {
-		if (runs_goroutine(w)) {
-			send(w);
-			if (!pw->sent)
-				pw->spin_until = now + PREEMPT_WATCH_NS;
-			pw->sent = true;
-		}
-		pw->due = now + PREEMPT_RETRY_NS;
-	}
-	return now < pw->spin_until;
+	pw->now = sched_nanotime();
+	if (pw->now < pw->due)
+		return false;
+	if (!pw->sent)
+		pw->spin_until = pw->now + PREEMPT_WATCH_NS;
+	pw->sent = true;
+	pw->due = pw->now + PREEMPT_RETRY_NS;
+	return true;
+}
+
+bool sched_preempt_spin(const struct sched_preempt_wait *pw)
+{
+	return pre.on && pw->now < pw->spin_until;
+}
+
+void sched_preempt_signal(struct sched_worker *w)
+{
+	if (runs_goroutine(w))
+		send(w);
 }
 
 void sched_preempt_ragged(int delta)

@@ -216,17 +216,19 @@ void sched_stop_the_world(void)
 	sched_chaos_point();
 	atomic_store(&sched_rt.stw_pending, 1);
 	poll_word_add(1);
-	int64_t t0 = sched_preempt_clock();
+	struct sched_preempt_wait pw;
+	sched_preempt_wait_init(&pw);
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
 		struct sched_worker *w = &sched_rt.workers[i];
 		if (w == self)
 			continue;
-		struct sched_preempt_wait pw;
-		sched_preempt_wait_init(&pw, t0);
 		for (unsigned spins = 0; atomic_load(&w->active); spins++) {
 			/* A goroutine that does not poll is stopped in place
-			 * by a signal (preempt.c). */
-			bool early = sched_preempt_nudge(w, &pw);
+			 * by a signal (preempt.c), every one at once. */
+			if (sched_preempt_due(&pw))
+				for (int k = i; k < sched_rt.cfg.procs; k++)
+					if (&sched_rt.workers[k] != self)
+						sched_preempt_signal(&sched_rt.workers[k]);
 			/* The stopper is at a safepoint: say so, and visit its
 			 * own stack if a visit is on, or a worker blocked in
 			 * sched_ragged_barrier or sched_visit_stacks waits for
@@ -236,7 +238,7 @@ void sched_stop_the_world(void)
 				if (self->cur && atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
 					sched_visit_before_switch(self->cur);
 			}
-			if (spins < 256 || early)
+			if (spins < 256 || sched_preempt_spin(&pw))
 				__builtin_ia32_pause();
 			else
 				sched_yield();
@@ -402,16 +404,15 @@ static bool try_visit_parked(struct sched_g *g, uint32_t epoch)
 	}
 }
 
-/* Signals the worker running g, if one does, when the wait is long;
- * sched_preempt_nudge's answer. */
-static bool nudge_runner(struct sched_g *g, struct sched_preempt_wait *pw)
+/* Signals the workers that run a goroutine still to be visited. */
+static void signal_runners(uint32_t epoch)
 {
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
 		struct sched_worker *w = &sched_rt.workers[i];
-		if (__atomic_load_n(&w->cur, __ATOMIC_RELAXED) == g)
-			return sched_preempt_nudge(w, pw);
+		struct sched_g *g = __atomic_load_n(&w->cur, __ATOMIC_RELAXED);
+		if (g && needs_visit(g, epoch))
+			sched_preempt_signal(w);
 	}
-	return false;
 }
 
 /* Both visits begin by spilling the caller's registers, before their own
@@ -461,14 +462,14 @@ static void visit_running_world(void *sp, void *p)
 	/* Running goroutines visit themselves at their next safepoint (one
 	 * that does not poll, at a signal: preempt.c); if one parks first, we
 	 * do it. */
-	int64_t t0 = sched_preempt_clock();
+	struct sched_preempt_wait pw;
+	sched_preempt_wait_init(&pw);
 	for (size_t k = 0; k < npending; k++) {
 		struct sched_g *g = sched_stack_g(pending[k]);
-		struct sched_preempt_wait pw;
-		sched_preempt_wait_init(&pw, t0);
 		for (unsigned spins = 0; !try_visit_parked(g, epoch); spins++) {
-			bool early = nudge_runner(g, &pw);
-			if (spins < 128 || early)
+			if (sched_preempt_due(&pw))
+				signal_runners(epoch);
+			if (spins < 128 || sched_preempt_spin(&pw))
 				__builtin_ia32_pause();
 			else
 				sched_yield();

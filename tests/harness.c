@@ -36,15 +36,40 @@ int harness_failures(void)
 	return n;
 }
 
-void harness_run(int procs, void (*fn)(void *), void *arg)
+void harness_print_signals(const struct sched_stats *a, const struct sched_stats *b)
+{
+	static const struct sched_stats zero;
+	if (!a)
+		a = &zero;
+#define D(f) (unsigned long long)(b->f - a->f)
+	printf("\n    preemption signals: sent %llu, safe %llu (stopped %llu, visited %llu); refused: idle %llu, "
+	       "callout %llu, stack %llu, foreign %llu, runtime %llu, barrier %llu\n    ",
+	       D(preempt_sent), D(preempt_safe), D(preempt_stopped), D(preempt_visited), D(preempt_idle),
+	       D(preempt_callout), D(preempt_stack), D(preempt_foreign), D(preempt_runtime), D(preempt_barrier));
+#undef D
+	fflush(stdout);
+}
+
+/* With TOC_PREEMPT_CHAOS set, each run says what the signals did. */
+void harness_run_cfg(const struct sched_config *cfg, void (*fn)(void *), void *arg)
 {
 	pthread_mutex_lock(&log_lock);
 	failures = 0;
 	pthread_mutex_unlock(&log_lock);
-	struct sched_config cfg = {.procs = procs};
-	int r = sched_run(&cfg, fn, arg);
+	int r = sched_run(cfg, fn, arg);
 	CU_ASSERT_EQUAL(r, 0);
 	CU_ASSERT_EQUAL(harness_failures(), 0);
+	if (getenv("TOC_PREEMPT_CHAOS")) {
+		struct sched_stats s;
+		sched_read_stats(&s);
+		harness_print_signals(NULL, &s);
+	}
+}
+
+void harness_run(int procs, void (*fn)(void *), void *arg)
+{
+	struct sched_config cfg = {.procs = procs};
+	harness_run_cfg(&cfg, fn, arg);
 }
 
 uint64_t harness_seed(void)

@@ -23,6 +23,15 @@ bool harness_check(bool ok, const char *expr, const char *file, int line);
  * workers (0: default) and asserts (CUnit, main thread) that it started and
  * that no TCHECK failed meanwhile. */
 void harness_run(int procs, void (*fn)(void *), void *arg);
+/* The same with a whole configuration (its non-zero fields override the
+ * environment, as sched_run's do). */
+struct sched_config;
+void harness_run_cfg(const struct sched_config *cfg, void (*fn)(void *), void *arg);
+/* Prints what the preemption signals did between two readings of the
+ * scheduler's statistics (a NULL: since the runtime started). With
+ * TOC_PREEMPT_CHAOS set, every harness_run prints it for its run. */
+struct sched_stats;
+void harness_print_signals(const struct sched_stats *a, const struct sched_stats *b);
 /* Failures recorded since the last harness_run began. */
 int harness_failures(void);
 
@@ -45,7 +54,8 @@ struct harness_test {
 };
 /* Registers one suite with the tests (NULL-terminated), runs it with the
  * basic interface, prints the run summary, and returns the exit status:
- * non-zero when any test failed (CU_basic_run_tests alone does not say). */
+ * non-zero when any test failed (CU_basic_run_tests alone does not say).
+ * TOC_TEST_ONLY=<text> registers only the tests whose name contains it. */
 int harness_main(const char *suite, const struct harness_test *tests);
 
 #endif

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include <urcu/wfcqueue.h>
 
@@ -125,6 +126,9 @@ static inline void sched_spin_unlock(int *lock)
 {
 	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
+/* Returns when woken, when *addr != expected, after timeout_ns (< 0: none),
+ * or early: a signal (EINTR; a preemption signal if the caller is a worker)
+ * or a stray wake. Every caller waits in a loop that looks again. */
 void sched_futex_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns);
 void sched_futex_wake(_Atomic uint32_t *addr, int count);
 
@@ -188,6 +192,8 @@ struct sched_worker {
 	struct sched_stack_cache *stacks;    /* per-worker cache of free stack slots */
 	uint32_t spawn_no_yield;             /* fresh stacks to make before backpressure may yield again */
 	void *altstack;                      /* signal stack for overflow reports */
+	pid_t tid;                           /* its thread, for preemption signals; set before active = 1 */
+	int async_off;                       /* > 0 in a scheduler callout: no asynchronous safe point (preempt.c) */
 	struct sched_stats stats;            /* owner-written counters, merged on read */
 	uint64_t account_ns[SCHED_ACCOUNTS]; /* CPU charged on this worker per account; owner-written */
 	uint8_t g0_account;                  /* the scheduler context's open account */
@@ -338,9 +344,55 @@ void sched_overflow_altstack_remove(struct sched_worker *w);
 
 /* safepoint.c */
 void sched_safepoint_g0(struct sched_worker *w);
+/* What a goroutine does at a safepoint on its own stack, short of giving up
+ * its worker: stops for a pending stop-the-world, reports a quiescent state,
+ * visits its stack for a running visit. Returns what it did. */
+#define SCHED_SAFEPOINT_STOPPED 1u
+#define SCHED_SAFEPOINT_VISITED 2u
+unsigned sched_safepoint_g(struct sched_worker *w);
 void sched_stw_park(struct sched_worker *w);
-void sched_visit_before_switch(struct sched_g *g);
+bool sched_visit_before_switch(struct sched_g *g);   /* true if it visited */
 void sched_visit_before_execute(struct sched_g *g);
+
+/* preempt.c: asynchronous preemption for stops, stack visits and ragged
+ * barriers (its essay). */
+int sched_preempt_start(void);          /* sched_run, before the workers start */
+void sched_preempt_stop(void);          /* sched_run, at shutdown, before the workers are joined */
+void sched_preempt_worker_init(struct sched_worker *w);   /* on the worker's thread */
+bool sched_preempt_on(void);
+/* A stop's wait for the other workers, or a visit's for the running
+ * goroutines. Each time round, the waiting loop asks sched_preempt_due: it
+ * is true once the wait has lasted PREEMPT_FIRST_NS and then periodically,
+ * and then the loop signals everyone it still waits for, not only the one it
+ * looks at (sched_preempt_signal: a worker that runs a goroutine): one that
+ * has not been told may hold the core the other needs. sched_preempt_spin
+ * says whether to spin rather than give the thread away: until a while
+ * after the first signals, so their effect is seen at once (a yield on a
+ * loaded machine can last a time slice). All false with asynchronous
+ * preemption off. */
+struct sched_preempt_wait {
+	int64_t now;          /* the clock at the last sched_preempt_due */
+	int64_t due;          /* the next signals */
+	int64_t spin_until;   /* spin until then */
+	bool sent;            /* signals went out */
+};
+void sched_preempt_wait_init(struct sched_preempt_wait *pw);
+bool sched_preempt_due(struct sched_preempt_wait *pw);
+bool sched_preempt_spin(const struct sched_preempt_wait *pw);
+void sched_preempt_signal(struct sched_worker *w);
+void sched_preempt_ragged(int delta);   /* a ragged barrier begins (+1) or ends (-1) */
+/* A scheduler callout (a visitor, a park commit) runs user code that must
+ * not be taken for an asynchronous safe point. */
+static inline void sched_callout_begin(struct sched_worker *w)
+{
+	if (w)
+		__atomic_store_n(&w->async_off, w->async_off + 1, __ATOMIC_RELAXED);
+}
+static inline void sched_callout_end(struct sched_worker *w)
+{
+	if (w)
+		__atomic_store_n(&w->async_off, w->async_off - 1, __ATOMIC_RELAXED);
+}
 
 /* timer.c */
 void sched_timers_init(void);

@@ -2,6 +2,7 @@
  * knob.c — the knob parser and the scheduler's knob table.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -88,39 +89,86 @@ const char *sched_knob_getenv(const char *const *names, const char **which)
 	return NULL;
 }
 
-/* The scheduler's knobs. Bounds live here, in one place. */
+/* The scheduler's knobs. Bounds live here, in one place: the table below
+ * parses the environment and prints --help. */
 #define SCHED_MIN_STACK (16u * 1024u)
 #define SCHED_MAX_STACK (64u * 1024u * 1024u)
 #define SCHED_MIN_GOROUTINES 16u
 #define SCHED_MAX_GOROUTINES ((size_t)64 << 20)
+#define SCHED_MAX_CHAOS_US 1000000
+
+enum knob_kind {
+	KNOB_INT,      /* an int field */
+	KNOB_COUNT,    /* a size_t field, written as an integer */
+	KNOB_SIZE,     /* a size_t field, written as a byte size */
+	KNOB_SWITCH,   /* an int field: 1 is SCHED_ON, 0 SCHED_OFF */
+};
+
+static const struct sched_knob {
+	const char *names[3];   /* the variables, the first set one wins */
+	enum knob_kind kind;
+	size_t field;           /* offset in struct sched_config */
+	int64_t min, max;
+	const char *deflt, *doc;
+} knobs[] = {
+	{{"TOC_PROCS", "GOMAXPROCS"}, KNOB_INT, offsetof(struct sched_config, procs), 1, SCHED_MAX_PROCS,
+	 "CPUs online", "worker threads running goroutines"},
+	{{"TOC_STACK_SIZE"}, KNOB_SIZE, offsetof(struct sched_config, stack_size), SCHED_MIN_STACK, SCHED_MAX_STACK,
+	 "256K", "usable bytes per goroutine stack (K/M/G suffixes)"},
+	{{"TOC_MAX_GOROUTINES"}, KNOB_COUNT, offsetof(struct sched_config, max_goroutines), SCHED_MIN_GOROUTINES,
+	 (int64_t)SCHED_MAX_GOROUTINES, "2097152", "stack slots reserved"},
+	{{"TOC_ASYNCPREEMPT"}, KNOB_SWITCH, offsetof(struct sched_config, async_preempt), 0, 1, "1",
+	 "0: no preemption signals; a goroutine that does not poll holds up stops, stack visits and "
+	 "ragged barriers"},
+	{{"TOC_PREEMPT_CHAOS"}, KNOB_INT, offsetof(struct sched_config, preempt_chaos_us), 0, SCHED_MAX_CHAOS_US,
+	 "0", "tests: signal a random worker every this many microseconds on average"},
+};
 
 int sched_config_from_env(struct sched_config *cfg, char *err, size_t errlen)
 {
-	static const char *const procs_names[] = {"TOC_PROCS", "GOMAXPROCS", NULL};
-	static const char *const stack_names[] = {"TOC_STACK_SIZE", NULL};
-	static const char *const maxg_names[] = {"TOC_MAX_GOROUTINES", NULL};
-	const char *which, *v;
-	int64_t i;
-	uint64_t u;
-
 	memset(cfg, 0, sizeof *cfg);
-	if ((v = sched_knob_getenv(procs_names, &which))) {
-		if (sched_knob_int(which, v, 1, SCHED_MAX_PROCS, &i, err, errlen))
-			return -1;
-		cfg->procs = (int)i;
-	}
-	if ((v = sched_knob_getenv(stack_names, &which))) {
-		if (sched_knob_size(which, v, SCHED_MIN_STACK, SCHED_MAX_STACK, &u, err, errlen))
-			return -1;
-		cfg->stack_size = u;
-	}
-	if ((v = sched_knob_getenv(maxg_names, &which))) {
-		if (sched_knob_int(which, v, SCHED_MIN_GOROUTINES, (int64_t)SCHED_MAX_GOROUTINES, &i,
-				   err, errlen))
-			return -1;
-		cfg->max_goroutines = (size_t)i;
+	for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+		const struct sched_knob *kb = &knobs[k];
+		const char *which, *v = sched_knob_getenv(kb->names, &which);
+		if (!v)
+			continue;
+		int64_t i;
+		uint64_t u;
+		char *field = (char *)cfg + kb->field;
+		switch (kb->kind) {
+		case KNOB_SIZE:
+			if (sched_knob_size(which, v, (uint64_t)kb->min, (uint64_t)kb->max, &u, err, errlen))
+				return -1;
+			*(size_t *)field = (size_t)u;
+			break;
+		case KNOB_COUNT:
+		case KNOB_INT:
+		case KNOB_SWITCH:
+			if (sched_knob_int(which, v, kb->min, kb->max, &i, err, errlen))
+				return -1;
+			if (kb->kind == KNOB_COUNT)
+				*(size_t *)field = (size_t)i;
+			else if (kb->kind == KNOB_SWITCH)
+				*(int *)field = i ? SCHED_ON : SCHED_OFF;
+			else
+				*(int *)field = (int)i;
+			break;
+		}
 	}
 	return 0;
+}
+
+void sched_config_help(FILE *out)
+{
+	fprintf(out, "Scheduler knobs (environment; a program's flags override):\n");
+	for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+		char names[80];
+		if (knobs[k].names[1])
+			snprintf(names, sizeof names, "%s, %s", knobs[k].names[0], knobs[k].names[1]);
+		else
+			snprintf(names, sizeof names, "%s", knobs[k].names[0]);
+		fprintf(out, "  %-36s %s (default %s)\n", names, knobs[k].doc, knobs[k].deflt);
+	}
 }
 
 int sched_config_check(const struct sched_config *cfg, char *err, size_t errlen)
@@ -138,5 +186,11 @@ int sched_config_check(const struct sched_config *cfg, char *err, size_t errlen)
 		return knob_error(err, errlen,
 				  "max goroutines (TOC_MAX_GOROUTINES) = %zu: must be between %u and %zu",
 				  cfg->max_goroutines, SCHED_MIN_GOROUTINES, SCHED_MAX_GOROUTINES);
+	if (cfg->async_preempt != 0 && cfg->async_preempt != SCHED_ON && cfg->async_preempt != SCHED_OFF)
+		return knob_error(err, errlen, "async preemption (TOC_ASYNCPREEMPT) = %d: must be SCHED_ON or SCHED_OFF",
+				  cfg->async_preempt);
+	if (cfg->preempt_chaos_us < 0 || cfg->preempt_chaos_us > SCHED_MAX_CHAOS_US)
+		return knob_error(err, errlen, "preemption chaos (TOC_PREEMPT_CHAOS) = %d us: must be between 0 and %d",
+				  cfg->preempt_chaos_us, SCHED_MAX_CHAOS_US);
 	return 0;
 }

@@ -141,7 +141,19 @@ uint32_t sched_netpoll(int64_t timeout_ns, struct sched_g **batch)
 	int timeout_ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
 	uint32_t n = 0;
 	*batch = NULL;
-	int k = epoll_wait(np.epfd, evs, 128, timeout_ms);
+	int k;
+	/* epoll_wait is never restarted after a signal handler, SA_RESTART
+	 * or not (signal(7)): a preemption signal, or any other, makes it fail
+	 * with EINTR. A poll that was not to block tries again; a blocking one
+	 * returns no events, and its caller looks for work and timers again. */
+	while ((k = epoll_wait(np.epfd, evs, 128, timeout_ms)) < 0) {
+		if (errno != EINTR)
+			sched_fatal("epoll_wait: %s", strerror(errno));
+		if (timeout_ms != 0) {
+			k = 0;
+			break;
+		}
+	}
 	atomic_store(&sched_rt.last_poll, sched_nanotime());
 	for (int i = 0; i < k; i++) {
 		struct sched_pd *pd = evs[i].data.ptr;

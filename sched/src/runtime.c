@@ -142,6 +142,7 @@ static void *worker_main(void *arg)
 	struct sched_worker *w = arg;
 	sched_tls_worker = w;
 	sched_tls_worker_index = w->id;
+	sched_preempt_worker_init(w);
 	rcu_register_thread();
 	sched_overflow_altstack(w);
 	pthread_attr_t attr;
@@ -172,8 +173,11 @@ static void main_trampoline(void *p)
 	sched_futex_wake(&sched_rt.main_done, 1);
 }
 
+static struct sched_stats retired_stats;   /* the last runtime's, once it returned */
+
 static void runtime_free(void)
 {
+	sched_read_stats(&retired_stats);
 	sched_accounts_retire();
 	for (int i = 0; i < sched_rt.cfg.procs && sched_rt.workers; i++)
 		sched_stacks_worker_fini(&sched_rt.workers[i]);
@@ -203,6 +207,10 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 		cfg.stack_size = cfg_in->stack_size;
 	if (cfg_in && cfg_in->max_goroutines)
 		cfg.max_goroutines = cfg_in->max_goroutines;
+	if (cfg_in && cfg_in->async_preempt)
+		cfg.async_preempt = cfg_in->async_preempt;
+	if (cfg_in && cfg_in->preempt_chaos_us)
+		cfg.preempt_chaos_us = cfg_in->preempt_chaos_us;
 	if (sched_config_check(&cfg, err, sizeof err)) {
 		fprintf(stderr, "sched: %s\n", err);
 		errno = EINVAL;
@@ -248,11 +256,15 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 		w->rand = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 		sched_stacks_worker_init(w);
 	}
+	if (sched_preempt_start())
+		sched_fatal("cannot install the preemption signal's handler");
 	atomic_store(&sched_rt.running, 1);
 
 	struct main_ctx m = {main_fn, arg};
 	if (!sched_go(main_trampoline, &m)) {
 		int e = errno;
+		atomic_store(&sched_rt.shutdown, 1);
+		sched_preempt_stop();
 		atomic_store(&sched_rt.running, 0);
 		runtime_free();
 		errno = e;
@@ -271,6 +283,7 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 	 * progress is not cut short: its parked workers wait for its restart
 	 * (safepoint.c), so they are not woken here. */
 	atomic_store(&sched_rt.shutdown, 1);
+	sched_preempt_stop();   /* it signals the workers' threads: not once they exited */
 	__atomic_fetch_add(&sched_poll_word, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < cfg.procs; i++) {
 		atomic_store(&sched_rt.workers[i].wake, 1);
@@ -286,17 +299,41 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 	return 0;
 }
 
-void sched_read_stats(struct sched_stats *out)
+static void stats_add(struct sched_stats *out, const struct sched_stats *s)
 {
-	memset(out, 0, sizeof *out);
-	for (int i = 0; sched_rt.workers && i < sched_rt.cfg.procs; i++) {
-		const struct sched_stats *s = &sched_rt.workers[i].stats;
 #define SCHED_STAT_SUM(name, doc) out->name += __atomic_load_n(&s->name, __ATOMIC_RELAXED);
-		SCHED_STATS(SCHED_STAT_SUM)
+	SCHED_STATS(SCHED_STAT_SUM)
 #undef SCHED_STAT_SUM
-	}
-	out->spawned += atomic_load(&sched_rt.spawned_from_threads);
-	out->live_goroutines = out->spawned - out->exited;
+}
+
+static void stats_runtime(struct sched_stats *out)
+{
 	out->stack_slots_used = sched_stack_high_water();
 	out->procs = sched_rt.cfg.procs;
+	out->async_preempt = sched_preempt_on();
+}
+
+void sched_read_stats(struct sched_stats *out)
+{
+	if (!sched_rt.workers) {
+		*out = retired_stats;
+		return;
+	}
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < sched_rt.cfg.procs; i++)
+		stats_add(out, &sched_rt.workers[i].stats);
+	out->spawned += atomic_load(&sched_rt.spawned_from_threads);
+	out->live_goroutines = out->spawned - out->exited;
+	stats_runtime(out);
+}
+
+int sched_read_worker_stats(int worker, struct sched_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!sched_rt.workers || worker < 0 || worker >= sched_rt.cfg.procs)
+		return -1;
+	stats_add(out, &sched_rt.workers[worker].stats);
+	out->live_goroutines = out->spawned - out->exited;
+	stats_runtime(out);
+	return 0;
 }

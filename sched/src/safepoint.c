@@ -5,7 +5,11 @@
  * goroutine calls sched_poll() and finds sched_poll_word non-zero. Every
  * request that needs workers to pass a safepoint raises sched_poll_word for
  * its duration (it is a count of reasons, so requests overlap freely), and
- * the slow path works out which requests are pending.
+ * the slow path works out which requests are pending (sched_safepoint_g).
+ * A goroutine that does not poll is brought to the same slow path by a
+ * signal, when it lands in the program's own code: an asynchronous safe
+ * point, where it stops, visits or reports in place inside the handler and
+ * never leaves its worker (preempt.c). The waits below send the signals.
  *
  * Stop-the-world. The stopper sets stw_pending, then waits until every other
  * worker has active == 0: sleeping idle, parked in sched_stw_park, or inside
@@ -36,8 +40,11 @@
  * So with the world stopped, a goroutine is RUNNING only if it is
  *   - the stopper itself (stop_sp NULL; it visits its own stack by
  *     spilling its registers), or
- *   - stopped on its own stack: at a safepoint (sched_poll, or a second
- *     stopper waiting for the first) or inside sched_syscall, stop_sp set;
+ *   - stopped on its own stack: at a safepoint (sched_poll, a signal
+ *     handler at an asynchronous safe point, or a second stopper waiting
+ *     for the first) or inside sched_syscall, stop_sp set (below the
+ *     handler's frames and the kernel's signal frame, which hold every
+ *     register of the interrupted code);
  * every other goroutine is RUNNABLE or WAITING with its sp saved by the
  * switch (finish_prev runs before its worker can reach a safepoint, and a
  * worker is never stopped between making a g RUNNING and switching to it).
@@ -242,11 +249,19 @@ void sched_stop_the_world(void)
 	sched_chaos_point();
 	atomic_store(&sched_rt.stw_pending, 1);
 	poll_word_add(1);
+	struct sched_preempt_wait pw;
+	sched_preempt_wait_init(&pw);
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
 		struct sched_worker *w = &sched_rt.workers[i];
 		if (w == self)
 			continue;
 		for (unsigned spins = 0; atomic_load(&w->active); spins++) {
+			/* A goroutine that does not poll is stopped in place
+			 * by a signal (preempt.c), every one at once. */
+			if (sched_preempt_due(&pw))
+				for (int k = i; k < sched_rt.cfg.procs; k++)
+					if (&sched_rt.workers[k] != self)
+						sched_preempt_signal(&sched_rt.workers[k]);
 			/* The stopper is at a safepoint: say so, and visit its
 			 * own stack if a visit is on, or a worker blocked in
 			 * sched_ragged_barrier or sched_visit_stacks waits for
@@ -256,7 +271,7 @@ void sched_stop_the_world(void)
 				if (self->cur && atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
 					sched_visit_before_switch(self->cur);
 			}
-			if (spins < 256)
+			if (spins < 256 || sched_preempt_spin(&pw))
 				__builtin_ia32_pause();
 			else
 				sched_yield();
@@ -282,7 +297,9 @@ void sched_start_the_world(void)
 void sched_ragged_barrier(void)
 {
 	poll_word_add(1);
+	sched_preempt_ragged(1);   /* goroutines that do not poll report at a signal */
 	synchronize_rcu();
+	sched_preempt_ragged(-1);
 	poll_word_add(-1);
 }
 
@@ -296,6 +313,27 @@ void sched_safepoint_g0(struct sched_worker *w)
 	rcu_quiescent_state();
 }
 
+/* On a goroutine (w->cur), at sched_poll or at an asynchronous safe point
+ * (preempt.c). A running visit goes first: its visitor may be a goroutine
+ * whose worker a stopper waits for while it waits for us. After a stop,
+ * again: a visit may have begun meanwhile. */
+unsigned sched_safepoint_g(struct sched_worker *w)
+{
+	unsigned did = 0;
+	for (;;) {
+		if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire) &&
+		    sched_visit_before_switch(w->cur))
+			did |= SCHED_SAFEPOINT_VISITED;
+		/* Not on shutdown: a stop holds through it (see above). */
+		if (!atomic_load(&sched_rt.stw_pending) || stw_is_owner(w))
+			break;
+		stw_park_g(w);
+		did |= SCHED_SAFEPOINT_STOPPED;
+	}
+	rcu_quiescent_state();
+	return did;
+}
+
 /* On a goroutine, from sched_poll(). Not inlined into callers: it reads the
  * worker after possibly switching. */
 __attribute__((noinline)) void sched_poll_slow(void)
@@ -303,11 +341,7 @@ __attribute__((noinline)) void sched_poll_slow(void)
 	struct sched_worker *w = sched_worker_self();
 	if (!w || !w->cur)
 		return;
-	while (atomic_load(&sched_rt.stw_pending) && !stw_is_owner(w))
-		stw_park_g(w);
-	rcu_quiescent_state();
-	if (atomic_load_explicit(&sched_rt.visit_active, memory_order_acquire))
-		sched_visit_before_switch(w->cur);
+	sched_safepoint_g(w);
 	/* The stopper keeps its worker until it restarts the world: a yield
 	 * here would run this worker's other goroutines in the stopped world. */
 	if (stw_is_owner(w))
@@ -323,11 +357,16 @@ __attribute__((noinline)) void sched_poll_slow(void)
 static int visit_lock;
 
 /* Hands [lo, hi) to the visitor. A conservative scan reads every word,
- * initialised or not: tell valgrind that is intended. */
+ * initialised or not: tell valgrind that is intended. The visitor is a
+ * callout: not an asynchronous safe point (a second visit, or a stop while
+ * visit_lock is held, would begin inside it). */
 static void visit_range(struct sched_g *g, const void *lo, const void *hi)
 {
+	struct sched_worker *w = sched_worker_self();
 	VALGRIND_MAKE_MEM_DEFINED(lo, (size_t)((const char *)hi - (const char *)lo));
+	sched_callout_begin(w);
 	sched_rt.visit_fn(g, lo, hi, sched_rt.visit_arg);
+	sched_callout_end(w);
 }
 
 static bool needs_visit(struct sched_g *g, uint32_t epoch)
@@ -347,13 +386,14 @@ static void self_visit(void *sp, void *arg)
 }
 
 /* On a running goroutine (its only visitor). */
-void sched_visit_before_switch(struct sched_g *g)
+bool sched_visit_before_switch(struct sched_g *g)
 {
 	uint32_t epoch = atomic_load_explicit(&sched_rt.visit_epoch, memory_order_acquire);
 	if (!atomic_load(&sched_rt.visit_active) || !needs_visit(g, epoch))
-		return;
+		return false;
 	sched_ctx_spill(self_visit, g);
 	visit_done(g, epoch);
+	return true;
 }
 
 /* On g0, for g that is RUNNING but not yet switched to (its only visitor). */
@@ -397,18 +437,44 @@ static bool try_visit_parked(struct sched_g *g, uint32_t epoch)
 	}
 }
 
-void sched_visit_stacks(sched_stack_visitor visit, void *arg)
+/* Signals the workers that run a goroutine still to be visited. */
+static void signal_runners(uint32_t epoch)
 {
+	for (int i = 0; i < sched_rt.cfg.procs; i++) {
+		struct sched_worker *w = &sched_rt.workers[i];
+		struct sched_g *g = __atomic_load_n(&w->cur, __ATOMIC_RELAXED);
+		if (g && needs_visit(g, epoch))
+			sched_preempt_signal(w);
+	}
+}
+
+/* Both visits begin by spilling the caller's registers, before their own
+ * frames hold anything but their arguments, and visit the caller's stack
+ * from that spill: the visits' own frames lie below it and are not scanned.
+ * They hold whatever earlier, deeper calls left in them, such as addresses
+ * the collector's controller had just marked; scanned, those kept their
+ * objects alive cycle after cycle (a Debug build's chat smoke run kept one
+ * connection so through 20 forced cycles). */
+struct visit_call {
+	sched_stack_visitor visit;
+	void *arg;
+};
+
+static void visit_running_world(void *sp, void *p)
+{
+	const struct visit_call *c = p;
 	sched_spin_lock(&visit_lock);
-	sched_rt.visit_fn = visit;
-	sched_rt.visit_arg = arg;
+	sched_rt.visit_fn = c->visit;
+	sched_rt.visit_arg = c->arg;
 	uint32_t epoch = atomic_fetch_add(&sched_rt.visit_epoch, 1) + 1;
 	atomic_store(&sched_rt.visit_active, 1);
 	poll_word_add(1);
 
 	struct sched_g *self = sched_self();
-	if (self)
-		sched_visit_before_switch(self);
+	if (self && needs_visit(self, epoch)) {
+		visit_range(self, sp, sched_stack_top(self));
+		visit_done(self, epoch);
+	}
 
 	size_t n = sched_stack_high_water();
 	size_t npending = 0, cap = 0;
@@ -419,25 +485,30 @@ void sched_visit_stacks(sched_stack_visitor visit, void *arg)
 			continue;
 		if (npending == cap) {
 			cap = cap ? cap * 2 : 64;
-			size_t *p = realloc(pending, cap * sizeof *p);
-			if (!p)
+			size_t *q = realloc(pending, cap * sizeof *q);
+			if (!q)
 				sched_fatal("out of memory in sched_visit_stacks");
-			pending = p;
+			pending = q;
 		}
 		pending[npending++] = i;
 	}
-	/* Running goroutines visit themselves at their next safepoint; if one
-	 * parks first, we do it. One that stopped for another goroutine's
-	 * stop-the-world visits itself only when that world runs again, and
-	 * the stopper waits for this worker: so the visitor stops too (its
-	 * own stack is visited already). */
+	/* Running goroutines visit themselves at their next safepoint (one
+	 * that does not poll, at a signal: preempt.c); if one parks first, we
+	 * do it. One that stopped for another goroutine's stop-the-world
+	 * before it saw the visit visits itself only when that world runs
+	 * again, and the stopper waits for this worker: so the visitor stops
+	 * too (its own stack is visited already). */
+	struct sched_preempt_wait pw;
+	sched_preempt_wait_init(&pw);
 	struct sched_worker *self_w = sched_worker_self();
 	for (size_t k = 0; k < npending; k++) {
 		struct sched_g *g = sched_stack_g(pending[k]);
 		for (unsigned spins = 0; !try_visit_parked(g, epoch); spins++) {
 			if (self_w && atomic_load(&sched_rt.stw_pending) && !stw_is_owner(self_w))
 				stw_park_g(self_w);
-			if (spins < 128)
+			if (sched_preempt_due(&pw))
+				signal_runners(epoch);
+			if (spins < 128 || sched_preempt_spin(&pw))
 				__builtin_ia32_pause();
 			else
 				sched_yield();
@@ -449,25 +520,24 @@ void sched_visit_stacks(sched_stack_visitor visit, void *arg)
 	sched_spin_unlock(&visit_lock);
 }
 
+void sched_visit_stacks(sched_stack_visitor visit, void *arg)
+{
+	struct visit_call c = {visit, arg};
+	sched_ctx_spill(visit_running_world, &c);
+}
+
 /* With the world stopped every goroutine but the caller is off its worker
  * (RUNNABLE or WAITING, its sp saved by the switch) or stopped at a
  * safepoint on its own stack (RUNNING, stop_sp set). */
-static void self_visit_stopped(void *sp, void *arg)
+static void visit_stopped_world(void *sp, void *p)
 {
-	struct sched_g *g = arg;
-	visit_range(g, sp, sched_stack_top(g));
-}
-
-void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
-{
-	if (!atomic_load(&sched_rt.stw_pending))
-		sched_fatal("sched_visit_stacks_stopped: the world is not stopped");
+	const struct visit_call *c = p;
 	sched_spin_lock(&visit_lock);
-	sched_rt.visit_fn = visit;
-	sched_rt.visit_arg = arg;
+	sched_rt.visit_fn = c->visit;
+	sched_rt.visit_arg = c->arg;
 	struct sched_g *self = sched_self();
 	if (self)
-		sched_ctx_spill(self_visit_stopped, self);
+		visit_range(self, sp, sched_stack_top(self));
 	size_t n = sched_stack_high_water();
 	for (size_t i = 0; i < n; i++) {
 		struct sched_g *g = sched_stack_g(i);
@@ -506,4 +576,12 @@ void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
 		}
 	}
 	sched_spin_unlock(&visit_lock);
+}
+
+void sched_visit_stacks_stopped(sched_stack_visitor visit, void *arg)
+{
+	if (!atomic_load(&sched_rt.stw_pending))
+		sched_fatal("sched_visit_stacks_stopped: the world is not stopped");
+	struct visit_call c = {visit, arg};
+	sched_ctx_spill(visit_stopped_world, &c);
 }

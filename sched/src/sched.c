@@ -316,7 +316,10 @@ static void finish_prev(struct sched_worker *w)
 	case SCHED_OP_PARK:
 		sched_chaos_point();
 		g_leave_running(g, SCHED_G_WAITING);
-		if (w->park_commit(g, w->park_arg))
+		sched_callout_begin(w);
+		bool committed = w->park_commit(g, w->park_arg);
+		sched_callout_end(w);
+		if (committed)
 			return;
 		/* The event came first: run it again next. */
 		g_transition(g, SCHED_G_WAITING, SCHED_G_RUNNABLE);

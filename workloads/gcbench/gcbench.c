@@ -88,7 +88,7 @@ static void usage(FILE *f)
 		"--mode=cms|stw, --gogc and --memlimit override the knobs below.\n",
 		GCB_MIN_DEPTH);
 	gc_config_help(f);
-	fprintf(f, "Scheduler: TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES (see README).\n");
+	sched_config_help(f);
 }
 
 static struct gc_config gc_cfg;

@@ -48,8 +48,8 @@ static void usage(FILE *f)
 		"  --procs=N           workers for the multi-worker figures (default: TOC_PROCS or CPUs)\n"
 		"  --bench=LIST        figures to measure, comma-separated: switch,pingpong,spawn,parked\n"
 		"                      (default: all; the others print as null)\n"
-		"  --help              this text\n\n"
-		"Environment: TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES (see README).\n");
+		"  --help              this text\n\n");
+	sched_config_help(f);
 }
 
 static void die(const char *msg)

@@ -311,7 +311,7 @@ static void usage(FILE *f)
 		"same in every mode), and in toc mode \"toc\": every statistic of the layer.\n\n"
 		BENCH_CPU_FIGURES_HELP "\n");
 	gc_config_help(f);
-	fprintf(f, "Scheduler: TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES (see README).\n");
+	sched_config_help(f);
 }
 
 static struct gc_config gc_cfg;

@@ -19,6 +19,13 @@
  * (TOC_MODE=stw); TOC_MODE=toc adds the transaction layer (toc/toc.h). Allocation and gc_store must run on a goroutine of a
  * runtime started by gc_run() (or gc_init() + sched_run()).
  *
+ * A goroutine that never polls or allocates is still stopped for the
+ * collector's pauses and stack scans: by a signal (SIGURG) to its worker,
+ * which stops it in place (toc/sched.h). Goroutine code may therefore see
+ * system calls that the kernel does not restart after a signal handler
+ * (nanosleep, poll, epoll_wait, ...) fail with EINTR, as in Go since 1.14;
+ * retry them.
+ *
  * Everything with program scope is prefixed gc_.
  */
 #ifndef GC_GC_H
@@ -134,14 +141,45 @@ static inline bool gc_window_pub(const uint64_t *pub, uintptr_t off)
 {
 	return (pub[off >> 9] >> ((off >> 3) & 63)) & 1;
 }
+/* The barrier's tests of gc_barrier_on are asm blocks that end with the
+ * store, and their bounds (771: to 772:) go to the section toc_nopreempt,
+ * each relative to its own word (a position-independent program needs no
+ * relocation for them): asynchronous preemption never stops a goroutine
+ * between the load of gc_barrier_on and the store (sched/src/preempt.c),
+ * where a stop or a ragged barrier could turn the mark barrier on and the
+ * store would skip its shading. Code for a shared object reads
+ * gc_barrier_on through the GOT; a program's reads it directly, one load
+ * as before (a position-independent executable resolves it when linked). */
+#if defined(__PIC__) && !defined(__PIE__)
+#define GC_PRIV_FLAG_SETUP "movq gc_barrier_on@GOTPCREL(%%rip), %%rax\n\t"
+#define GC_PRIV_FLAG "(%%rax)"
+#else
+#define GC_PRIV_FLAG_SETUP ""
+#define GC_PRIV_FLAG "gc_barrier_on(%%rip)"
+#endif
+/* *slot = val unless a bit of mask is set in gc_barrier_on: then goto label. */
+#define GC_PRIV_STORE_UNLESS(mask, slot, val, label)                           \
+	__asm__ goto("771:\n\t" GC_PRIV_FLAG_SETUP                              \
+		     "testl %[m], " GC_PRIV_FLAG "\n\t"                          \
+		     "jnz %l[" #label "]\n\t"                                     \
+		     "movq %[v], (%[s])\n"                                         \
+		     "772:\n\t"                                                   \
+		     ".pushsection toc_nopreempt, \"a\"\n\t"                     \
+		     ".balign 4\n\t"                                              \
+		     ".long 771b - .\n\t"                                         \
+		     ".long 772b - .\n\t"                                         \
+		     ".popsection"                                                \
+		     :                                                            \
+		     : [m] "i"(mask), [v] "re"(val), [s] "r"(slot)                \
+		     : "rax", "cc", "memory"                                      \
+		     : label)
 static inline void gc_store_ptr(void *obj, void **slot, void *val)
 {
-	int w = __atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED);
-	if (__builtin_expect(w == 0, 1)) {
-		__atomic_store_n(slot, val, __ATOMIC_RELAXED);
-		return;
-	}
-	if (w == GC_BARRIER_TOC) {
+	/* The store when no barrier is on. */
+	GC_PRIV_STORE_UNLESS(-1, slot, val, gc_priv_barrier);
+	return;
+gc_priv_barrier:
+	if (__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) == GC_BARRIER_TOC) {
 		uintptr_t lo, len;
 		const uint64_t *pub;
 		__asm__ volatile("movq gc_tls_window@gottpoff(%%rip), %%rax\n\t"
@@ -155,12 +193,22 @@ static inline void gc_store_ptr(void *obj, void **slot, void *val)
 		uintptr_t o = (uintptr_t)obj - lo;
 		/* Into an unpublished window object (the common store of a
 		 * transaction: one bitmap load), or val not an unpublished
-		 * window object: nothing to publish. */
+		 * window object: nothing to publish. The goroutine may be
+		 * stopped anywhere in this test (asynchronous preemption): its
+		 * answer depends only on the running goroutine's own window
+		 * (its worker's thread-local copy, which only that thread
+		 * writes, and the goroutine is never moved off it at a signal)
+		 * and the window's published bits, which only the goroutine
+		 * itself sets. A stop changes neither (a flip that makes the
+		 * window stale leaves both as they were: the goroutine learns
+		 * of it at its next allocation, as after a poll); what a stop
+		 * may change, the mark bit, is tested again with the store. */
 		if ((o < len && !gc_window_pub(pub, o)) || v >= len || gc_window_pub(pub, v)) {
-			__atomic_store_n(slot, val, __ATOMIC_RELAXED);
+			GC_PRIV_STORE_UNLESS(GC_BARRIER_MARK, slot, val, gc_priv_slow);
 			return;
 		}
 	}
+gc_priv_slow:
 	gc_store_slow(obj, slot, val);
 }
 #define gc_store(obj, slotp, val)                                              \

@@ -6,12 +6,28 @@
  * global queue, idle workers steal and then sleep, an epoll poller parks
  * goroutines blocked on sockets, and timers wake sleepers.
  *
- * Preemption is cooperative: a goroutine gives up its worker at a safepoint —
+ * Scheduling is cooperative: a goroutine gives up its worker at a safepoint —
  * any scheduler call, channel operation, allocation in the layers above, or an
  * explicit sched_poll() in a long loop. A goroutine that runs a long loop
- * without polling delays stop-the-world and stack visits; that is the contract.
- * The socket reads and writes of net.h count as stopped while in the kernel
- * (Go's entersyscall): a slow system call does not delay a stop-the-world.
+ * without polling keeps its worker (no time slice is enforced on it), but it
+ * does not hold up a stop-the-world, a stack visit or a ragged barrier: those
+ * signal its worker (SIGURG, as Go 1.14) and the goroutine stops, visits its
+ * stack or reports itself quiescent in place, inside the signal handler,
+ * when the signal lands in the program's own code (never inside the
+ * runtime, a library or a write barrier: the signal is sent again).
+ * TOC_ASYNCPREEMPT=0 turns that off. The socket reads and writes of net.h
+ * count as stopped while in the kernel (Go's entersyscall): a slow system
+ * call does not delay a stop-the-world.
+ *
+ * Signals and system calls. The handler is installed with SA_RESTART, but
+ * the kernel never restarts some calls after a handler ran: nanosleep,
+ * clock_nanosleep, usleep, epoll_wait, poll, select, semop, and socket calls
+ * with a timeout (SO_RCVTIMEO, SO_SNDTIMEO), among others (signal(7)). Goroutine
+ * code that makes them may see them fail with EINTR, as Go 1.14 warned for
+ * its own asynchronous preemption, and should retry. The runtime retries its
+ * own. A program that uses SIGURG itself must not send it to the workers,
+ * and a signal handler of its own that runs on the interrupted goroutine's
+ * stack (no SA_ONSTACK) must block SIGURG while it runs (sa_mask).
  *
  * The scheduler knows nothing of the collector. The layers above use:
  *   - hooks on spawn, exit, park and resume (struct sched_hooks);
@@ -29,6 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct sched_g;
 
@@ -38,15 +55,24 @@ struct sched_config {
 	int procs;              /* worker threads; TOC_PROCS, default: CPUs online */
 	size_t stack_size;      /* usable bytes per goroutine stack; TOC_STACK_SIZE, default 256 KiB */
 	size_t max_goroutines;  /* stack slots reserved; TOC_MAX_GOROUTINES, default 2 Mi */
+	int async_preempt;      /* TOC_ASYNCPREEMPT=1|0: SCHED_ON (the default) or SCHED_OFF */
+	int preempt_chaos_us;   /* TOC_PREEMPT_CHAOS: a test thread signals random workers every
+				 * this many microseconds on average; 0 (the default): none */
 };
+#define SCHED_ON 1
+#define SCHED_OFF (-1)
 
 #define SCHED_DEFAULT_STACK_SIZE (256u * 1024u)
 #define SCHED_DEFAULT_MAX_GOROUTINES ((size_t)2 << 20)
 #define SCHED_MAX_PROCS 256
 
-/* Fills *cfg from TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES. Returns 0, or
- * -1 with a message naming the variable in err (size errlen). */
+/* Fills *cfg from TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES,
+ * TOC_ASYNCPREEMPT, TOC_PREEMPT_CHAOS. Returns 0, or -1 with a message naming
+ * the variable in err (size errlen). */
 int sched_config_from_env(struct sched_config *cfg, char *err, size_t errlen);
+/* The scheduler's knob table, printed by --help of the programs: one line
+ * per knob. */
+void sched_config_help(FILE *out);
 
 /* Checks a configuration (after flags were applied). Returns 0, or -1 with a
  * message naming the knob in err. */
@@ -185,13 +211,19 @@ void sched_set_hooks(const struct sched_hooks *hooks);
 
 /* --- stop-the-world, ragged safepoints, stack visits ---------------------- */
 
-/* Stops every other worker at a safepoint. Called from a goroutine (whose
- * worker keeps running it) or a non-worker thread. Nests: no. */
+/* Stops every other worker at a safepoint, or, for a goroutine that does
+ * not reach one, at an asynchronous safe point (the top of this file): the
+ * goroutine stays on its worker, stopped inside the signal handler. Called
+ * from a goroutine (whose worker keeps running it) or a non-worker thread.
+ * Nests: no. */
 void sched_stop_the_world(void);
 void sched_start_the_world(void);
 
 /* Returns once every worker has passed a safepoint after the call began (an
- * idle worker counts). Built on a urcu QSBR grace period. */
+ * idle worker counts). Built on a urcu QSBR grace period. An asynchronous
+ * safe point counts too: while asynchronous preemption is on, a goroutine's
+ * code between two polls is not a read-side section (the runtime's own
+ * barrier stores are: preempt.c). */
 void sched_ragged_barrier(void);
 
 /* visit(g, lo, hi, arg): [lo, hi) is g's live stack, with the callee-saved
@@ -201,10 +233,13 @@ typedef void (*sched_stack_visitor)(struct sched_g *g, const void *lo, const voi
 /* Visits the stack of every goroutine that exists when the call begins
  * exactly once, without stopping the world: parked and runnable goroutines
  * are locked and visited by the caller; a running one visits itself at its
- * next safepoint (or is visited by the worker about to resume it). visit may
- * therefore run on several threads at once. Goroutines spawned during the
- * call are visited at most once (their stacks hold only their arguments,
- * which the spawn hook sees). One visit at a time. */
+ * next safepoint, synchronous or asynchronous (then its range holds the
+ * signal frame with every register), or is visited by the worker about to
+ * resume it. visit may therefore run on several threads at once, and inside
+ * a signal handler on the visited stack: it must not poll or park.
+ * Goroutines spawned during the call are visited at most once (their stacks
+ * hold only their arguments, which the spawn hook sees). One visit at a
+ * time. */
 void sched_visit_stacks(sched_stack_visitor visit, void *arg);
 
 /* The same with the world stopped by the caller (sched_stop_the_world):
@@ -256,7 +291,17 @@ uint64_t sched_thread_cpu_ns(void);
 	X(parks, "parks")                                                      \
 	X(wakeups, "workers woken from sleep")                                 \
 	X(netpolls, "epoll_wait calls that returned events")                   \
-	X(stw, "stop-the-world episodes")
+	X(stw, "stop-the-world episodes")                                      \
+	X(preempt_sent, "preemption signals sent to the worker")               \
+	X(preempt_safe, "signals handled at a safe point (the program's code)") \
+	X(preempt_stopped, "  of which stopped the goroutine for a stop-the-world") \
+	X(preempt_visited, "  of which visited its stack for a stack visit")   \
+	X(preempt_idle, "signals refused: no goroutine running (scheduler, stopped, system call)") \
+	X(preempt_callout, "signals refused: in a scheduler callout (visitor, park commit)") \
+	X(preempt_stack, "signals refused: not on the goroutine's stack")     \
+	X(preempt_foreign, "signals refused: outside the program's .text (libraries, vDSO, PLT)") \
+	X(preempt_runtime, "signals refused: inside the runtime's code")      \
+	X(preempt_barrier, "signals refused: inside a write barrier's store")
 struct sched_stats {
 #define SCHED_STAT_FIELD(name, doc) uint64_t name;
 	SCHED_STATS(SCHED_STAT_FIELD)
@@ -264,7 +309,14 @@ struct sched_stats {
 	uint64_t live_goroutines;  /* spawned - exited */
 	uint64_t stack_slots_used; /* high-water mark of stack slots */
 	int procs;                 /* workers */
+	bool async_preempt;        /* asynchronous preemption is on in this runtime */
 };
+/* The running runtime's statistics; once sched_run returned, its last
+ * runtime's, until the next sched_run. */
 void sched_read_stats(struct sched_stats *out);
+/* The counters of one worker (0..procs-1) of the running runtime: 0, or -1
+ * when there is no such worker. The fields after the counters are the
+ * runtime's, as above. */
+int sched_read_worker_stats(int worker, struct sched_stats *out);
 
 #endif /* SCHED_SCHED_H */

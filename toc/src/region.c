@@ -209,7 +209,7 @@ static void region_settle(struct toc_region *r)
 	}
 }
 
-bool toc_region_ready(struct toc_region *r)
+bool toc_region_settle(struct toc_region *r)
 {
 	region_settle(r);
 	return atomic_load_explicit(&r->state, memory_order_acquire) != TOC_REGION_DEAD;

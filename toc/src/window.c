@@ -63,7 +63,7 @@ struct toc_region *toc_current(void)
 	if (!g)
 		return NULL;
 	struct toc_region *r = *toc_g_window(g);
-	return r && (toc_fresh(r) || toc_region_ready(r)) ? r : NULL;
+	return r && toc_region_ready(r) ? r : NULL;
 }
 
 /* --- opening and extending -------------------------------------------------------------------- */
@@ -90,7 +90,7 @@ static struct toc_region *window_of_running(void)
 	if (r) {
 		/* Attached again after a flip detached every worker; swept
 		 * first if the sweeper has not come to it yet. */
-		if (toc_fresh(r) || toc_region_ready(r)) {
+		if (toc_region_ready(r)) {
 			atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
 			toc_attach(r);
 			return r;
@@ -273,7 +273,7 @@ GC_NO_ASAN static void boundary_spilled(void *sp, void *arg)
 	struct toc_region *r = *toc_g_window(g);
 	if (!r)
 		return;
-	if (toc_fresh(r) || toc_region_ready(r)) {
+	if (toc_region_ready(r)) {
 		const uintptr_t *top = sched_g_stack_top(g);
 		for (const uintptr_t *p = sp; p < top; p++) {
 			uintptr_t v = *p;

@@ -138,12 +138,18 @@ static inline bool toc_fresh(const struct toc_region *r)
 	return atomic_load_explicit(&r->sg, memory_order_acquire) == gc_layer_sweepgen() &&
 	       atomic_load_explicit(&r->state, memory_order_relaxed) == TOC_REGION_ACTIVE;
 }
+/* toc_region_ready's slow path (region.c): sweeps r or waits for the
+ * sweeper that holds it, then says whether r is still alive. */
+bool toc_region_settle(struct toc_region *r);
 /* The owner's way in after a flip: r swept for this sweepgen, by the
  * caller if nobody did yet (spins while the sweeper holds it). Returns
  * false when the collector claimed r (its owner was parked through a whole
  * cycle): the window is gone, its objects the collector's. Never a
  * safepoint. */
-bool toc_region_ready(struct toc_region *r);
+static inline bool toc_region_ready(struct toc_region *r)
+{
+	return toc_fresh(r) || toc_region_settle(r);
+}
 /* The goroutine's window slot (its sched_g slot). */
 static inline struct toc_region **toc_g_window(struct sched_g *g)
 {

@@ -14,6 +14,10 @@
  *     that the test ends with TOC_ASYNCPREEMPT=0 too (the figures without
  *     signals); TOC_TEST_PROCS=3|4 sets the workers (default 3).
  *   Ragged barrier: spinners that never poll do not hold it up.
+ *   The stop trace: with signals off, a goroutine that spins 30 ms without
+ *     polling holds up a stop; TOC_STOPTRACE=2000 (the config field) makes
+ *     the stop report on stderr that it waited for that worker, which ran a
+ *     goroutine (stderr is captured in a file for the check).
  *   A pointer held only in a register: a spinner keeps the one reference to
  *     a heap object in r12 (an assembly loop, its stack scrubbed below it)
  *     while collections run, concurrent and stop-the-world; the object
@@ -21,6 +25,7 @@
  */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +223,64 @@ static void test_stops_and_visits(void)
 	harness_run(procs, stops_body, &procs);
 }
 
+/* --- the stop trace ----------------------------------------------------------------------- */
+
+#define LATE_SPIN_NS 30000000ll
+
+static _Atomic int late_worker = -1;
+
+static void late_spin(void *unused)
+{
+	(void)unused;
+	atomic_store(&late_worker, sched_worker_index());
+	int64_t until = sched_nanotime() + LATE_SPIN_NS;
+	while (sched_nanotime() < until)
+		;
+	sched_wg_done(&spin_wg);
+}
+
+static void stoptrace_body(void *unused)
+{
+	(void)unused;
+	sched_wg_add(&spin_wg, 1);
+	TCHECK(sched_go(late_spin, NULL) != 0);
+	while (atomic_load(&late_worker) < 0)
+		sched_gosched();
+	if (TCHECK(atomic_load(&late_worker) != sched_worker_index())) {
+		int64_t t0 = sched_nanotime();
+		sched_stop_the_world();
+		sched_start_the_world();
+		printf("\n    the stop waited %.1f ms for the spinner", (double)(sched_nanotime() - t0) / 1e6);
+	}
+	sched_wg_wait(&spin_wg);
+}
+
+static void test_stoptrace(void)
+{
+	char path[] = "/tmp/toc-stoptrace-XXXXXX";
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	CU_ASSERT_FATAL(saved >= 0 && dup2(fd, STDERR_FILENO) >= 0);
+	atomic_store(&late_worker, -1);
+	struct sched_config scfg = {.procs = 2, .async_preempt = SCHED_OFF, .stoptrace_us = 2000};
+	harness_run_cfg(&scfg, stoptrace_body, NULL);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	char buf[4096] = "";
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	unlink(path);
+	buf[n > 0 ? n : 0] = '\0';
+	char want[64];
+	snprintf(want, sizeof want, "for worker %d (running a goroutine", atomic_load(&late_worker));
+	printf("\n    %s", strtok(buf, "\n") ? buf : "(nothing on stderr)");
+	CU_ASSERT(strstr(buf, "sched: stoptrace: stop waited") != NULL);
+	CU_ASSERT(strstr(buf, want) != NULL);
+}
+
 /* --- ragged barriers -------------------------------------------------------------------- */
 
 static void ragged_body(void *unused)
@@ -372,6 +435,7 @@ int main(void)
 	static const struct harness_test tests[] = {
 		{"spinners that never poll: 1,000 stops and 200 stack visits", test_stops_and_visits},
 		{"spinners that never poll: ragged barriers", test_ragged},
+		{"a stop that waits for a worker says why (TOC_STOPTRACE)", test_stoptrace},
 		{"a pointer only in a register survives concurrent collections", test_register_cms},
 		{"a pointer only in a register survives stop-the-world collections", test_register_stw},
 		{NULL, NULL},

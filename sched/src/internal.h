@@ -194,6 +194,7 @@ struct sched_worker {
 	void *altstack;                      /* signal stack for overflow reports */
 	pid_t tid;                           /* its thread, for preemption signals; set before active = 1 */
 	int async_off;                       /* > 0 in a scheduler callout: no asynchronous safe point (preempt.c) */
+	uintptr_t probe_pc;                  /* where a TOC_STOPTRACE probe interrupted the thread (stoptrace.c) */
 	struct sched_stats stats;            /* owner-written counters, merged on read */
 	uint64_t account_ns[SCHED_ACCOUNTS]; /* CPU charged on this worker per account; owner-written */
 	uint8_t g0_account;                  /* the scheduler context's open account */
@@ -381,6 +382,20 @@ bool sched_preempt_due(struct sched_preempt_wait *pw);
 bool sched_preempt_spin(const struct sched_preempt_wait *pw);
 void sched_preempt_signal(struct sched_worker *w);
 void sched_preempt_ragged(int delta);   /* a ragged barrier begins (+1) or ends (-1) */
+void sched_preempt_probe(struct sched_worker *w);   /* a signal that only notes the PC (stoptrace.c) */
+
+/* TOC_STOPTRACE (stoptrace.c): a stop that waits too long for a worker
+ * reports what the worker did meanwhile. */
+struct sched_stoptrace {
+	int64_t t0, late_at;          /* the wait's start; when it crossed the threshold */
+	bool late, on_g0, have_schedstat;
+	uint64_t run0, wait0;         /* the thread's schedstat at the threshold */
+	struct sched_stats st0;       /* its counters then */
+};
+void sched_stoptrace_begin(struct sched_stoptrace *t, int64_t now);
+void sched_stoptrace_check(struct sched_stoptrace *t, struct sched_worker *w, int64_t now);
+void sched_stoptrace_end(struct sched_stoptrace *t, struct sched_worker *w, int64_t now);
+void sched_stoptrace_flush(void);
 /* A scheduler callout (a visitor, a park commit) runs user code that must
  * not be taken for an asynchronous safe point. */
 static inline void sched_callout_begin(struct sched_worker *w)

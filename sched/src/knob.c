@@ -96,6 +96,7 @@ const char *sched_knob_getenv(const char *const *names, const char **which)
 #define SCHED_MIN_GOROUTINES 16u
 #define SCHED_MAX_GOROUTINES ((size_t)64 << 20)
 #define SCHED_MAX_CHAOS_US 1000000
+#define SCHED_MAX_STOPTRACE_US 10000000
 
 enum knob_kind {
 	KNOB_INT,      /* an int field */
@@ -122,6 +123,9 @@ static const struct sched_knob {
 	 "ragged barriers"},
 	{{"TOC_PREEMPT_CHAOS"}, KNOB_INT, offsetof(struct sched_config, preempt_chaos_us), 0, SCHED_MAX_CHAOS_US,
 	 "0", "tests: signal a random worker every this many microseconds on average"},
+	{{"TOC_STOPTRACE"}, KNOB_INT, offsetof(struct sched_config, stoptrace_us), 0, SCHED_MAX_STOPTRACE_US,
+	 "0", "a stop-the-world waiting longer than this many microseconds for a worker says on stderr why "
+	 "(the OS did not run it, or where it ran); 0: off"},
 };
 
 int sched_config_from_env(struct sched_config *cfg, char *err, size_t errlen)
@@ -192,5 +196,8 @@ int sched_config_check(const struct sched_config *cfg, char *err, size_t errlen)
 	if (cfg->preempt_chaos_us < 0 || cfg->preempt_chaos_us > SCHED_MAX_CHAOS_US)
 		return knob_error(err, errlen, "preemption chaos (TOC_PREEMPT_CHAOS) = %d us: must be between 0 and %d",
 				  cfg->preempt_chaos_us, SCHED_MAX_CHAOS_US);
+	if (cfg->stoptrace_us < 0 || cfg->stoptrace_us > SCHED_MAX_STOPTRACE_US)
+		return knob_error(err, errlen, "stop trace (TOC_STOPTRACE) = %d us: must be between 0 and %d",
+				  cfg->stoptrace_us, SCHED_MAX_STOPTRACE_US);
 	return 0;
 }

@@ -349,6 +349,9 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	struct sched_worker *w = sched_worker_self();
 	if (!w || !pre.on)
 		return;
+	if (sched_rt.cfg.stoptrace_us)
+		__atomic_store_n(&w->probe_pc, (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP],
+				 __ATOMIC_RELAXED);
 	int saved = errno;
 	struct sched_stats *st = &w->stats;
 	switch (judge(w, uc)) {
@@ -417,6 +420,12 @@ bool sched_preempt_spin(const struct sched_preempt_wait *pw)
 void sched_preempt_signal(struct sched_worker *w)
 {
 	if (runs_goroutine(w))
+		send(w);
+}
+
+void sched_preempt_probe(struct sched_worker *w)
+{
+	if (pre.on)
 		send(w);
 }
 

@@ -211,6 +211,8 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 		cfg.async_preempt = cfg_in->async_preempt;
 	if (cfg_in && cfg_in->preempt_chaos_us)
 		cfg.preempt_chaos_us = cfg_in->preempt_chaos_us;
+	if (cfg_in && cfg_in->stoptrace_us)
+		cfg.stoptrace_us = cfg_in->stoptrace_us;
 	if (sched_config_check(&cfg, err, sizeof err)) {
 		fprintf(stderr, "sched: %s\n", err);
 		errno = EINVAL;

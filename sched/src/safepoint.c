@@ -251,11 +251,17 @@ void sched_stop_the_world(void)
 	poll_word_add(1);
 	struct sched_preempt_wait pw;
 	sched_preempt_wait_init(&pw);
+	bool trace = sched_rt.cfg.stoptrace_us > 0;
+	struct sched_stoptrace st;
+	if (trace)
+		sched_stoptrace_begin(&st, sched_nanotime());
 	for (int i = 0; i < sched_rt.cfg.procs; i++) {
 		struct sched_worker *w = &sched_rt.workers[i];
 		if (w == self)
 			continue;
 		for (unsigned spins = 0; atomic_load(&w->active); spins++) {
+			if (trace)
+				sched_stoptrace_check(&st, w, sched_nanotime());
 			/* A goroutine that does not poll is stopped in place
 			 * by a signal (preempt.c), every one at once. */
 			if (sched_preempt_due(&pw))
@@ -276,6 +282,10 @@ void sched_stop_the_world(void)
 			else
 				sched_yield();
 		}
+		if (trace) {
+			sched_stoptrace_end(&st, w, sched_nanotime());
+			st.late = false;   /* the next worker's wait counts from the stop's start */
+		}
 	}
 	if (self)
 		self->stats.stw++;
@@ -289,6 +299,8 @@ void sched_start_the_world(void)
 	atomic_fetch_add(&sched_rt.stw_gen, 1);
 	sched_futex_wake(&sched_rt.stw_gen, INT_MAX);
 	sched_chaos_point();
+	if (sched_rt.cfg.stoptrace_us)
+		sched_stoptrace_flush();
 	__atomic_store_n(&sched_rt.stw_lock, 0, __ATOMIC_RELEASE);
 }
 

@@ -58,6 +58,8 @@ struct sched_config {
 	int async_preempt;      /* TOC_ASYNCPREEMPT=1|0: SCHED_ON (the default) or SCHED_OFF */
 	int preempt_chaos_us;   /* TOC_PREEMPT_CHAOS: a test thread signals random workers every
 				 * this many microseconds on average; 0 (the default): none */
+	int stoptrace_us;       /* TOC_STOPTRACE: a stop-the-world that waits longer than this for a
+				 * worker says on stderr what the worker did; 0 (the default): off */
 };
 #define SCHED_ON 1
 #define SCHED_OFF (-1)
@@ -67,7 +69,7 @@ struct sched_config {
 #define SCHED_MAX_PROCS 256
 
 /* Fills *cfg from TOC_PROCS, TOC_STACK_SIZE, TOC_MAX_GOROUTINES,
- * TOC_ASYNCPREEMPT, TOC_PREEMPT_CHAOS. Returns 0, or -1 with a message naming
+ * TOC_ASYNCPREEMPT, TOC_PREEMPT_CHAOS, TOC_STOPTRACE. Returns 0, or -1 with a message naming
  * the variable in err (size errlen). */
 int sched_config_from_env(struct sched_config *cfg, char *err, size_t errlen);
 /* The scheduler's knob table, printed by --help of the programs: one line

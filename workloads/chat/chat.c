@@ -3,7 +3,9 @@
  * (hundreds of thousands of long-lived connections per host, rooms, every
  * message fanned out to its room), client and server in one process.
  *
- * Each connection is a socketpair. Server side: a connection object in the
+ * Each connection is a socketpair (--transport=socket), or two in-memory
+ * streams (--transport=inproc, inproc.c: no descriptors, so 100,000s of
+ * connections fit under the descriptor limit). Server side: a connection object in the
  * heap (a finalizer closes its descriptor when the object dies), a reader
  * goroutine and a writer goroutine with an outbound queue (a channel).
  * Client side: a reader goroutine that timestamps what arrives. Senders
@@ -42,16 +44,19 @@
 #include "toc/sched.h"
 #include "toc/sync.h"
 #include "toc/toc.h"
+#include "inproc.h"
 #include "txbench.h"
 #include "txbench_gc.h"
 
 #define MS 1000000ll
+#define INPROC_DEPTH 16   /* writes an in-process stream holds before its writer waits */
 #define FRAME_MAX 65536
 
 static struct {
 	int64_t conns, rooms, senders, rate, size, queue, collect_ms;
 	double duration;
 	bool json, drop;
+	bool inproc;   /* --transport=inproc */
 	int mode;   /* TXB_TOC, TXB_CMS, TXB_STW */
 	int procs;
 } cfg;
@@ -59,7 +64,8 @@ static struct gc_config gc_cfg;
 
 /* --- heap objects ---------------------------------------------------------------------------------- */
 
-/* A server-side connection. out is a malloc'd channel (not a heap pointer). */
+/* A server-side connection. out is a malloc'd channel (not a heap pointer);
+ * fd is the server end: a descriptor, or an in-process end (inproc.h). */
 struct conn {
 	int64_t id, fd, room;
 	struct sched_chan *out;
@@ -108,13 +114,33 @@ static struct counters *here(void)
 	return &per_worker[sched_worker_index()];
 }
 
+/* --- the transport: a connection's end is a descriptor or an in-process end ------------------------- */
+
+static ssize_t end_read(int64_t end, void *buf, size_t n)
+{
+	return cfg.inproc ? inproc_read(end, buf, n) : sched_net_read((int)end, buf, n, 0);
+}
+
+static ssize_t end_write(int64_t end, const void *buf, size_t n)
+{
+	return cfg.inproc ? inproc_write(end, buf, n) : sched_net_write((int)end, buf, n, 0);
+}
+
+static void end_close(int64_t end)
+{
+	if (cfg.inproc)
+		inproc_close(end);
+	else
+		sched_net_close((int)end);
+}
+
 /* --- the server ------------------------------------------------------------------------------------- */
 
 static void on_finalize(void *obj, void *arg)
 {
 	(void)arg;
 	struct conn *c = obj;
-	sched_net_close((int)c->fd);
+	end_close(c->fd);
 	sched_chan_free(c->out);
 	atomic_fetch_add(&finalized, 1);
 }
@@ -236,7 +262,7 @@ static void server_reader(void *arg)
 	if (!wait)
 		bench_fatal(1, "out of memory for a reader");
 	for (;;) {
-		ssize_t r = sched_net_read((int)self->fd, buf + len, sizeof buf - len, 0);
+		ssize_t r = end_read(self->fd, buf + len, sizeof buf - len);
 		if (r <= 0)
 			break;
 		len += (size_t)r;
@@ -274,7 +300,7 @@ static void server_writer(void *arg)
 	while (sched_chan_recv(self->out, &frame)) {
 		uint32_t n;
 		memcpy(&n, frame, 4);
-		if (!broken && sched_net_write((int)self->fd, frame, 4 + (size_t)n, 0) < 0) {
+		if (!broken && end_write(self->fd, frame, 4 + (size_t)n) < 0) {
 			if (atomic_load(&timing))
 				atomic_fetch_add(&write_errors, 1);
 			broken = true;
@@ -287,7 +313,7 @@ static void server_writer(void *arg)
 /* --- the clients -------------------------------------------------------------------------------------- */
 
 struct client {
-	int fd;
+	int64_t fd;   /* the client end */
 };
 static struct client *clients;
 
@@ -297,7 +323,7 @@ static void client_reader(void *arg)
 	char buf[2048];
 	size_t len = 0;
 	for (;;) {
-		ssize_t r = sched_net_read(cl->fd, buf + len, sizeof buf - len, 0);
+		ssize_t r = end_read(cl->fd, buf + len, sizeof buf - len);
 		if (r <= 0)
 			break;
 		len += (size_t)r;
@@ -353,7 +379,7 @@ static void sender(void *argp)
 				 (long long)(c % cfg.rooms), (long long)c, (long long)sched_nanotime(), text);
 		uint32_t l = (uint32_t)n;
 		memcpy(frame, &l, 4);
-		if (sched_net_write(clients[c].fd, frame, 4 + (size_t)n, 0) < 0)
+		if (end_write(clients[c].fd, frame, 4 + (size_t)n) < 0)
 			atomic_fetch_add(&write_errors, 1);
 	}
 	sched_wg_done(&senders_done);
@@ -376,12 +402,20 @@ static double rss_kib(void)
 /* A connection: the pair, the heap object with its finalizer, three goroutines. */
 static __attribute__((noinline)) void connect_one(int64_t i)
 {
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		bench_fatal(1, "socketpair for connection %lld: %s", (long long)i, strerror(errno));
-	if (sched_net_adopt(sv[0]) || sched_net_adopt(sv[1]))
-		bench_fatal(1, "cannot register connection %lld with the poller: %s", (long long)i,
-			    strerror(sched_errno()));
+	int64_t sv[2] = {2 * i, 2 * i + 1};   /* in-process ends */
+	if (cfg.inproc) {
+		if (inproc_connect(i))
+			bench_fatal(1, "out of memory for connection %lld's streams", (long long)i);
+	} else {
+		int fds[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds))
+			bench_fatal(1, "socketpair for connection %lld: %s", (long long)i, strerror(errno));
+		if (sched_net_adopt(fds[0]) || sched_net_adopt(fds[1]))
+			bench_fatal(1, "cannot register connection %lld with the poller: %s", (long long)i,
+				    strerror(sched_errno()));
+		sv[0] = fds[0];
+		sv[1] = fds[1];
+	}
 	struct conn *c = gc_alloc(&conn_gct);
 	c->id = i;
 	c->fd = sv[0];
@@ -411,7 +445,7 @@ static __attribute__((noinline)) void teardown(void)
 {
 	sched_wg_wait(&senders_done);
 	for (int64_t i = 0; i < cfg.conns; i++)
-		sched_net_close(clients[i].fd);
+		end_close(clients[i].fd);
 	sched_wg_wait(&readers_done);
 	for (int64_t i = 0; i < cfg.rooms; i++) {
 		struct room *r = rooms[i];
@@ -450,7 +484,7 @@ static void chat_main(void *unused)
 	int nw = sched_procs();
 	per_worker = calloc((size_t)nw, sizeof *per_worker);
 	clients = calloc((size_t)cfg.conns, sizeof *clients);
-	if (!per_worker || !clients)
+	if (!per_worker || !clients || (cfg.inproc && inproc_init(cfg.conns, INPROC_DEPTH)))
 		bench_fatal(1, "out of memory for %lld connections", (long long)cfg.conns);
 	int64_t per_room = (cfg.conns + cfg.rooms - 1) / cfg.rooms;
 	make_rooms(per_room);
@@ -535,7 +569,7 @@ static void print_result(void)
 	FILE *f = stdout;
 	if (cfg.json) {
 		fprintf(f,
-			"{\"mode\":\"%s\",\"connections\":%lld,\"rooms\":%lld,\"senders\":%lld,\"rate\":%lld,"
+			"{\"mode\":\"%s\",\"transport\":\"%s\",\"connections\":%lld,\"rooms\":%lld,\"senders\":%lld,\"rate\":%lld,"
 			"\"size\":%lld,\"procs\":%d,\"seconds\":%.4f,\"setup_seconds\":%.2f,\"messages\":%llu,"
 			"\"msgs_per_sec\":%.1f,\"deliveries\":%llu,\"deliveries_per_sec\":%.1f,\"dropped\":%llu,"
 			"\"received\":%llu,\"delivery_p50_us\":%.1f,\"delivery_p99_us\":%.1f,\"delivery_p999_us\":%.1f,"
@@ -543,7 +577,7 @@ static void print_result(void)
 			"\"stw_p99_us\":%.1f,\"stw_ttsp_max_us\":%.1f,\"peak_rss_mb\":%.1f,\"rss_per_conn_kib\":%.2f,\"goroutines\":%lld,"
 			"\"finalized_conns\":%llu,\"write_errors\":%llu,\"toc_reclaimed_fraction\":%.4f,"
 			"\"published_fraction\":%.4f,\"forfeit_fraction\":%.4f",
-			names[cfg.mode], (long long)cfg.conns, (long long)cfg.rooms, (long long)cfg.senders,
+			names[cfg.mode], cfg.inproc ? "inproc" : "socket", (long long)cfg.conns, (long long)cfg.rooms, (long long)cfg.senders,
 			(long long)cfg.rate, (long long)cfg.size, res.procs, s, setup_seconds,
 			(unsigned long long)sum.msgs, (double)sum.msgs / s, (unsigned long long)sum.deliveries,
 			(double)sum.deliveries / s, (unsigned long long)sum.dropped, (unsigned long long)sum.received,
@@ -564,8 +598,8 @@ static void print_result(void)
 			fprintf(f, ",\"toc\":{%s}", res.toc_stats);
 		fputs("}\n", f);
 	} else {
-		printf("mode %s, %lld connections in %lld rooms, %lld senders, %d procs\n", names[cfg.mode],
-		       (long long)cfg.conns, (long long)cfg.rooms, (long long)cfg.senders, res.procs);
+		printf("mode %s, %lld %s connections in %lld rooms, %lld senders, %d procs\n", names[cfg.mode],
+		       (long long)cfg.conns, cfg.inproc ? "in-process" : "socket", (long long)cfg.rooms, (long long)cfg.senders, res.procs);
 		printf("%llu messages in %.2f s: %.0f/s; %.0f deliveries/s, %llu dropped\n",
 		       (unsigned long long)sum.msgs, s, (double)sum.msgs / s, (double)sum.deliveries / s,
 		       (unsigned long long)sum.dropped);
@@ -586,7 +620,9 @@ static void usage(FILE *f)
 	fputs("usage: chat [flags]\n"
 	      "A chat server and its clients in one process (see the comment in chat.c).\n\n"
 	      "  --mode=M            toc | cms | stw (default: TOC_MODE, else cms)\n"
-	      "  --connections=N     long-lived connections (socketpairs; default 1000)\n"
+	      "  --connections=N     long-lived connections (default 1000)\n"
+	      "  --transport=T       socket (a socketpair per connection; the default) or inproc\n"
+	      "                      (two in-memory streams: no descriptors)\n"
 	      "  --rooms=R           rooms; connection i is in room i mod R (default N/50)\n"
 	      "  --senders=S         sending goroutines (default 64)\n"
 	      "  --rate=M            messages per second in all (default 0: as fast as possible)\n"
@@ -606,15 +642,15 @@ static void usage(FILE *f)
 	      "                      (the timed part's pauses, up to 4096), toc figures,\n"
 	      "                      and the CPU split:\n" BENCH_CPU_FIGURES_HELP
 	      "  --help              this text\n\n"
-	      "Needs 2N+256 descriptors: the soft limit is raised to that, and the hard one\n"
-	      "too when the process may (root); otherwise it stops and says so.\n",
+	      "With sockets it needs 2N+256 descriptors: the soft limit is raised to that, and\n"
+	      "the hard one too when the process may (root); otherwise it stops and says so.\n",
 	      f);
 }
 
 static void parse(int argc, char **argv)
 {
 	enum { F_MODE = 256, F_CONNS, F_ROOMS, F_SENDERS, F_RATE, F_SIZE, F_QUEUE, F_DUR, F_PROCS, F_GOGC,
-	       F_MEMLIMIT, F_JSON, F_HELP, F_DROP, F_COLLECT };
+	       F_MEMLIMIT, F_JSON, F_HELP, F_DROP, F_COLLECT, F_TRANSPORT };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},         {"connections", required_argument, NULL, F_CONNS},
 		{"rooms", required_argument, NULL, F_ROOMS},       {"senders", required_argument, NULL, F_SENDERS},
@@ -624,6 +660,7 @@ static void parse(int argc, char **argv)
 		{"memlimit", required_argument, NULL, F_MEMLIMIT}, {"json", no_argument, NULL, F_JSON},
 		{"help", no_argument, NULL, F_HELP},               {"drop", no_argument, NULL, F_DROP},
 		{"collect-every", required_argument, NULL, F_COLLECT},
+		{"transport", required_argument, NULL, F_TRANSPORT},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
@@ -658,6 +695,11 @@ static void parse(int argc, char **argv)
 		case F_MEMLIMIT: bench_gc_flag(&gc_cfg, "memlimit", "--memlimit", optarg); continue;
 		case F_JSON: cfg.json = true; continue;
 		case F_DROP: cfg.drop = true; continue;
+		case F_TRANSPORT: {
+			static const char *const transports[] = {"socket", "inproc"};
+			cfg.inproc = bench_lookup("--transport", optarg, transports, 2) == 1;
+			continue;
+		}
 		case F_HELP: usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -701,7 +743,8 @@ int main(int argc, char **argv)
 {
 	bench_prog = "chat";
 	parse(argc, argv);
-	raise_fd_limit();
+	if (!cfg.inproc)
+		raise_fd_limit();
 	gc_cfg.mode = cfg.mode == TXB_STW ? GC_MODE_STW : GC_MODE_CMS;
 	gc_cfg.toc = cfg.mode == TXB_TOC;
 	struct sched_config scfg = {.procs = cfg.procs};

@@ -7,6 +7,10 @@
  *                    parallel markers as workers, the same heap budget
  *                                                          gcbench_boehm.c
  *   --mode=malloc    malloc/free, one pthread per worker   gcbench_malloc.c
+ *   --mode=toc       as cms, with the transaction layer on: every worker is a
+ *                    goroutine-long window and every pointer store runs the
+ *                    publishing barrier too (the barrier tax where TOC has
+ *                    nothing to reclaim)                   gcbench_toc.c
  *
  * The workload (gcbench_work.c) is the same code in every mode. Each worker
  * runs its own copy, so --workers=N does N times the work of one. One run per
@@ -38,12 +42,14 @@ static const char *const mode_names[] = {
 	[GCB_MODE_STW] = "stw",
 	[GCB_MODE_BOEHM] = "boehm",
 	[GCB_MODE_MALLOC] = "malloc",
+	[GCB_MODE_TOC] = "toc",
 };
 
 static const char *const bench_names[] = {
 	[GCB_BENCH_GCBENCH] = "gcbench",
 	[GCB_BENCH_BINARYTREES] = "binarytrees",
 	[GCB_BENCH_BOTH] = "both",
+	[GCB_BENCH_MUTATE] = "mutate",
 };
 
 /* --- flags ------------------------------------------------------------------------ */
@@ -52,13 +58,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: gcbench [options]\n"
-		"Runs GCBench and binary-trees over one heap: toc's collector (cms, stw), Boehm GC,\n"
+		"Runs GCBench and binary-trees over one heap: toc's collector (cms, stw, toc), Boehm GC,\n"
 		"or malloc/free. One run per process; compare modes by running it once per mode.\n\n"
 		"  --mode=MODE           cms | stw: toc's collector, workers on goroutines;\n"
+		"                        toc: cms with the transaction layer on (its barrier);\n"
 		"                        boehm: bdwgc, workers on pthreads, one marker per worker;\n"
 		"                        malloc: malloc/free, workers on pthreads\n"
 		"                        (default: TOC_MODE, else cms)\n"
-		"  --bench=NAME          gcbench | binarytrees | both (default both)\n"
+		"  --bench=NAME          gcbench | binarytrees | both (default both), or mutate:\n"
+		"                        each worker's tree of --long-lived-depth, hung from a shared\n"
+		"                        root, mutated in place --mutations times (swap two subtrees,\n"
+		"                        or replace one by a fresh one: a store-heavy mutator)\n"
+		"  --mutations=N         mutate: steps per worker (default 2000000)\n"
 		"  --workers=N           copies of the workload run at once, each independent\n"
 		"                        (default: TOC_PROCS, else CPUs online)\n"
 		"  --procs=N             scheduler worker threads, cms/stw only (default: --workers)\n"
@@ -96,7 +107,7 @@ static struct gc_config gc_cfg;
 static void parse(int argc, char **argv, struct gcb_options *o)
 {
 	enum { F_MODE = 256, F_BENCH, F_WORKERS, F_PROCS, F_MAXD, F_LLD, F_GOGC, F_MEMLIMIT,
-	       F_PARKED, F_LIVE, F_JSON, F_HELP };
+	       F_PARKED, F_LIVE, F_JSON, F_HELP, F_MUTATIONS };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},
 		{"bench", required_argument, NULL, F_BENCH},
@@ -110,6 +121,7 @@ static void parse(int argc, char **argv, struct gcb_options *o)
 		{"live-mb", required_argument, NULL, F_LIVE},
 		{"json", no_argument, NULL, F_JSON},
 		{"help", no_argument, NULL, F_HELP},
+		{"mutations", required_argument, NULL, F_MUTATIONS},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
@@ -121,6 +133,7 @@ static void parse(int argc, char **argv, struct gcb_options *o)
 		.bench = GCB_BENCH_BOTH,
 		.max_depth = 16,
 		.long_lived_depth = 16,
+		.mutations = 2000000,
 		.gc_cfg = &gc_cfg,
 	};
 	int64_t workers = scfg.procs, procs = 0, v = 0;
@@ -129,8 +142,8 @@ static void parse(int argc, char **argv, struct gcb_options *o)
 		const char *flag = NULL;
 		int64_t min = 1, max = 0, *dst = &v;
 		switch (c) {
-		case F_MODE: o->mode = (enum gcb_mode)bench_lookup("--mode", optarg, mode_names, 4); continue;
-		case F_BENCH: o->bench = (unsigned)bench_lookup("--bench", optarg, bench_names, 4); continue;
+		case F_MODE: o->mode = (enum gcb_mode)bench_lookup("--mode", optarg, mode_names, 5); continue;
+		case F_BENCH: o->bench = (unsigned)bench_lookup("--bench", optarg, bench_names, 5); continue;
 		case F_JSON: o->json = true; continue;
 		case F_HELP: usage(stdout); exit(0);
 		case F_GOGC:
@@ -141,12 +154,13 @@ static void parse(int argc, char **argv, struct gcb_options *o)
 			if (gc_config_set(&gc_cfg, GCB_KNOB_MEMLIMIT, "--memlimit", optarg, err, sizeof err))
 				gcb_fatal(2, "%s", err);
 			continue;
-		case F_WORKERS: flag = "--workers"; dst = &workers; max = 65536; break;
+		case F_WORKERS: flag = "--workers"; dst = &workers; max = GCB_MAX_WORKERS; break;
 		case F_PROCS: flag = "--procs"; dst = &procs; max = SCHED_MAX_PROCS; break;
 		case F_MAXD: flag = "--max-depth"; min = GCB_MIN_DEPTH; max = 24; break;
 		case F_LLD: flag = "--long-lived-depth"; min = 0; max = 24; break;
 		case F_PARKED: flag = "--parked"; dst = &o->parked; min = 0; max = 16000000; break;
 		case F_LIVE: flag = "--live-mb"; dst = &o->live_mb; min = 0; max = (int64_t)1 << 20; break;
+		case F_MUTATIONS: flag = "--mutations"; dst = &o->mutations; min = 0; max = INT64_MAX / 2; break;
 		default: usage(stderr); exit(2);
 		}
 		if (sched_knob_int(flag, optarg, min, max, dst, err, sizeof err))
@@ -160,11 +174,13 @@ static void parse(int argc, char **argv, struct gcb_options *o)
 		gcb_fatal(2, "unexpected argument \"%s\" (flags are --name=value; --help lists them)",
 			  argv[optind]);
 
-	bool toc = o->mode == GCB_MODE_CMS || o->mode == GCB_MODE_STW;
+	bool toc = o->mode == GCB_MODE_CMS || o->mode == GCB_MODE_STW || o->mode == GCB_MODE_TOC;
+	if (o->bench == GCB_BENCH_MUTATE && o->long_lived_depth < 2)
+		gcb_fatal(2, "--bench=mutate needs --long-lived-depth of 2 or more");
 	if (!toc && o->parked)
-		gcb_fatal(2, "--parked applies to cms/stw only");
+		gcb_fatal(2, "--parked applies to cms/stw/toc only");
 	if (!toc && procs)
-		gcb_fatal(2, "--procs applies to cms/stw only (boehm and malloc run one thread per worker)");
+		gcb_fatal(2, "--procs applies to cms/stw/toc only (boehm and malloc run one thread per worker)");
 	if (!workers)
 		workers = bench_cpus();
 	o->workers = (int)workers;
@@ -220,6 +236,7 @@ static void print_result(const struct gcb_options *o, const struct gcb_result *r
 	num(&fs[n++], "memlimit_mb", "%.1f", (double)o->memlimit / (1024.0 * 1024.0));
 	num(&fs[n++], "markers", "%.0f", r->markers);
 	num(&fs[n++], "nodes_checked", "%.0f", (double)r->nodes_checked);
+	num(&fs[n++], "mutations", "%.0f", o->bench & GCB_BENCH_MUTATE ? (double)o->mutations : NAN);
 	const char *cpu_keys[BENCH_CPU_FIGURES];
 	double cpu_values[BENCH_CPU_FIGURES];
 	bench_cpu_figures_list(&r->cpu, cpu_keys, cpu_values);
@@ -230,6 +247,8 @@ static void print_result(const struct gcb_options *o, const struct gcb_result *r
 		putchar('{');
 		for (int i = 0; i < n; i++)
 			printf("%s\"%s\":%s", i ? "," : "", fs[i].key, fs[i].text);
+		if (r->toc_stats[0])
+			printf(",\"toc\":{%s}", r->toc_stats);
 		printf("}\n");
 	} else {
 		for (int i = 0; i < n; i++) {
@@ -256,7 +275,8 @@ int main(int argc, char **argv)
 	int rc;
 	switch (o.mode) {
 	case GCB_MODE_CMS:
-	case GCB_MODE_STW: rc = gcb_toc_run(&o, &r); break;
+	case GCB_MODE_STW:
+	case GCB_MODE_TOC: rc = gcb_toc_run(&o, &r); break;
 	case GCB_MODE_BOEHM: rc = gcb_boehm_run(&o, &r); break;
 	default: rc = gcb_malloc_run(&o, &r); break;
 	}

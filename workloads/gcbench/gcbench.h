@@ -37,6 +37,7 @@ enum gcb_mode {
 	GCB_MODE_STW,     /* toc, stop-the-world mark-sweep */
 	GCB_MODE_BOEHM,   /* bdwgc, parallel-marking stop-the-world */
 	GCB_MODE_MALLOC,  /* malloc/free, explicit frees */
+	GCB_MODE_TOC,     /* toc, concurrent mark-sweep with the transaction layer on */
 };
 
 /* Which programs a worker runs (bits; both by default). */
@@ -44,11 +45,13 @@ enum gcb_bench {
 	GCB_BENCH_GCBENCH = 1,
 	GCB_BENCH_BINARYTREES = 2,
 	GCB_BENCH_BOTH = 3,
+	GCB_BENCH_MUTATE = 4,   /* a shared long-lived tree mutated in place (gcbench_work.c) */
 };
 
 #define GCB_GOGC_OFF (-1)   /* same value as toc's GC_GOGC_OFF */
 #define GCB_MIN_DEPTH 4     /* shallowest trees of the iterated phases */
 #define GCB_ARRAY_DOUBLES 500000  /* GCBench's long-lived pointer-free array */
+#define GCB_MAX_WORKERS 65536
 
 struct gcb_options {
 	enum gcb_mode mode;
@@ -56,7 +59,8 @@ struct gcb_options {
 	int workers;                      /* independent copies of the workload */
 	int procs;                        /* scheduler worker threads (cms/stw) */
 	int max_depth;                    /* deepest iterated tree; stretch tree is one deeper */
-	int long_lived_depth;             /* GCBench's long-lived tree */
+	int long_lived_depth;             /* GCBench's long-lived tree; mutate: each worker's tree */
+	int64_t mutations;                /* mutate: steps per worker */
 	int64_t parked;                   /* parked goroutines holding heap pointers (cms/stw) */
 	int64_t live_mb;                  /* extra live heap kept to the end, MiB */
 	int gogc;                         /* percent, or GCB_GOGC_OFF */
@@ -84,6 +88,7 @@ struct gcb_result {
 	int markers;                      /* boehm: parallel marker threads; else 0 */
 	uint64_t nodes_checked;           /* sum of the workers' checksums */
 	struct bench_cpu_figures cpu;     /* the process's CPU and the collector's split */
+	char toc_stats[4096];             /* toc mode: the layer's statistics as JSON members; else "" */
 };
 
 /* --- the heap interface ------------------------------------------------------ */
@@ -129,6 +134,9 @@ uint64_t gcb_expected_nodes(const struct gcb_options *o);
 /* The --live-mb heap hangs from this slot (a registered root in toc modes;
  * in bdwgc's modes a static it scans with the data segment). */
 extern void *gcb_live_root;
+/* mutate: worker w's tree hangs from gcb_shared[w] (registered roots in toc
+ * modes; a static bdwgc scans with the data segment). */
+extern void *gcb_shared[GCB_MAX_WORKERS];
 void gcb_live_build(uint64_t bytes);
 /* Counts the live heap's nodes and buffers; exits with a message if any
  * node is missing or damaged. */

@@ -37,6 +37,7 @@
 #include "toc/chan.h"
 #include "toc/sched.h"
 #include "toc/sync.h"
+#include "toc/toc.h"
 #include "gcbench.h"
 
 GC_TYPE(gcb_node_type, struct gcb_node, left, right);
@@ -217,6 +218,7 @@ static void toc_main(void *unused)
 	(void)unused;
 	gcb_use_heap(&toc_heap);
 	gc_add_roots(&gcb_live_root, 1);
+	gc_add_roots(gcb_shared, (size_t)opt->workers);
 	if (opt->parked) {
 		gcb_progress("parking %lld goroutines", (long long)opt->parked);
 		parked_start(opt->parked);
@@ -237,10 +239,12 @@ static void toc_main(void *unused)
 		gcb_fatal(1, "could not start the sampler thread: %s", strerror(err));
 
 	struct gc_stats before, after;
+	struct toc_stats toc0, toc1;
 	struct bench_rusage ru0, ru1;
 	gc_reset_peaks();
 	bench_rusage_now(&ru0);
 	gc_read_stats(&before);
+	toc_read_stats(&toc0);
 	int64_t t0 = sched_nanotime();
 	sched_wg_add(&work_done, opt->workers);
 	for (int i = 0; i < opt->workers; i++) {
@@ -251,6 +255,17 @@ static void toc_main(void *unused)
 	sched_wg_wait(&work_done);
 	int64_t t1 = sched_nanotime();
 	gc_read_stats(&after);
+	toc_read_stats(&toc1);
+	if (toc_enabled()) {
+		struct toc_stats d;
+		toc_stats_since(&d, &toc1, &toc0);
+		FILE *f = fmemopen(res->toc_stats, sizeof res->toc_stats, "w");
+		if (!f)
+			gcb_fatal(1, "cannot format the toc statistics");
+		toc_stats_json(f, &d);
+		fclose(f);
+		res->toc_stats[sizeof res->toc_stats - 1] = 0;
+	}
 	bench_rusage_now(&ru1);
 
 	__atomic_store_n(&sampler_stop, 1, __ATOMIC_RELEASE);
@@ -281,13 +296,17 @@ static void toc_main(void *unused)
 		parked_stop();
 	gcb_live_check((uint64_t)opt->live_mb << 20);
 	gc_remove_roots(&gcb_live_root);
+	gc_remove_roots(gcb_shared);
 }
 
 int gcb_toc_run(const struct gcb_options *o, struct gcb_result *r)
 {
 	struct gc_config cfg = *o->gc_cfg;
 	cfg.mode = o->mode == GCB_MODE_STW ? GC_MODE_STW : GC_MODE_CMS;
-	cfg.toc = 0;   /* gcbench measures the collector; the transaction layer has its own benchmarks */
+	/* cms and stw measure the collector alone; toc adds the transaction
+	 * layer, which has nothing to reclaim here (no transaction ends before
+	 * its worker): what it costs is its barrier and its windows. */
+	cfg.toc = o->mode == GCB_MODE_TOC;
 	struct sched_config scfg = {.procs = o->procs};
 	/* Room for the parked goroutines, the workers and the runtime's own. */
 	size_t need = (size_t)o->parked + (size_t)o->workers + 1024;

@@ -21,6 +21,19 @@
  *      bottom-up, counted and dropped;
  *   4. the long-lived tree is counted.
  *
+ * mutate (a store-heavy mutator, the barrier's worst case where TOC has
+ * nothing to reclaim):
+ *   1. each worker builds a tree of depth --long-lived-depth top-down and
+ *      hangs it from its slot of gcb_shared (a root: in toc mode the tree is
+ *      published then);
+ *   2. --mutations steps, each walking a pseudo-random path to a node two
+ *      levels above the leaves, then either swapping its two children (two
+ *      stores of old objects into an old one) or giving it a fresh child of
+ *      depth 1 (three allocations, two stores into the new node, one into
+ *      the old: in toc mode that store publishes the new subtree), half and
+ *      half; the tree keeps its size, the replaced subtrees are garbage;
+ *   3. the tree is counted and let go.
+ *
  * "Dropped" means forgotten in the collected modes and freed node by node in
  * malloc mode (which pays for its frees as a program without a collector
  * would). Pointer stores into heap objects go through STORE: toc's gc_store
@@ -212,9 +225,68 @@ static uint64_t run_binarytrees(const struct gcb_options *o, bool report)
 	return nodes;
 }
 
+void *gcb_shared[GCB_MAX_WORKERS];
+
+static struct gcb_node *pair_of_leaves(void)
+{
+	struct gcb_node *n = heap->node();
+	struct gcb_node *l = heap->node();
+	STORE(n, n->left, l);
+	struct gcb_node *r = heap->node();
+	STORE(n, n->right, r);
+	return n;
+}
+
+static uint64_t run_mutate(const struct gcb_options *o, int worker, bool report)
+{
+	int depth = o->long_lived_depth;
+	int64_t t0 = gcb_now_ns();
+	struct gcb_node *root = heap->node();
+	populate(depth, root);
+	STORE(NULL, gcb_shared[worker], root);
+	root = NULL;
+	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(worker + 1);
+	int64_t step = o->mutations / 10 ? o->mutations / 10 : 1;
+	for (int64_t m = 0; m < o->mutations; m++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		struct gcb_node *n = gcb_shared[worker];
+		for (int d = 0; d < depth - 2; d++)
+			n = (x >> d) & 1 ? n->right : n->left;
+		if ((x >> 40) & 1) {
+			struct gcb_node *l = n->left;
+			STORE(n, n->left, n->right);
+			STORE(n, n->right, l);
+		} else {
+			struct gcb_node *fresh = pair_of_leaves(), *old;
+			if ((x >> 41) & 1) {
+				old = n->left;
+				STORE(n, n->left, fresh);
+			} else {
+				old = n->right;
+				STORE(n, n->right, fresh);
+			}
+			drop(old);
+		}
+		if ((m & 1023) == 0)
+			POLL();
+		if (report && (m + 1) % step == 0)
+			gcb_progress("mutate: %lld of %lld steps (%.3f s)", (long long)(m + 1),
+				     (long long)o->mutations, (double)(gcb_now_ns() - t0) / 1e9);
+	}
+	struct gcb_node *t = gcb_shared[worker];
+	uint64_t nodes = count(t);
+	STORE(NULL, gcb_shared[worker], NULL);
+	drop(t);
+	return nodes;
+}
+
 uint64_t gcb_work(const struct gcb_options *o, int worker)
 {
 	uint64_t nodes = 0;
+	if (o->bench & GCB_BENCH_MUTATE)
+		nodes += run_mutate(o, worker, worker == 0);
 	if (o->bench & GCB_BENCH_GCBENCH)
 		nodes += run_gcbench(o, worker == 0);
 	if (o->bench & GCB_BENCH_BINARYTREES)
@@ -226,7 +298,7 @@ uint64_t gcb_expected_nodes(const struct gcb_options *o)
 {
 	uint64_t nodes = 0;
 	int max = o->max_depth;
-	if (o->bench & GCB_BENCH_GCBENCH)
+	if (o->bench & (GCB_BENCH_GCBENCH | GCB_BENCH_MUTATE))
 		nodes += tree_size(o->long_lived_depth);
 	if (o->bench & GCB_BENCH_BINARYTREES) {
 		nodes += tree_size(max + 1) + tree_size(max);

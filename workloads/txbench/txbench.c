@@ -219,11 +219,15 @@ void txb_collect_workers(struct txb_result *r, const struct txb_worker *w, int n
 		bench_fatal(1, "out of memory for the latency histogram");
 	r->transactions = 0;
 	r->checksum = 0;
+	uint64_t most = 0;
 	for (int i = 0; i < n; i++) {
 		r->transactions += w[i].transactions;
+		if (w[i].transactions > most)
+			most = w[i].transactions;
 		r->checksum += w[i].checksum;
 		txb_hist_merge(all, &w[i].hist);
 	}
+	r->busiest_worker_share = r->transactions ? (double)most / (double)r->transactions : NAN;
 	r->txn_p50_us = txb_hist_quantile_us(all, 0.50);
 	r->txn_p99_us = txb_hist_quantile_us(all, 0.99);
 	free(all);
@@ -302,7 +306,8 @@ static void usage(FILE *f)
 		"  --help             this text\n\n"
 		"JSON keys (null where a mode has no such figure): mode, driver, driver_note, procs,\n"
 		"workers, inflight, live_mb, items, publish_pct, gogc, seed, transactions, seconds,\n"
-		"txn_per_sec, txn_p50_us, txn_p99_us, gc_cycles, gc_cpu_seconds, gc_cpu_fraction\n"
+		"txn_per_sec, txn_p50_us, txn_p99_us, busiest_worker_share (spawn: the busiest scheduler\n"
+		"worker's share of the requests), gc_cycles, gc_cpu_seconds, gc_cpu_fraction\n"
 		"(collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split (below),\n"
 		"stw_max_us, stw_p99_us, pacer_cycles (cycles the trigger started), pacer_end_over_goal_max\n"
 		"(their largest heap at mark end / goal), pacer_within_fraction (the share within 1.10x),\n"
@@ -457,6 +462,7 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "txn_per_sec", "%.1f", tps);
 	num(f, &first, "txn_p50_us", "%.2f", r->txn_p50_us);
 	num(f, &first, "txn_p99_us", "%.2f", r->txn_p99_us);
+	num(f, &first, "busiest_worker_share", "%.4f", o->driver == TXB_SPAWN ? r->busiest_worker_share : NAN);
 	num(f, &first, "gc_cycles", "%.0f", (double)r->gc_cycles);
 	num(f, &first, "gc_cpu_seconds", "%.4f", r->gc_cpu_seconds);
 	num(f, &first, "gc_cpu_fraction", "%.4f", r->gc_cpu_fraction);

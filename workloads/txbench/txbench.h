@@ -139,6 +139,7 @@ struct txb_result {
 	double peak_rss_mb;
 	double allocated_mb;        /* NAN where the mode cannot tell */
 	double txn_p50_us, txn_p99_us;
+	double busiest_worker_share;  /* spawn driver: the busiest scheduler worker's share of the requests; else NAN */
 	struct bench_cpu_figures cpu; /* the process's and the collector's CPU split (benchutil.h) */
 	bool has_pacer;               /* toc's collector ran: the pacer figures below are set */
 	uint64_t pacer_cycles;        /* cycles the trigger started in the timed part */

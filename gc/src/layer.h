@@ -150,5 +150,8 @@ void gc_layer_object_fields(const struct gc_span *s, uint32_t idx, uintptr_t obj
 /* World stopped: calls visit for every allocated object of every swept
  * span with pointers (unswept spans may hold garbage pointing anywhere). */
 void gc_layer_walk_objects(void (*visit)(void *arg, struct gc_span *s, uint32_t idx, uintptr_t obj), void *arg);
+/* Calls visit for every slot registered with gc_add_roots and the value
+ * it holds (the verifier's way to the precise roots). */
+void gc_layer_walk_roots(void (*visit)(void *arg, void **slot, uintptr_t value), void *arg);
 
 #endif /* GC_LAYER_H */

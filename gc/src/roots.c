@@ -68,6 +68,15 @@ void gc_roots_scan(struct gc_marker *m)
 	gc_unlock(&roots_lock);
 }
 
+void gc_layer_walk_roots(void (*visit)(void *arg, void **slot, uintptr_t value), void *arg)
+{
+	gc_lock(&roots_lock);
+	for (size_t i = 0; i < nroots; i++)
+		for (size_t k = 0; k < roots[i].n; k++)
+			visit(arg, &roots[i].slots[k], (uintptr_t)__atomic_load_n(&roots[i].slots[k], __ATOMIC_RELAXED));
+	gc_unlock(&roots_lock);
+}
+
 /* Values waiting in channel buffers: words, conservatively (an element may
  * be a struct with pointers among other data). */
 static void chan_values(const void *lo, const void *hi, void *arg)

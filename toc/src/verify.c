@@ -1,13 +1,12 @@
 /*
  * verify.c — the layer's invariants, checked with the world stopped
- * (TOC_GCVERIFY: at every cycle's mark termination; with =2, or =1 in
- * checked builds, also at every window's end, before and after its
- * rewind):
+ * (TOC_GCVERIFY):
  *   1. no object other than an unpublished object of the same window
- *      points to an unpublished window object (the heap and the roots;
- *      a violation is fatal and names both objects). A word of another
- *      goroutine's stack is conservative and may be stale, so a stack hit
- *      is a suspect: reported, counted (stack_suspects), not fatal;
+ *      points to an unpublished window object (the heap and the registered
+ *      roots; a violation is fatal and names both objects). A word of
+ *      another goroutine's stack is conservative and may be stale, so a
+ *      stack hit is a suspect: reported, counted (stack_suspects), not
+ *      fatal;
  *   2. in every live region, what escaped is what the published bits say:
  *      a slot's alloc bit and the region's bit for the object's first
  *      granule agree, every span is the region's, and its window lies
@@ -15,6 +14,24 @@
  *   3. at mark termination every live region was swept for the current
  *      sweepgen before the mark began (a stale region's mark bits would
  *      be this cycle's and its alloc bits the last one's).
+ *
+ * Where each is checked:
+ *   - every cycle's mark termination (toc_verify): all three over the
+ *     whole heap, the roots and the stacks;
+ *   - every window's end with TOC_GCVERIFY=2, or =1 in checked builds
+ *     (toc_check_window, before the rewind; toc_check_region after it):
+ *     invariant 2 for the closing region, and invariant 1 for the objects
+ *     of its spans and for the roots. That is the part a rewind acts on:
+ *     it frees the unpublished slots, so a published object or a root
+ *     pointing to one, or a published bit that disagrees with the alloc
+ *     bit, is the dangling pointer it would make. The cost is the
+ *     region's and the roots', not the heap's: a window can close while a
+ *     mark runs rather than wait behind a heap walk. A shared object or
+ *     another window's object pointing into the region is left to the
+ *     next mark termination (with cycles back to back, a few milliseconds
+ *     later); by then the slot was freed, and the collector's verifier
+ *     reports the pointer to a free slot, or invariant 1 the pointer to
+ *     the unpublished object that took the slot.
  */
 #include <stdio.h>
 
@@ -35,26 +52,28 @@ static struct toc_region *unpublished_anywhere(uintptr_t p, struct gc_span **sp,
 	return r;
 }
 
+/* from: an object (fs its span) or a root slot (fs NULL). */
 static void report(const char *what, uintptr_t from, struct gc_span *fs, uintptr_t to, struct gc_span *ts,
 		   struct toc_region *owner)
 {
-	uint32_t fi = fs ? gc_span_index(fs, from) : 0;
-	gc_fatal("toc invariant: %s %p (span %p, %zu B, slot %u, window %p, alloc %d mark %d ws %u fi %u sg %u) points to "
-		 "unpublished object %p (span %p, %zu B, slot %u, window %p [%p, %p), mark %d ws %u fi %u sg %u; "
-		 "region sg %u state %d owner %llu; heap sg %u, marking %d, cycle %llu)",
-		 what, (void *)from, fs ? (void *)fs->base : NULL, fs ? fs->elemsize : 0, fi,
-		 fs ? fs->layer.window : NULL, fs ? gc_bit(fs->alloc_bits, fi) : -1, fs ? gc_bit(fs->mark_bits, fi) : -1,
-		 fs ? fs->layer.win_start : 0, fs ? fs->freeindex : 0, fs ? atomic_load(&fs->sweepgen) : 0,
-		 (void *)to, (void *)ts->base, ts->elemsize,
-		 gc_span_index(ts, to), (void *)owner, (void *)owner->lo, (void *)(owner->lo + owner->len),
-		 gc_bit(ts->mark_bits, gc_span_index(ts, to)), ts->layer.win_start, ts->freeindex, atomic_load(&ts->sweepgen),
-		 atomic_load(&owner->sg), atomic_load(&owner->state),
-		 owner->owner ? (unsigned long long)sched_g_id(owner->owner) : 0ull, gc_layer_sweepgen(), gc_layer_marking(),
-		 (unsigned long long)gc_layer_cycle());
+	char src[192] = "";
+	if (fs) {
+		uint32_t fi = gc_span_index(fs, from);
+		snprintf(src, sizeof src, " (span %p, %zu B, slot %u, window %p, alloc %d mark %d ws %u fi %u sg %u)",
+			 (void *)fs->base, fs->elemsize, fi, fs->layer.window, gc_bit(fs->alloc_bits, fi),
+			 gc_bit(fs->mark_bits, fi), fs->layer.win_start, fs->freeindex, atomic_load(&fs->sweepgen));
+	}
+	uint32_t ti = gc_span_index(ts, to);
+	gc_fatal("toc invariant: %s %p%s points to unpublished object %p (span %p, %zu B, slot %u, window %p [%p, %p), "
+		 "mark %d ws %u fi %u sg %u; region sg %u state %d owner %llu; heap sg %u, marking %d, cycle %llu)",
+		 what, (void *)from, src, (void *)to, (void *)ts->base, ts->elemsize, ti, (void *)owner,
+		 (void *)owner->lo, (void *)(owner->lo + owner->len), gc_bit(ts->mark_bits, ti), ts->layer.win_start,
+		 ts->freeindex, atomic_load(&ts->sweepgen), atomic_load(&owner->sg), atomic_load(&owner->state),
+		 owner->owner ? (unsigned long long)sched_g_id(owner->owner) : 0ull, gc_layer_sweepgen(),
+		 gc_layer_marking(), (unsigned long long)gc_layer_cycle());
 }
 
 struct check {
-	struct toc_region *only;   /* check pointers into this window alone, or every window */
 	struct toc_region *from_r; /* the object's own window when it is unpublished there */
 	struct gc_span *from_s;
 	uintptr_t from;
@@ -66,7 +85,7 @@ static void check_field(void *arg, uintptr_t v)
 	struct gc_span *ts;
 	uint32_t ti;
 	struct toc_region *tr = unpublished_anywhere(v, &ts, &ti);
-	if (tr && tr != c->from_r && (!c->only || tr == c->only))
+	if (tr && tr != c->from_r)
 		report(c->from_r ? "window object" : "published object", c->from, c->from_s, v, ts, tr);
 }
 
@@ -81,10 +100,21 @@ static void check_object(void *arg, struct gc_span *s, uint32_t idx, uintptr_t o
 	gc_layer_object_fields(s, idx, obj, check_field, c);
 }
 
-void toc_check_heap(struct toc_region *only)
+static void check_root(void *arg, void **slot, uintptr_t v)
 {
-	struct check c = {.only = only};
+	(void)arg;
+	struct gc_span *ts;
+	uint32_t ti;
+	struct toc_region *tr = v >= 4096 ? unpublished_anywhere(v, &ts, &ti) : NULL;
+	if (tr)
+		report("root slot", (uintptr_t)slot, NULL, v, ts, tr);
+}
+
+static void check_heap(void)
+{
+	struct check c = {0};
 	gc_layer_walk_objects(check_object, &c);
+	gc_layer_walk_roots(check_root, NULL);
 }
 
 static bool region_published(const struct toc_region *r, uintptr_t obj)
@@ -111,6 +141,17 @@ void toc_check_region(const struct toc_region *r)
 					 gc_layer_span_published(s, i), region_published(r, obj));
 		}
 	}
+}
+
+void toc_check_window(struct toc_region *r)
+{
+	toc_check_region(r);
+	struct check c = {0};
+	for (struct gc_span *s = r->all; s; s = s->layer.all_next)
+		for (uint32_t i = 0; !s->noscan && i < s->nelems; i++)
+			if (gc_span_allocated(s, i))
+				check_object(&c, s, i, s->base + (uintptr_t)i * s->elemsize);
+	gc_layer_walk_roots(check_root, NULL);
 }
 
 /* Other goroutines' stacks. A stack word is conservative and may be stale
@@ -145,6 +186,6 @@ GC_NO_ASAN static void check_stack(struct sched_g *g, const void *lo, const void
 void toc_verify(void)
 {
 	toc_regions_check();
-	toc_check_heap(NULL);
+	check_heap();
 	sched_visit_stacks_stopped(check_stack, NULL);
 }

@@ -218,9 +218,10 @@ void toc_window_close(struct sched_g *g)
 	struct toc_region *r = *slot;
 	if (!r)
 		return;
-	/* TOC_GCVERIFY=2, or =1 in checked builds, checks the invariant first,
-	 * with the world stopped; the stop is a safepoint (a flip may come
-	 * before it), so the window is judged and rewound inside it. */
+	/* TOC_GCVERIFY=2, or =1 in checked builds, checks what the rewind acts
+	 * on first (the region, its objects and the roots: verify.c), with the
+	 * world stopped; the stop is a safepoint (a flip may come before it),
+	 * so the window is judged and rewound inside it. */
 	int verify = gc_layer_config()->verify;
 	bool stopped = verify >= 2 || (verify >= 1 && TOC_CHECK_LEVEL >= 2);
 	if (stopped)
@@ -237,10 +238,8 @@ void toc_window_close(struct sched_g *g)
 	}
 	toc_gauge_add(&toc_open_windows, &toc_open_max, -1);
 	TOC_COUNT(windows, 1);
-	if (stopped) {
-		toc_check_region(r);
-		toc_check_heap(r);
-	}
+	if (stopped)
+		toc_check_window(r);
 	uint64_t free_bytes = window_rewind(r);
 	if (stopped) {
 		toc_check_region(r);

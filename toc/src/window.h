@@ -183,12 +183,12 @@ void toc_hook_send(const void *elem, size_t size);
 
 /* --- the invariant (verify.c) -------------------------------------------------------------------- */
 
-/* World stopped: every pointer field of every object that is not an
- * unpublished object of its own window, into an unpublished object of a
- * window (only: of that window alone), is fatal. */
-void toc_check_heap(struct toc_region *only);
 /* World stopped: r's spans and published bits (invariant 2 of verify.c). */
 void toc_check_region(const struct toc_region *r);
+/* World stopped, at r's window's end before its rewind: invariant 2 for r,
+ * and invariant 1 for the objects of r's spans and the registered roots
+ * (a pointer from one of them into an unpublished window object is fatal). */
+void toc_check_window(struct toc_region *r);
 /* World stopped, at mark termination: every live region swept for this
  * sweepgen and consistent (region.c; invariants 2 and 3). */
 void toc_regions_check(void);

@@ -37,6 +37,9 @@ static const struct knob knobs[] = {
 	{"bgpercent", "TOC_GCBGPERCENT", NULL, K_PERCENT, "25", "share of the workers' CPU for background marking"},
 	{"region", "TOC_REGION", NULL, K_REGION, "512K",
 	 "toc: address range per transaction window, 64K..512K in 8K pages (its spans are carved from it)"},
+	{"rewind", "TOC_REWIND", NULL, K_BOOL, "1",
+	 "toc: 0 closes windows without rewinding them: every object is left to the collector with its region "
+	 "(an ablation: windows and the publishing barrier, no reclaim)"},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *name, const char *value)
@@ -99,6 +102,8 @@ static int apply(struct gc_config *cfg, const struct knob *k, const char *name, 
 			cfg->verify = (int)i;
 		else if (!strcmp(k->key, "poison"))
 			cfg->poison = (int)i;
+		else if (!strcmp(k->key, "rewind"))
+			cfg->rewind = (int)i;
 		else
 			cfg->numa = (int)i;
 		return 0;

@@ -240,6 +240,17 @@ void toc_window_close(struct sched_g *g)
 	TOC_COUNT(windows, 1);
 	if (stopped)
 		toc_check_window(r);
+	if (!toc_rewind) {
+		/* TOC_REWIND=0: nothing is reclaimed here. The region goes to
+		 * the collector as a claimed one does, every object below a
+		 * span's freeindex allocated; the unpublished ones are counted
+		 * as forfeited bytes, and the next window takes a new region. */
+		if (stopped)
+			sched_start_the_world();
+		TOC_COUNT(unrewound, 1);
+		toc_region_retire(r, true);
+		return;
+	}
 	uint64_t free_bytes = window_rewind(r);
 	if (stopped) {
 		toc_check_region(r);

@@ -108,6 +108,7 @@ void toc_trace(char *buf, size_t len);
 /* --- regions (region.c) -------------------------------------------------------------------- */
 
 extern int toc_region_pages;                 /* pages per region (TOC_REGION) */
+extern bool toc_rewind;                      /* windows are rewound at their end (TOC_REWIND, default on) */
 /* A fresh region, ACTIVE, in the registry; fatal when out of memory. */
 struct toc_region *toc_region_new(void);
 /* Releases r if nobody did yet and frees the struct (its owner is the caller). */
@@ -159,7 +160,8 @@ static inline struct toc_region **toc_g_window(struct sched_g *g)
 void toc_attach(struct toc_region *r);
 /* The running goroutine's window when it may be published into or rewound. */
 struct toc_region *toc_current(void);
-/* Closes g's window: rewound if no mark overlapped it, else forfeited. */
+/* Closes g's window: rewound, or with TOC_REWIND=0 its region handed to
+ * the collector whole; given up if the collector claimed it. */
 void toc_window_close(struct sched_g *g);
 struct gc_span *toc_refill(int spc);
 struct gc_span *toc_alloc_large(size_t npages, bool *zeroed);

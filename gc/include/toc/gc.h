@@ -273,6 +273,7 @@ struct gc_config {
 	enum gc_mode mode;       /* TOC_MODE=cms|stw (toc: cms and the layer) */
 	int toc;                 /* TOC_MODE=toc: the transaction layer on */
 	int region_pages;        /* TOC_REGION: pages per transaction window region */
+	int rewind;              /* TOC_REWIND: 1 (default) windows are rewound at their end; 0 left to the collector */
 	int gogc;                /* TOC_GOGC / GOGC: percent, or off; default 100 */
 	uint64_t memlimit;       /* TOC_MEMLIMIT / GOMEMLIMIT: soft limit in bytes; 0 none */
 	uint64_t maxheap;        /* TOC_MAXHEAP: hard limit of heap bytes mapped; default 64 GiB */
@@ -293,7 +294,7 @@ int gc_config_from_env(struct gc_config *cfg, char *err, size_t errlen);
  * (TOC_GOGC, GOGC), "memlimit" (TOC_MEMLIMIT, GOMEMLIMIT), "maxheap"
  * (TOC_MAXHEAP), "gctrace" (TOC_GCTRACE), "verify" (TOC_GCVERIFY), "poison"
  * (TOC_GCPOISON), "numa" (TOC_NUMA), "bgpercent" (TOC_GCBGPERCENT), "region"
- * (TOC_REGION); gc_config_help prints them with their defaults. An unknown
+ * (TOC_REGION), "rewind" (TOC_REWIND); gc_config_help prints them with their defaults. An unknown
  * key is an error naming it. */
 int gc_config_set(struct gc_config *cfg, const char *knob, const char *name,
 		  const char *value, char *err, size_t errlen);

@@ -76,7 +76,8 @@ bool toc_enabled(void);
 	X(local_objects, "objects allocated in windows")                       \
 	X(reclaimed_bytes, "window bytes reclaimed by rewind")                 \
 	X(reclaimed_objects, "window objects reclaimed by rewind")             \
-	X(forfeited_bytes, "unpublished window bytes left to the collector by claimed regions") \
+	X(unrewound, "windows closed without a rewind (TOC_REWIND=0): their regions handed to the collector") \
+	X(forfeited_bytes, "unpublished window bytes left to the collector by claimed regions and unrewound windows") \
 	X(published_bytes, "window bytes published")                           \
 	X(published_objects, "window objects published")                       \
 	X(pub_store, "objects published by stores into published objects or roots") \

@@ -34,6 +34,7 @@ CONFIGS = {
     "arena": ("arena", [], {}, "a bump arena per request, no collector"),
 }
 HELD_OUT = ("cms", "toc")
+TXBENCH_LIVE_MB = 256   # txbench's default --live-mb (a --live-mb in --txbench-args wins over the table's figure)
 
 USAGE = """usage: workloads/attribute [options]
 
@@ -323,8 +324,8 @@ def main():
     for n in timed:
         timed[n]["model_parts_us"] = model.parts(cg.get(n), coef)
     conf = {k: o[k] for k in ("runs", "duration", "off_requests", "cg_requests", "seed", "quick")}
-    conf.update(txbench_args=" ".join(o["txbench_args"]), live_mb=o["live_mb"] or "txbench's default",
-                cg_live_mb=o["cg_live_mb"] or o["live_mb"] or "txbench's default",
+    conf.update(txbench_args=" ".join(o["txbench_args"]), live_mb=o["live_mb"] or TXBENCH_LIVE_MB,
+                cg_live_mb=o["cg_live_mb"] or o["live_mb"] or TXBENCH_LIVE_MB,
                 timed_configs=o["configs"], cg_configs=o["cg_configs"],
                 configs={n: {"mode": CONFIGS[n][0], "flags": CONFIGS[n][1], "env": CONFIGS[n][2]} for n in CONFIGS})
     doc = {"commit": commit, "machine": machine, "configuration": conf, "faultbench": fb,

@@ -28,11 +28,13 @@ def render(doc):
         return [(timed.get(n, {}).get("model_parts_us") or {}).get(key) for n in names]
 
     lo, hi = conf["cg_requests"]
-    if not timed:
-        conf = dict(conf, runs=0)
-    lines.append(f"Attribution per transaction at commit {doc['commit']}: timed medians of {conf['runs']} "
-                 f"interleaved round(s) of {conf['duration']} s (cms-gogc-off: {conf['off_requests']} requests),")
-    lines.append(f"store {conf['live_mb']} MiB; cachegrind: ({hi} - {lo} requests) / {hi - lo}, --procs=1, "
+    if timed:
+        lines.append(f"Attribution per transaction at commit {doc['commit']}: timed medians of {conf['runs']} "
+                     f"interleaved round(s) of {conf['duration']} s (cms-gogc-off: {conf['off_requests']} "
+                     f"requests), store {conf['live_mb']} MiB;")
+    else:
+        lines.append(f"Counts per transaction at commit {doc['commit']} (no timed runs);")
+    lines.append(f"cachegrind: ({hi} - {lo} requests) / {hi - lo}, --procs=1, "
                  f"--seed={conf['seed']}, store {conf['cg_live_mb']} MiB"
                  + (f"; txbench args: {conf['txbench_args']}" if conf["txbench_args"] else ""))
     lines.append("")

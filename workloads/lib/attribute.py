@@ -59,6 +59,8 @@ Options:
   --seed=N            the cachegrind runs' request stream (default 1)
   --txbench-args=...  more txbench flags for every run, timed and counted
                       (one string, split as a shell would)
+  --cg-txbench-args=...  the cachegrind runs' instead (default: --txbench-args;
+                      a timed warm-up there would break the difference of counts)
   --quick             a smoke run: 1 round of 1 s, a 32 MiB store, cachegrind
                       at 300 and 900 requests over a 4 MiB store
   --results=DIR       results folder (default results/)
@@ -108,8 +110,8 @@ SWITCHES = {"--quick": "quick", "--check-only": "check_only"}   # options withou
 def parse(argv):
     o = {"runs": 5, "duration": 5.0, "off_requests": 150000, "configs": list(CONFIGS),
          "cg_configs": list(CONFIGS), "cg_requests": (5000, 25000), "cg_live_mb": None, "calibration": None,
-         "seed": 1, "txbench_args": [], "live_mb": None, "results": "results", "quick": False,
-         "check_only": False}
+         "seed": 1, "txbench_args": [], "cg_txbench_args": None, "live_mb": None, "results": "results",
+         "quick": False, "check_only": False}
     explicit = set()
     for a in argv:
         if a in ("--help", "-h"):
@@ -148,6 +150,8 @@ def parse(argv):
             o["seed"] = int(v) if v.isdigit() else fail(f"{k}={v}: expected a non-negative integer")
         elif k == "--txbench-args":
             o["txbench_args"] = shlex.split(v)
+        elif k == "--cg-txbench-args":
+            o["cg_txbench_args"] = shlex.split(v)
         elif k == "--results":
             o["results"] = v
         else:
@@ -242,7 +246,10 @@ def cachegrind_runs(bindir, o, out, repo):
         files = []
         for req in (lo, hi):
             cgout = os.path.join(out, f"cachegrind.out.{n}.{req}")
-            cmd, env = txbench_cmd(bindir, n, dict(o, live_mb=o["cg_live_mb"] or o["live_mb"]),
+            cg_o = dict(o, live_mb=o["cg_live_mb"] or o["live_mb"])
+            if o["cg_txbench_args"] is not None:
+                cg_o["txbench_args"] = o["cg_txbench_args"]
+            cmd, env = txbench_cmd(bindir, n, cg_o,
                                    [f"--requests={req}", "--procs=1", f"--seed={o['seed']}"])
             env["TOC_MAX_GOROUTINES"] = "1024"   # valgrind's memory: a smaller goroutine table
             vg = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={cgout}"] + llc
@@ -324,7 +331,9 @@ def main():
     for n in timed:
         timed[n]["model_parts_us"] = model.parts(cg.get(n), coef)
     conf = {k: o[k] for k in ("runs", "duration", "off_requests", "cg_requests", "seed", "quick")}
-    conf.update(txbench_args=" ".join(o["txbench_args"]), live_mb=o["live_mb"] or TXBENCH_LIVE_MB,
+    cg_args = o["txbench_args"] if o["cg_txbench_args"] is None else o["cg_txbench_args"]
+    conf.update(txbench_args=" ".join(o["txbench_args"]), cg_txbench_args=" ".join(cg_args),
+                live_mb=o["live_mb"] or TXBENCH_LIVE_MB,
                 cg_live_mb=o["cg_live_mb"] or o["live_mb"] or TXBENCH_LIVE_MB,
                 timed_configs=o["configs"], cg_configs=o["cg_configs"],
                 configs={n: {"mode": CONFIGS[n][0], "flags": CONFIGS[n][1], "env": CONFIGS[n][2]} for n in CONFIGS})

@@ -36,7 +36,9 @@ def render(doc):
         lines.append(f"Counts per transaction at commit {doc['commit']} (no timed runs);")
     lines.append(f"cachegrind: ({hi} - {lo} requests) / {hi - lo}, --procs=1, "
                  f"--seed={conf['seed']}, store {conf['cg_live_mb']} MiB"
-                 + (f"; txbench args: {conf['txbench_args']}" if conf["txbench_args"] else ""))
+                 + (f"; txbench args: {conf['txbench_args']}" if conf["txbench_args"] else "")
+                 + (f"; cachegrind's: {conf['cg_txbench_args']}"
+                    if conf.get("cg_txbench_args", conf["txbench_args"]) != conf["txbench_args"] else ""))
     lines.append("")
     lines.append(f"{'':<34}" + "".join(f"{n:>{w}}" for n in names))
     row("txn/s", tv("txn_per_sec"), "{:.0f}")

@@ -6,7 +6,10 @@
  * --items items on average; the handler (txbench_handler.c) parses it,
  * reads its record from a shared store of about --live-mb MiB and, for
  * --publish-pct of the requests, replaces that record with one built from
- * the body; then it builds and "writes" a JSON response. The modes run the
+ * the body; with --churn-kb it publishes that many KiB into a bounded ring
+ * of --churn-mb MiB that evicts its oldest entry, so garbage reaches the
+ * collector at a set rate (every mode, toc included, must collect); then
+ * it builds and "writes" a JSON response. The modes run the
  * same handler over their heaps (txbench.h). Drivers: --driver=loop,
  * long-lived workers that each run one request after another (an explicit
  * transaction per request in toc mode), and --driver=spawn, a goroutine per
@@ -288,6 +291,11 @@ static void usage(FILE *f)
 		"  --live-mb=M        the shared store, about M MiB of records (default 256)\n"
 		"  --items=N          mean items per request body, 1..128 (default 16)\n"
 		"  --publish-pct=P    requests that replace their record, 0..100 (default 5)\n"
+		"  --churn-kb=N       KiB each request publishes into the churn ring, a cache\n"
+		"                     that evicts its oldest entry: published garbage at a set\n"
+		"                     rate, 0..4096 (default 0: no ring)\n"
+		"  --churn-mb=M       the churn ring's capacity, MiB, 1..65536 (default 32): it\n"
+		"                     holds M x 1024 / N entries, live on top of --live-mb\n"
 		"  --duration=S       seconds of requests (default 5)\n"
 		"  --requests=N       run exactly N requests instead of --duration\n"
 		"  --seed=N           the request stream (default 1)\n"
@@ -301,14 +309,18 @@ static void usage(FILE *f)
 		"                     replays them against the servers; match --live-mb)\n"
 		"  --help             this text\n\n"
 		"JSON keys (null where a mode has no such figure): mode, driver, driver_note, procs,\n"
-		"workers, inflight, live_mb, items, publish_pct, gogc, seed, transactions, seconds,\n"
-		"txn_per_sec, txn_p50_us, txn_p99_us, gc_cycles, gc_cpu_seconds, gc_cpu_fraction\n"
-		"(collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split (below),\n"
-		"stw_max_us, stw_p99_us, pacer_cycles (cycles the trigger started), pacer_end_over_goal_max\n"
-		"(their largest heap at mark end / goal), pacer_within_fraction (the share within 1.10x),\n"
-		"peak_rss_mb, allocated_mb, kb_per_txn, toc_reclaimed_fraction, published_fraction,\n"
-		"forfeit_fraction, checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
-		"same in every mode), and in toc mode \"toc\": every statistic of the layer.\n\n"
+		"workers, inflight, live_mb, items, publish_pct, churn_kb, churn_mb, gogc, seed,\n"
+		"transactions, seconds, txn_per_sec, txn_p50_us, txn_p99_us, gc_cycles, gc_cpu_seconds,\n"
+		"gc_cpu_fraction (collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split\n"
+		"(below), pacer_cycles (cycles the trigger started), pacer_end_over_goal_max (their\n"
+		"largest heap at mark end / goal), pacer_within_fraction (the share within 1.10x),\n"
+		"stw_max_us, stw_p99_us, peak_rss_mb, allocated_mb, kb_per_txn, toc_reclaimed_fraction,\n"
+		"published_fraction, forfeit_fraction (of window bytes), marking_bytes_fraction (toc:\n"
+		"bytes allocated from the shared caches during a mark for want of a window, over\n"
+		"allocated bytes), checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
+		"same in every mode), and in toc mode \"toc\": every statistic of the layer\n"
+		"(toc_local_bytes: window bytes; toc_reclaimed_bytes, toc_forfeited_bytes,\n"
+		"toc_mark_windows, toc_marking_bytes, ...).\n\n"
 		BENCH_CPU_FIGURES_HELP "\n");
 	gc_config_help(f);
 	sched_config_help(f);
@@ -326,8 +338,8 @@ enum txb_mode txb_config_from_env(struct gc_config *gc, struct sched_config *sch
 
 void txb_parse(int argc, char **argv, struct txb_options *o)
 {
-	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_DURATION,
-	       F_REQUESTS, F_SEED, F_GOGC, F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
+	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_CHURN_KB,
+	       F_CHURN_MB, F_DURATION, F_REQUESTS, F_SEED, F_GOGC, F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},
 		{"driver", required_argument, NULL, F_DRIVER},
@@ -337,6 +349,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		{"live-mb", required_argument, NULL, F_LIVE},
 		{"items", required_argument, NULL, F_ITEMS},
 		{"publish-pct", required_argument, NULL, F_PUB},
+		{"churn-kb", required_argument, NULL, F_CHURN_KB},
+		{"churn-mb", required_argument, NULL, F_CHURN_MB},
 		{"duration", required_argument, NULL, F_DURATION},
 		{"requests", required_argument, NULL, F_REQUESTS},
 		{"seed", required_argument, NULL, F_SEED},
@@ -356,6 +370,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		.live_mb = 256,
 		.items = 16,
 		.publish_pct = 5,
+		.churn_mb = 32,
 		.duration = 5,
 		.seed = 1,
 		.gc_cfg = &gc_cfg,
@@ -379,6 +394,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_LIVE: flag = "--live-mb"; dst = &o->live_mb; min = 1; max = 1 << 20; break;
 		case F_ITEMS: flag = "--items"; max = 128; break;
 		case F_PUB: flag = "--publish-pct"; min = 0; max = 100; break;
+		case F_CHURN_KB: flag = "--churn-kb"; dst = &o->churn_kb; min = 0; max = 4096; break;
+		case F_CHURN_MB: flag = "--churn-mb"; dst = &o->churn_mb; max = 65536; break;
 		case F_REQUESTS: flag = "--requests"; dst = &o->requests; max = INT64_MAX / 2; break;
 		case F_DUMP: flag = "--dump-requests"; dst = &o->dump; max = 10000000; break;
 		case F_SEED: flag = "--seed"; min = 0; max = INT64_MAX; break;
@@ -450,6 +467,8 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "live_mb", "%.0f", (double)o->live_mb);
 	num(f, &first, "items", "%.0f", o->items >= 0 ? o->items : NAN);   /* -1: the client's (httpd) */
 	num(f, &first, "publish_pct", "%.0f", o->publish_pct >= 0 ? o->publish_pct : NAN);
+	num(f, &first, "churn_kb", "%.0f", (double)o->churn_kb);
+	num(f, &first, "churn_mb", "%.0f", o->churn_kb ? (double)o->churn_mb : NAN);
 	num(f, &first, "gogc", "%.0f", o->gogc);
 	num(f, &first, "seed", "%.0f", (double)o->seed);
 	num(f, &first, "transactions", "%.0f", (double)r->transactions);
@@ -475,6 +494,7 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "toc_reclaimed_fraction", "%.4f", r->has_toc ? r->toc_reclaimed_fraction : 0);
 	num(f, &first, "published_fraction", "%.4f", r->has_toc ? r->published_fraction : 0);
 	num(f, &first, "forfeit_fraction", "%.4f", r->has_toc ? r->forfeit_fraction : 0);
+	num(f, &first, "marking_bytes_fraction", "%.4f", r->has_toc ? r->marking_bytes_fraction : NAN);
 	fprintf(f, ",\"checksum\":\"%016llx\"", (unsigned long long)r->checksum);
 	if (r->extra_json)
 		fprintf(f, ",%s", r->extra_json);
@@ -496,8 +516,10 @@ void txb_print_table(const struct txb_options *o, const struct txb_result *r)
 	       r->stw_p99_us);
 	printf("peak RSS %.1f MiB, allocated %.1f MiB\n", r->peak_rss_mb, r->allocated_mb);
 	if (r->has_toc)
-		printf("toc: reclaimed %.3f, published %.3f, forfeited %.3f of window bytes\n",
-		       r->toc_reclaimed_fraction, r->published_fraction, r->forfeit_fraction);
+		printf("toc: reclaimed %.3f, published %.3f, forfeited %.3f of window bytes; %.3f of the bytes "
+		       "allocated in shared caches while marking\n",
+		       r->toc_reclaimed_fraction, r->published_fraction, r->forfeit_fraction,
+		       r->marking_bytes_fraction);
 	if (r->extra_json)
 		printf("server: %s\n", r->extra_json);
 	printf("checksum %016llx\n", (unsigned long long)r->checksum);

@@ -44,6 +44,8 @@ struct txb_options {
 	int64_t live_mb;            /* the shared store's size */
 	int items;                  /* mean items per request body */
 	int publish_pct;            /* requests that replace a store record */
+	int64_t churn_kb;           /* KiB each request publishes into the churn ring (0: no ring) */
+	int64_t churn_mb;           /* the churn ring's capacity, MiB */
 	double duration;            /* seconds of timed requests (when requests == 0) */
 	int64_t requests;           /* a fixed number of requests instead (0: --duration) */
 	uint64_t seed;              /* the request stream */
@@ -146,6 +148,7 @@ struct txb_result {
 	double pacer_within_fraction; /* the share that ended within 1.10x the goal (NAN: none) */
 	bool has_toc;
 	double toc_reclaimed_fraction, published_fraction, forfeit_fraction;
+	double marking_bytes_fraction; /* toc_marking_bytes / allocated bytes */
 	char toc_stats[4096];       /* toc's statistics as JSON members, or "" */
 	const char *extra_json;     /* more members for the JSON object (the servers'), or NULL */
 };

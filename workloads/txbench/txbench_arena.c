@@ -5,11 +5,12 @@
  * Each request bump-allocates from its thread's arena (1 MiB chunks, kept
  * from one request to the next) and the arena is reset when the request
  * ends: no collector, no barrier, no per-object free. What a request
- * publishes, the record a put stores, is deep-copied out of the arena into
- * malloc'd memory, and the record it replaced is freed once no request can
- * still be reading it (an epoch scheme: each thread announces the epoch it
- * started its request in; a record retired at epoch e is freed when every
- * running request started after e). The store itself is malloc'd.
+ * publishes, the record a put stores or the entry it puts in the churn
+ * ring, is deep-copied out of the arena into malloc'd memory, and what it
+ * replaced is freed once no request can still be reading it (an epoch
+ * scheme: each thread announces the epoch it started its request in; an
+ * object retired at epoch e is freed when every running request started
+ * after e). The store and its ring are malloc'd.
  *
  * Runs on plain threads, one request loop each (--procs), the honest way to
  * run it: a goroutine per request would add the scheduler to what should
@@ -104,16 +105,16 @@ static void *arena_bytes(size_t n)
 	return ar_alloc(n, false);
 }
 
-static struct tx_rec *publish_rec(struct tx_rec *r);
-static void retire_rec(struct tx_rec *r);
+static void *publish_copy(enum txb_kind k, void *p);
+static void retire(enum txb_kind k, void *p);
 
 /* The heap the handler runs on (txbench_heap.h): no barrier. */
 static const struct txb_heap heap = {
 	.alloc = arena_alloc,
 	.ptrs = arena_ptrs,
 	.bytes = arena_bytes,
-	.publish = publish_rec,
-	.retire = retire_rec,
+	.publish = publish_copy,
+	.retire = retire,
 };
 
 /* --- publication and deferred frees -------------------------------------------------------- */
@@ -122,7 +123,8 @@ static _Atomic uint64_t epoch = 1;
 static _Atomic uint64_t active[MAX_THREADS];   /* the epoch a thread's request began in; 0: none */
 
 struct retired {
-	struct tx_rec *r;
+	enum txb_kind k;      /* TXB_REC or TXB_BLOB */
+	void *p;
 	uint64_t e;
 };
 
@@ -148,10 +150,8 @@ static struct tx_str *str_copy(const struct tx_str *s)
 
 /* A put's record, deep-copied out of the request's arena into malloc'd
  * memory: the store outlives the request. */
-static struct tx_rec *publish_rec(struct tx_rec *r)
+static struct tx_rec *rec_copy(const struct tx_rec *r)
 {
-	struct arena *saved = cur;
-	cur = NULL;
 	struct tx_rec *c = ar_alloc(sizeof *c, true);
 	c->key = str_copy(r->key);
 	c->name = str_copy(r->name);
@@ -162,6 +162,28 @@ static struct tx_rec *publish_rec(struct tx_rec *r)
 		c->tags[i] = str_copy(r->tags[i]);
 	c->ntags = r->ntags;
 	c->id = r->id;
+	return c;
+}
+
+/* A churn entry's chain, copied likewise: the ring outlives the request. */
+static struct tx_blob *blob_copy(const struct tx_blob *b)
+{
+	struct tx_blob *head = NULL, **link = &head;
+	for (; b; b = b->next) {
+		struct tx_blob *c = ar_alloc(sizeof *c, true);
+		c->data = str_copy(b->data);
+		c->check = b->check;
+		*link = c;
+		link = &c->next;
+	}
+	return head;
+}
+
+static void *publish_copy(enum txb_kind k, void *p)
+{
+	struct arena *saved = cur;
+	cur = NULL;
+	void *c = k == TXB_REC ? (void *)rec_copy(p) : (void *)blob_copy(p);
 	cur = saved;
 	return c;
 }
@@ -178,7 +200,25 @@ static void rec_free(struct tx_rec *r)
 	free(r);
 }
 
-static void retire_rec(struct tx_rec *r)
+static void blob_free(struct tx_blob *b)
+{
+	while (b) {
+		struct tx_blob *next = b->next;
+		free(b->data);
+		free(b);
+		b = next;
+	}
+}
+
+static void retired_free(const struct retired *r)
+{
+	if (r->k == TXB_REC)
+		rec_free(r->p);
+	else
+		blob_free(r->p);
+}
+
+static void retire(enum txb_kind k, void *p)
 {
 	struct thread *t = self;
 	if (t->nret == t->capret) {
@@ -187,10 +227,10 @@ static void retire_rec(struct tx_rec *r)
 		if (!t->ret)
 			bench_fatal(1, "arena: out of memory for the retired list");
 	}
-	t->ret[t->nret++] = (struct retired){r, atomic_fetch_add(&epoch, 1)};
+	t->ret[t->nret++] = (struct retired){k, p, atomic_fetch_add(&epoch, 1)};
 }
 
-/* Frees the retired records no running request can reach. */
+/* Frees the retired objects no running request can reach. */
 static void reclaim(struct thread *t, int nthreads)
 {
 	uint64_t min = UINT64_MAX;
@@ -201,7 +241,7 @@ static void reclaim(struct thread *t, int nthreads)
 	}
 	size_t k = 0;
 	while (k < t->nret && t->ret[k].e < min)
-		rec_free(t->ret[k++].r);
+		retired_free(&t->ret[k++]);
 	memmove(t->ret, t->ret + k, (t->nret - k) * sizeof *t->ret);
 	t->nret -= k;
 }
@@ -285,10 +325,10 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	r->allocated_mb = (double)bytes / 1048576.0;
 	txb_collect_workers(r, ws, o->procs);
 	free(ws);
-	/* Every thread is joined: nothing reads a retired record any more. */
+	/* Every thread is joined: nothing reads a retired object any more. */
 	for (int i = 0; i < o->procs; i++) {
 		for (size_t k = 0; k < ts[i].nret; k++)
-			rec_free(ts[i].ret[k].r);
+			retired_free(&ts[i].ret[k]);
 		free(ts[i].ret);
 		for (int c = 0; c < ts[i].arena.n; c++)
 			free(ts[i].arena.chunks[c].base);
@@ -297,6 +337,9 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	for (uint64_t i = 0; i < store->nslots; i++)
 		if (store->slots[i])
 			rec_free(store->slots[i]);
+	for (uint64_t i = 0; i < store->ring_slots; i++)
+		blob_free(store->ring[i]);
+	free(store->ring);
 	free(store->slots);
 	free(store);
 	free(tids);

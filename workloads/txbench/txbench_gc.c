@@ -34,13 +34,15 @@ GC_TYPE(tx_map_gct, struct tx_map, b);
 GC_TYPE(tx_jv_gct, struct tx_jv, s, items, keys);
 GC_TYPE(tx_req_gct, struct tx_req, raw, method, path, key, query, headers, body);
 GC_TYPE(tx_rec_gct, struct tx_rec, key, name, email, profile, tags);
-GC_TYPE(tx_store_gct, struct tx_store, slots);
+GC_TYPE(tx_store_gct, struct tx_store, slots, ring);
+GC_TYPE(tx_blob_gct, struct tx_blob, next, data);
 
 /* --- the heap the handler runs on (txbench_heap.h) ------------------------------------------ */
 
 static const struct gc_type *const types[TXB_NKINDS] = {
 	[TXB_KV] = &tx_kv_gct,   [TXB_MAP] = &tx_map_gct, [TXB_JV] = &tx_jv_gct,
 	[TXB_REQ] = &tx_req_gct, [TXB_REC] = &tx_rec_gct, [TXB_STORE] = &tx_store_gct,
+	[TXB_BLOB] = &tx_blob_gct,
 };
 
 static void *gc_heap_alloc(enum txb_kind k)
@@ -53,9 +55,9 @@ static void *gc_heap_ptrs(size_t n)
 	return gc_alloc_array(&gc_type_ptr, n);
 }
 
-/* Records need neither a copy nor a deferred free: the collector (or the
- * transaction layer, at the store into the published slot array) sees to
- * them. */
+/* Records and churn entries need neither a copy nor a deferred free: the
+ * collector (or the transaction layer, at the store into the published slot
+ * array) sees to them. */
 static const struct txb_heap heap = {
 	.alloc = gc_heap_alloc,
 	.ptrs = gc_heap_ptrs,
@@ -151,7 +153,8 @@ static void dispatch(void)
 	sched_chan_free(sem);
 }
 
-static void toc_figures(struct txb_result *r, const struct toc_stats *before, const struct toc_stats *after)
+static void toc_figures(struct txb_result *r, const struct toc_stats *before, const struct toc_stats *after,
+			uint64_t allocated)
 {
 	struct toc_stats d;
 	toc_stats_since(&d, after, before);
@@ -160,6 +163,7 @@ static void toc_figures(struct txb_result *r, const struct toc_stats *before, co
 	r->toc_reclaimed_fraction = local > 0 ? (double)d.reclaimed_bytes / local : 0;
 	r->published_fraction = local > 0 ? (double)d.published_bytes / local : 0;
 	r->forfeit_fraction = local > 0 ? (double)d.forfeited_bytes / local : 0;
+	r->marking_bytes_fraction = allocated ? (double)d.marking_bytes / (double)allocated : 0;
 	FILE *f = fmemopen(r->toc_stats, sizeof r->toc_stats, "w");
 	if (!f)
 		bench_fatal(1, "cannot format the toc statistics");
@@ -190,7 +194,8 @@ void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, cons
 	r->gc_cpu_fraction = r->gc_cpu_seconds / (r->seconds * (double)r->procs);
 	bench_gc_pause_figures(after->gc.stw_count - before->gc.stw_count, &after->gc, &r->stw_max_us,
 			       &r->stw_p99_us);
-	r->allocated_mb = (double)(after->gc.alloc_bytes - before->gc.alloc_bytes) / 1048576.0;
+	uint64_t allocated = after->gc.alloc_bytes - before->gc.alloc_bytes;
+	r->allocated_mb = (double)allocated / 1048576.0;
 	r->peak_rss_mb = bench_peak_rss_mb();
 	/* The pacer over the timed part's cycles (not forced ones). */
 	static struct gc_cycle_record rec[1024];
@@ -210,7 +215,7 @@ void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, cons
 	r->pacer_end_over_goal_max = steady ? worst : NAN;
 	r->pacer_within_fraction = steady ? (double)within / (double)steady : NAN;
 	if (toc_enabled())
-		toc_figures(r, &before->toc, &after->toc);
+		toc_figures(r, &before->toc, &after->toc, allocated);
 }
 
 void txb_gc_build_store(const struct txb_options *o)

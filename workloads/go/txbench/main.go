@@ -8,9 +8,11 @@
 // (txbench_handler.c, translated) copies the request to the heap, parses
 // it into a query map, a header map and a JSON tree, reads its record from a
 // shared store of about --live-mb MiB and, for --publish-pct of the
-// requests, replaces that record with one built from the body; then it
-// builds and "writes" a JSON response. Everything but the store's records
-// dies with the request.
+// requests, replaces that record with one built from the body; with
+// --churn-kb it publishes that many KiB into a bounded ring of --churn-mb
+// MiB that evicts its oldest entry; then it builds and "writes" a JSON
+// response. Everything but the store's records and the ring's entries dies
+// with the request.
 //
 // The sum of the responses' FNV-1a hashes is printed as checksum: with
 // --requests it equals txbench's for the same flags, in every mode and
@@ -69,6 +71,8 @@ type options struct {
 	liveMB     int64  // the shared store's size
 	items      int    // mean items per request body
 	publishPct int    // requests that replace a store record
+	churnKB    int64  // KiB each request publishes into the churn ring (0: no ring)
+	churnMB    int64  // the churn ring's capacity, MiB
 	duration   float64
 	requests   int64  // a fixed number of requests instead (0: --duration)
 	seed       uint64 // the request stream
@@ -155,6 +159,11 @@ checksum equals txbench's for the same flags.
   --live-mb=M        the shared store, about M MiB of records (default 256)
   --items=N          mean items per request body, 1..128 (default 16)
   --publish-pct=P    requests that replace their record, 0..100 (default 5)
+  --churn-kb=N       KiB each request publishes into the churn ring, a cache
+                     that evicts its oldest entry: published garbage at a set
+                     rate, 0..4096 (default 0: no ring)
+  --churn-mb=M       the churn ring's capacity, MiB, 1..65536 (default 32): it
+                     holds M x 1024 / N entries, live on top of --live-mb
   --duration=S       seconds of requests (default 5)
   --requests=N       run exactly N requests instead of --duration
   --seed=N           the request stream (default 1)
@@ -163,13 +172,15 @@ checksum equals txbench's for the same flags.
   --json             print one JSON object on stdout
   --help             this text
 
-JSON keys: txbench's (see txbench --help); mode is "go", the toc fractions are 0.
+JSON keys: txbench's (see txbench --help); mode is "go", the toc fractions are 0,
+marking_bytes_fraction is null.
 `
 
 func parseFlags() *options {
 	o := &options{driver: "loop", duration: 5}
 	var procs, workers int64
 	inflight, liveMB, items, publishPct, requests, seed := int64(64), int64(256), int64(16), int64(5), int64(0), int64(1)
+	o.churnMB = 32
 	gogcSet, memlimit := false, int64(-1)
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -190,6 +201,8 @@ func parseFlags() *options {
 	fs.Var(&intFlag{"live-mb", &liveMB, 1, 1 << 20}, "live-mb", "")
 	fs.Var(&intFlag{"items", &items, 1, 128}, "items", "")
 	fs.Var(&intFlag{"publish-pct", &publishPct, 0, 100}, "publish-pct", "")
+	fs.Var(&intFlag{"churn-kb", &o.churnKB, 0, 4096}, "churn-kb", "")
+	fs.Var(&intFlag{"churn-mb", &o.churnMB, 1, 65536}, "churn-mb", "")
 	fs.Var(&intFlag{"requests", &requests, 1, math.MaxInt64 / 2}, "requests", "")
 	fs.Var(&intFlag{"seed", &seed, 0, math.MaxInt64}, "seed", "")
 	fs.Var(funcFlag(func(s string) {
@@ -472,11 +485,32 @@ type rec struct {
 	id                        int64
 }
 
+// blob is one link of a churn entry (--churn-kb): what a request publishes
+// into the churn ring is a chain of them, each with blobData bytes copied
+// from the request.
+type blob struct {
+	next  *blob  // the chain's next link; nil: the last
+	data  string // blobData bytes
+	check uint64 // blobCheck(data), tested when the entry is evicted
+}
+
+const (
+	blobData  = 247 // a link's bytes (txbench's TXB_BLOB_DATA)
+	blobBytes = 280 // what a link counts for --churn-kb (txbench's TXB_BLOB_BYTES)
+)
+
 // store is an open-addressing hash map over the records' keys, linear
-// probing; len(slots) is a power of two and nil marks an empty slot.
+// probing; len(slots) is a power of two and nil marks an empty slot. ring
+// is the churn ring, a bounded cache: each request with --churn-kb
+// publishes an entry of churnBlobs links into the slot after the last one
+// taken (ringNext), and the entry it replaces, len(ring) requests old,
+// becomes garbage.
 type store struct {
-	slots []atomic.Pointer[rec]
-	nkeys uint64
+	slots      []atomic.Pointer[rec]
+	nkeys      uint64
+	ring       []atomic.Pointer[blob] // nil: --churn-kb=0
+	churnBlobs uint64                 // links per entry
+	ringNext   atomic.Uint64          // entries published so far
 }
 
 // --- maps ------------------------------------------------------------------------------------------
@@ -748,6 +782,16 @@ func buildStore(o *options) *store {
 			progressf("store: %d of %d records", k+1, o.nkeys)
 		}
 	}
+	if o.churnKB > 0 {
+		// Links of blobBytes up to churnKB KiB; as many entries as churnMB
+		// MiB hold, at least one.
+		st.churnBlobs = (uint64(o.churnKB)*1024 + blobBytes - 1) / blobBytes
+		n := uint64(o.churnMB) * 1048576 / (st.churnBlobs * blobBytes)
+		if n == 0 {
+			n = 1
+		}
+		st.ring = make([]atomic.Pointer[blob], n)
+	}
 	return st
 }
 
@@ -787,6 +831,42 @@ func recFromJSON(j *jv, key string, id int64) *rec {
 		r.tags[i] = jvStrOf(t.items[i])
 	}
 	return r
+}
+
+// --- the churn ring ----------------------------------------------------------------------------------
+
+func blobCheck(d string) uint64 {
+	return fnv(fnv(fnvInit, d[:16]), d[len(d)-16:])
+}
+
+// churnEntry is a churn entry: st.churnBlobs links, link i holding blobData
+// bytes of raw from offset 977 i (mod its length), wrapping to its start;
+// sum is the sum of the links' checks.
+func churnEntry(st *store, raw []byte) (head *blob, sum uint64) {
+	var d [blobData]byte
+	for i := uint64(0); i < st.churnBlobs; i++ {
+		off := int(i * 977 % uint64(len(raw)))
+		for n := 0; n < blobData; off = 0 {
+			n += copy(d[n:], raw[off:])
+		}
+		b := &blob{data: string(d[:]), next: head}
+		b.check = blobCheck(b.data)
+		sum += b.check
+		head = b
+	}
+	return head, sum
+}
+
+// churnPublish publishes a churn entry built from raw into the ring's next
+// slot and checks the entry it evicts; it returns the sum of the new
+// entry's checks.
+func churnPublish(st *store, raw []byte) uint64 {
+	e, sum := churnEntry(st, raw)
+	i := (st.ringNext.Add(1) - 1) % uint64(len(st.ring))
+	if old := st.ring[i].Swap(e); old != nil && old.check != blobCheck(old.data) {
+		fatal(1, "churn ring: the entry evicted from slot %d changed while it was published", i)
+	}
+	return sum
 }
 
 // --- the handler -------------------------------------------------------------------------------------
@@ -983,6 +1063,9 @@ func respond(st *store, q *request, sb []byte) []byte {
 		ntags = len(tags.items)
 	}
 	sb = sbInt(append(sb, `,"tags":`...), int64(ntags))
+	if st.ring != nil {
+		sb = append(appendHex16(append(sb, `,"churn":"`...), churnPublish(st, q.raw)), '"')
+	}
 	return append(sb, '}')
 }
 
@@ -1372,6 +1455,12 @@ func printResult(o *options, r *result) {
 	j.num("live_mb", "%.0f", float64(o.liveMB))
 	j.num("items", "%.0f", float64(o.items))
 	j.num("publish_pct", "%.0f", float64(o.publishPct))
+	churnMB := math.NaN()
+	if o.churnKB > 0 {
+		churnMB = float64(o.churnMB)
+	}
+	j.num("churn_kb", "%.0f", float64(o.churnKB))
+	j.num("churn_mb", "%.0f", churnMB)
 	j.num("gogc", "%.0f", float64(o.gogc))
 	j.num("seed", "%.0f", float64(o.seed))
 	j.num("transactions", "%.0f", float64(r.transactions))
@@ -1391,6 +1480,7 @@ func printResult(o *options, r *result) {
 	j.num("toc_reclaimed_fraction", "%.4f", 0)
 	j.num("published_fraction", "%.4f", 0)
 	j.num("forfeit_fraction", "%.4f", 0)
+	j.num("marking_bytes_fraction", "%.4f", math.NaN())
 	j.str("checksum", fmt.Sprintf("%016x", r.checksum))
 	j.b.WriteString("}\n")
 	os.Stdout.WriteString(j.b.String())

@@ -468,7 +468,8 @@ static struct tx_blob *churn_entry(const struct tx_store *st, const struct tx_st
 }
 
 /* Publishes a churn entry built from raw into the ring's next slot and
- * checks the entry it evicts; returns the sum of the new entry's checks. */
+ * checks the first link of the entry it evicts; returns the sum of the new
+ * entry's checks. */
 static uint64_t churn_publish(struct tx_store *st, const struct tx_str *raw)
 {
 	uint64_t sum;

@@ -86,9 +86,9 @@ struct tx_sb {
 struct tx_blob {
 	struct tx_blob *next;         /* the chain's next link; NULL: the last */
 	struct tx_str *data;          /* TXB_BLOB_DATA bytes */
-	uint64_t check;               /* a hash of data's first and last 16 bytes, tested when the
-	                                 entry is evicted: a slot reused under a published entry
-	                                 would show there */
+	uint64_t check;               /* a hash of data's first and last 16 bytes; the first
+	                                 link's is tested when the entry is evicted: a slot reused
+	                                 under a published entry would show there */
 };
 /* A link's data: its string is 256 bytes (header, bytes, NUL), the link
  * 24 more; TXB_BLOB_BYTES is what a link counts for --churn-kb. */

@@ -491,7 +491,7 @@ type rec struct {
 type blob struct {
 	next  *blob  // the chain's next link; nil: the last
 	data  string // blobData bytes
-	check uint64 // blobCheck(data), tested when the entry is evicted
+	check uint64 // blobCheck(data); the first link's is tested when the entry is evicted
 }
 
 const (
@@ -858,8 +858,8 @@ func churnEntry(st *store, raw []byte) (head *blob, sum uint64) {
 }
 
 // churnPublish publishes a churn entry built from raw into the ring's next
-// slot and checks the entry it evicts; it returns the sum of the new
-// entry's checks.
+// slot and checks the first link of the entry it evicts; it returns the sum
+// of the new entry's checks.
 func churnPublish(st *store, raw []byte) uint64 {
 	e, sum := churnEntry(st, raw)
 	i := (st.ringNext.Add(1) - 1) % uint64(len(st.ring))

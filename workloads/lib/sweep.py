@@ -33,14 +33,16 @@ SWEEPS = {
     "alloc": ("--items", [4, 8, 16, 32, 64, 128], [4, 64], ALL_MODES,
               "items per request body: the allocation per request"),
     "churn": ("--churn-kb", [0, 1, 4, 16, 64], [0, 16], ALL_MODES,
-              "KiB each request publishes into the churn ring (32 MiB): published garbage"),
+              "KiB each request publishes into the churn ring (32 MiB): published garbage; "
+              "timed after a warm-up of 2 cycles (at most 30 s)"),
 }
 COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_per_txn", "gc_cpu_seconds",
            "gc_cpu_fraction", "gc_cycles", "stw_max_us", "stw_p99_us", "txn_p50_us", "txn_p99_us",
            "peak_rss_mb", "allocated_mb", "kb_per_txn", "transactions", "seconds", "toc_reclaimed_fraction",
            "published_fraction", "forfeit_fraction", "toc_owned_bytes_max", "checksum", "commit",
            "gogc", "churn_kb", "marking_fraction", "marking_bytes_fraction", "pacer_cycles", "toc_windows",
-           "toc_mark_windows", "toc_local_bytes", "toc_reclaimed_bytes", "toc_forfeited_bytes", "toc_marking_bytes"]
+           "toc_mark_windows", "toc_local_bytes", "toc_reclaimed_bytes", "toc_forfeited_bytes", "toc_marking_bytes",
+           "warmup_ended", "warmup_seconds", "warmup_cycles"]
 # The columns read from the JSON's "toc" object (toc mode).
 TOC_COLUMNS = [c for c in COLUMNS if c.startswith("toc_") and c != "toc_reclaimed_fraction"]
 
@@ -150,6 +152,8 @@ def command(bindir, mode, flag, value, o, name):
         args.append("--driver=spawn")
     if o["gogc"] is not None:
         args.append(f"--gogc={o['gogc']}")
+    if name == "churn":   # timed once every mode collects: toc's first cycle waits for the churn to reach its goal
+        args += ["--warmup-cycles=1", "--warmup=5"] if o["quick"] else ["--warmup-cycles=2", "--warmup=30"]
     args.append(f"{flag}={value}")
     return args
 

@@ -238,10 +238,15 @@ void txb_run_start(struct txb_run *r, const struct txb_options *o)
 {
 	r->start_ns = bench_now_ns();
 	atomic_store(&r->next, 0);
+	atomic_store(&r->refused, 0);
 	atomic_store(&r->stop, 0);
 	atomic_store(&r->last_progress_ns, r->start_ns);
+	r->first = 0;
 	r->limit = o->requests ? (uint64_t)o->requests : UINT64_MAX;
 	r->deadline_ns = o->requests ? INT64_MAX : r->start_ns + (int64_t)(o->duration * 1e9);
+	r->cycles = NULL;
+	r->what = "requests";
+	txb_phases_timed(r);
 }
 
 bool txb_run_take(struct txb_run *r, uint64_t *idx)
@@ -250,22 +255,34 @@ bool txb_run_take(struct txb_run *r, uint64_t *idx)
 		return false;
 	uint64_t i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
 	if (i >= r->limit)
-		return false;
+		goto over;
 	if ((i & 63) == 0) {
 		int64_t now = bench_now_ns();
-		if (now >= r->deadline_ns) {
+		if (now >= r->deadline_ns || (r->cycles && r->cycles() >= r->cycles_until)) {
 			atomic_store(&r->stop, 1);
-			return false;
+			goto over;
 		}
 		int64_t last = atomic_load_explicit(&r->last_progress_ns, memory_order_relaxed);
 		if (now - last >= 1000000000 &&
 		    atomic_compare_exchange_strong(&r->last_progress_ns, &last, now)) {
 			double t = (double)(now - r->start_ns) / 1e9;
-			bench_progress("%.1f s: %llu requests, %.0f/s", t, (unsigned long long)i, (double)i / t);
+			bench_progress("%.1f s: %llu %s, %.0f/s", t, (unsigned long long)i, r->what, (double)i / t);
 		}
 	}
-	*idx = i;
+	*idx = r->first + i;
 	return true;
+over:   /* i was not handed out; release: after its increment of next (txb_run_taken) */
+	atomic_fetch_add_explicit(&r->refused, 1, memory_order_release);
+	return false;
+}
+
+uint64_t txb_run_taken(const struct txb_run *r)
+{
+	/* refused first, acquire: next is read with the increments of the
+	 * refusals read, so the difference never wraps */
+	uint64_t refused = atomic_load_explicit(&r->refused, memory_order_acquire);
+	uint64_t n = atomic_load_explicit(&r->next, memory_order_relaxed) - refused;
+	return n < r->limit ? n : r->limit;
 }
 
 /* --- flags ------------------------------------------------------------------------------------ */
@@ -298,6 +315,15 @@ static void usage(FILE *f)
 		"                     holds M x 1024 / N entries, live on top of --live-mb\n"
 		"  --duration=S       seconds of requests (default 5)\n"
 		"  --requests=N       run exactly N requests instead of --duration\n"
+		"  --warmup=S         at most S seconds of warm-up before the timed part (default 0:\n"
+		"                     none, unless --warmup-cycles asks for one; then 60)\n"
+		"  --warmup-cycles=N  warm up until the collector has completed N cycles of its own,\n"
+		"                     or --warmup seconds passed, whichever first (default 0: warm\n"
+		"                     up --warmup seconds); arena, with no collector: the seconds.\n"
+		"                     The figures cover the timed part only; warm-up requests come\n"
+		"                     from elsewhere in the stream, so checksums are unchanged\n"
+		"  --series           a sample per second of the whole run, warm-up included, in the\n"
+		"                     JSON (\"series\"; default off)\n"
 		"  --seed=N           the request stream (default 1)\n"
 		"  --gogc=N|off       heap growth between cycles, percent (default: TOC_GOGC or GOGC,\n"
 		"                     else 100); boehm: its free-space divisor; arena: ignored\n"
@@ -318,9 +344,15 @@ static void usage(FILE *f)
 		"published_fraction, forfeit_fraction (of window bytes), marking_bytes_fraction (toc:\n"
 		"bytes allocated from the shared caches during a mark for want of a window, over\n"
 		"allocated bytes), checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
-		"same in every mode), and in toc mode \"toc\": every statistic of the layer\n"
+		"same in every mode), warmup_ended (off, cycles or seconds), warmup_seconds,\n"
+		"warmup_cycles, warmup_transactions, in toc mode \"toc\": every statistic of the layer\n"
 		"(toc_local_bytes: window bytes; toc_reclaimed_bytes, toc_forfeited_bytes,\n"
-		"toc_mark_windows, toc_marking_bytes, ...).\n\n"
+		"toc_mark_windows, toc_marking_bytes, ...), and with --series \"series\": one object a\n"
+		"second, warm-up included: t (seconds from the first request to the sample's end),\n"
+		"seconds (its length: a phase's last is shorter), phase (warmup or timed), txn_per_sec\n"
+		"(requests started), heap_inuse_mb, rss_mb, marking_fraction (of the sample), gc_cycles\n"
+		"(completed in it), toc_windows and toc_reclaimed_mb (windows closed, bytes reclaimed\n"
+		"in it; null but in toc mode).\n\n"
 		BENCH_CPU_FIGURES_HELP "\n");
 	gc_config_help(f);
 	sched_config_help(f);
@@ -339,7 +371,8 @@ enum txb_mode txb_config_from_env(struct gc_config *gc, struct sched_config *sch
 void txb_parse(int argc, char **argv, struct txb_options *o)
 {
 	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_CHURN_KB,
-	       F_CHURN_MB, F_DURATION, F_REQUESTS, F_SEED, F_GOGC, F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
+	       F_CHURN_MB, F_DURATION, F_REQUESTS, F_WARMUP, F_WARMUP_CYCLES, F_SERIES, F_SEED, F_GOGC,
+	       F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},
 		{"driver", required_argument, NULL, F_DRIVER},
@@ -353,6 +386,9 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		{"churn-mb", required_argument, NULL, F_CHURN_MB},
 		{"duration", required_argument, NULL, F_DURATION},
 		{"requests", required_argument, NULL, F_REQUESTS},
+		{"warmup", required_argument, NULL, F_WARMUP},
+		{"warmup-cycles", required_argument, NULL, F_WARMUP_CYCLES},
+		{"series", no_argument, NULL, F_SERIES},
 		{"seed", required_argument, NULL, F_SEED},
 		{"gogc", required_argument, NULL, F_GOGC},
 		{"memlimit", required_argument, NULL, F_MEMLIMIT},
@@ -384,6 +420,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_MODE: o->mode = (enum txb_mode)bench_lookup("--mode", optarg, txb_mode_names, TXB_NMODES); continue;
 		case F_DRIVER: o->driver = (enum txb_driver)bench_lookup("--driver", optarg, txb_driver_names, TXB_NDRIVERS); continue;
 		case F_JSON: o->json = true; continue;
+		case F_SERIES: o->series = true; continue;
+		case F_WARMUP: o->warmup = strcmp(optarg, "0") ? bench_seconds("--warmup", optarg) : 0; continue;
 		case F_HELP: usage(stdout); exit(0);
 		case F_GOGC: bench_gc_flag(&gc_cfg, "gogc", "--gogc", optarg); continue;
 		case F_MEMLIMIT: bench_gc_flag(&gc_cfg, "memlimit", "--memlimit", optarg); continue;
@@ -397,6 +435,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_CHURN_KB: flag = "--churn-kb"; dst = &o->churn_kb; min = 0; max = 4096; break;
 		case F_CHURN_MB: flag = "--churn-mb"; dst = &o->churn_mb; max = 65536; break;
 		case F_REQUESTS: flag = "--requests"; dst = &o->requests; max = INT64_MAX / 2; break;
+		case F_WARMUP_CYCLES: flag = "--warmup-cycles"; dst = &o->warmup_cycles; min = 0; max = 1000000; break;
 		case F_DUMP: flag = "--dump-requests"; dst = &o->dump; max = 10000000; break;
 		case F_SEED: flag = "--seed"; min = 0; max = INT64_MAX; break;
 		default: usage(stderr); exit(2);
@@ -496,10 +535,36 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "forfeit_fraction", "%.4f", r->has_toc ? r->forfeit_fraction : 0);
 	num(f, &first, "marking_bytes_fraction", "%.4f", r->has_toc ? r->marking_bytes_fraction : NAN);
 	fprintf(f, ",\"checksum\":\"%016llx\"", (unsigned long long)r->checksum);
+	if (r->warmup_ended) {
+		str(f, &first, "warmup_ended", r->warmup_ended);
+		num(f, &first, "warmup_seconds", "%.3f", r->warmup_seconds);
+		num(f, &first, "warmup_cycles", "%.0f", (double)r->warmup_cycles);
+		num(f, &first, "warmup_transactions", "%.0f", (double)r->warmup_transactions);
+	}
 	if (r->extra_json)
 		fprintf(f, ",%s", r->extra_json);
 	if (r->has_toc)
 		fprintf(f, ",\"toc\":{%s}", r->toc_stats);
+	if (r->series) {
+		fputs(",\"series\":[", f);
+		for (size_t i = 0; i < r->nseries; i++) {
+			const struct txb_sample *x = &r->series[i];
+			bool sfirst = true;
+			fputs(i ? ",{" : "{", f);
+			num(f, &sfirst, "t", "%.3f", x->t);
+			num(f, &sfirst, "seconds", "%.4f", x->seconds);
+			str(f, &sfirst, "phase", x->timed ? "timed" : "warmup");
+			num(f, &sfirst, "txn_per_sec", "%.1f", x->txn_per_sec);
+			num(f, &sfirst, "heap_inuse_mb", "%.1f", x->heap_mb);
+			num(f, &sfirst, "rss_mb", "%.1f", x->rss_mb);
+			num(f, &sfirst, "marking_fraction", "%.4f", x->marking_fraction);
+			num(f, &sfirst, "gc_cycles", "%.0f", (double)x->cycles);
+			num(f, &sfirst, "toc_windows", "%.0f", x->has_toc ? (double)x->toc_windows : NAN);
+			num(f, &sfirst, "toc_reclaimed_mb", "%.2f", x->has_toc ? x->toc_reclaimed_mb : NAN);
+			fputc('}', f);
+		}
+		fputc(']', f);
+	}
 	fputs("}\n", f);
 	fflush(f);
 }
@@ -515,6 +580,16 @@ void txb_print_table(const struct txb_options *o, const struct txb_result *r)
 	       (unsigned long long)r->gc_cycles, r->gc_cpu_seconds, 100 * r->gc_cpu_fraction, r->stw_max_us,
 	       r->stw_p99_us);
 	printf("peak RSS %.1f MiB, allocated %.1f MiB\n", r->peak_rss_mb, r->allocated_mb);
+	if (r->warmup_ended && strcmp(r->warmup_ended, "off"))
+		printf("warm-up: %llu transactions, %llu cycles in %.2f s (ended by %s)\n",
+		       (unsigned long long)r->warmup_transactions, (unsigned long long)r->warmup_cycles,
+		       r->warmup_seconds, r->warmup_ended);
+	for (size_t i = 0; i < r->nseries; i++) {
+		const struct txb_sample *x = &r->series[i];
+		printf("%8.2f s %-6s %9.0f txn/s, heap %7.1f MiB, RSS %7.1f MiB, marking %.2f, %llu cycles\n", x->t,
+		       x->timed ? "timed" : "warmup", x->txn_per_sec, x->heap_mb, x->rss_mb, x->marking_fraction,
+		       (unsigned long long)x->cycles);
+	}
 	if (r->has_toc)
 		printf("toc: reclaimed %.3f, published %.3f, forfeited %.3f of window bytes; %.3f of the bytes "
 		       "allocated in shared caches while marking\n",

@@ -250,7 +250,10 @@ static void reclaim(struct thread *t, int nthreads)
 
 static const struct txb_options *opt;
 static struct tx_store *store;
-static struct txb_run run;
+static struct txb_run run;       /* the timed part's */
+static struct txb_run *serving;  /* the run the threads serve: run, or the warm-up's */
+static struct thread *ts;
+static pthread_t *tids;
 
 static void *thread_main(void *arg)
 {
@@ -261,7 +264,7 @@ static void *thread_main(void *arg)
 	if (!buf)
 		bench_fatal(1, "out of memory for a request buffer");
 	uint64_t idx, n = 0;
-	while (txb_run_take(&run, &idx)) {
+	while (txb_run_take(serving, &idx)) {
 		size_t len = txb_request(opt, idx, buf);
 		int64_t t0 = bench_now_ns();
 		atomic_store(&active[t->index], atomic_load(&epoch));
@@ -278,6 +281,27 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* The driver over r (struct txb_backend's drive): a request loop per thread. */
+static void drive(struct txb_run *r)
+{
+	serving = r;
+	for (int i = 0; i < opt->procs; i++) {
+		int err = pthread_create(&tids[i], NULL, thread_main, &ts[i]);
+		if (err)
+			bench_fatal(1, "could not start thread %d: %s", i, strerror(err));
+	}
+	for (int i = 0; i < opt->procs; i++)
+		pthread_join(tids[i], NULL);
+}
+
+/* No collector: no cycles, no marking; the heap is the arenas and malloc's. */
+static void read_counters(struct txb_counters *c)
+{
+	*c = (struct txb_counters){.heap_mb = NAN};
+}
+
+static const struct txb_backend backend = {read_counters, drive};
+
 int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 {
 	opt = o;
@@ -286,25 +310,27 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
 	txb_use_heap(&heap);
 	txb_store_build(o, &store);
-	struct thread *ts = calloc((size_t)o->procs, sizeof *ts);
-	pthread_t *tids = calloc((size_t)o->procs, sizeof *tids);
+	ts = calloc((size_t)o->procs, sizeof *ts);
+	tids = calloc((size_t)o->procs, sizeof *tids);
 	if (!ts || !tids)
 		bench_fatal(1, "out of memory for %d threads", o->procs);
-	bench_progress("store built; running requests");
+	for (int i = 0; i < o->procs; i++)
+		ts[i].index = i;
+	bench_progress("store built");
+	txb_warmup(o, &backend);
+	for (int i = 0; i < o->procs; i++) {   /* the timed part's counts start at 0 */
+		ts[i].w = (struct txb_worker){0};
+		ts[i].arena.allocated = ts[i].malloc_bytes = 0;
+	}
+	bench_progress("running requests");
 	txb_run_start(&run, o);
 	struct bench_rusage ru0, ru1;
 	bench_rusage_now(&ru0);
 	int64_t t0 = bench_now_ns();
-	for (int i = 0; i < o->procs; i++) {
-		ts[i].index = i;
-		int err = pthread_create(&tids[i], NULL, thread_main, &ts[i]);
-		if (err)
-			bench_fatal(1, "could not start thread %d: %s", i, strerror(err));
-	}
-	for (int i = 0; i < o->procs; i++)
-		pthread_join(tids[i], NULL);
+	drive(&run);
 	int64_t t1 = bench_now_ns();
 	bench_rusage_now(&ru1);
+	txb_phases_end(r);
 	/* No collector: every collector figure is zero. */
 	bench_cpu_figures_proc(&r->cpu, &ru0, &ru1);
 	r->cpu.gc_cpu_seconds = r->cpu.gc_mark_cpu_seconds = r->cpu.gc_assist_cpu_seconds = 0;

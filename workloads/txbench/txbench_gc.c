@@ -14,7 +14,8 @@
  *          mode the goroutine's exit ends its transaction.
  * Latency is from the start of a request's handling to its end (the
  * dispatcher's queueing is not in it). Figures cover the timed part only:
- * counters are read before and after it.
+ * counters are read before and after it, after the warm-up if one was asked
+ * for (txbench_phases.c: the same driver over a run of its own).
  */
 #include <math.h>
 #include <stdio.h>
@@ -68,8 +69,10 @@ static const struct txb_heap heap = {
 static const struct txb_options *opt;
 static struct txb_result *res;
 static struct tx_store *store_root;     /* a registered root */
-static struct txb_run run;
+static struct txb_run run;              /* the timed part's */
+static struct txb_run *serving;          /* the run the driver serves: run, or the warm-up's */
 static struct txb_worker *workers;      /* loop: one per request loop; spawn: one per scheduler worker */
+static int nworkers;
 static struct sched_waitgroup done;
 static bool toc_mode;
 
@@ -98,7 +101,7 @@ static uint64_t serve_loop_request(const char *req, size_t n, void *unused)
 
 static void loop_main(void *arg)
 {
-	txb_serve_loop(opt, &run, arg, serve_loop_request, NULL);
+	txb_serve_loop(opt, serving, arg, serve_loop_request, NULL);
 	sched_wg_done(&done);
 }
 
@@ -139,7 +142,7 @@ static void dispatch(void)
 		if (!(scratch[i] = malloc(TXB_REQ_MAX)))
 			bench_fatal(1, "out of memory for a request buffer");
 	uint64_t idx;
-	while (txb_run_take(&run, &idx)) {
+	while (txb_run_take(serving, &idx)) {
 		int token = 1;
 		sched_chan_send(sem, &token);
 		sched_wg_add(&done, 1);
@@ -244,33 +247,61 @@ size_t txb_gc_respond(const char *text, size_t len, const char **resp)
 	return out.len;
 }
 
-static void gc_main(void *unused)
+/* The driver over r (struct txb_backend's drive). */
+static void drive(struct txb_run *r)
 {
-	(void)unused;
-	txb_gc_build_store(opt);
-	bench_progress("running requests");
-	int nw = opt->driver == TXB_LOOP ? opt->workers : opt->procs;
-	workers = calloc((size_t)nw, sizeof *workers);
-	if (!workers)
-		bench_fatal(1, "out of memory for %d workers", nw);
-	struct txb_gc_snap before, after;
-	txb_gc_snap(&before, true);
-	txb_run_start(&run, opt);
+	serving = r;
 	if (opt->driver == TXB_LOOP) {
-		sched_wg_add(&done, nw);
-		for (int i = 0; i < nw; i++)
+		sched_wg_add(&done, nworkers);
+		for (int i = 0; i < nworkers; i++)
 			if (!sched_go(loop_main, &workers[i]))
 				bench_fatal(1, "could not start worker %d: %s", i, strerror(sched_errno()));
 		sched_wg_wait(&done);
 	} else {
 		dispatch();
 	}
+}
+
+static void read_counters(struct txb_counters *c)
+{
+	struct gc_stats g;
+	gc_read_stats(&g);
+	c->cycles = g.cycles - g.forced_cycles;
+	c->heap_mb = (double)g.heap_inuse / 1048576.0;
+	c->mark_seconds = (double)g.mark_ns / 1e9;
+	c->has_toc = toc_enabled();
+	if (c->has_toc) {
+		struct toc_stats t;
+		toc_read_stats(&t);
+		c->toc_windows = t.windows;
+		c->toc_reclaimed_bytes = t.reclaimed_bytes;
+	}
+}
+
+static const struct txb_backend backend = {read_counters, drive};
+
+static void gc_main(void *unused)
+{
+	(void)unused;
+	txb_gc_build_store(opt);
+	nworkers = opt->driver == TXB_LOOP ? opt->workers : opt->procs;
+	workers = calloc((size_t)nworkers, sizeof *workers);
+	if (!workers)
+		bench_fatal(1, "out of memory for %d workers", nworkers);
+	txb_warmup(opt, &backend);
+	memset(workers, 0, (size_t)nworkers * sizeof *workers);
+	bench_progress("running requests");
+	struct txb_gc_snap before, after;
+	txb_gc_snap(&before, true);
+	txb_run_start(&run, opt);
+	drive(&run);
 	txb_gc_snap(&after, false);
+	txb_phases_end(res);
 	res->driver_note = opt->driver == TXB_LOOP ? (toc_mode ? "goroutines, a transaction per request"
 								: "goroutines, one request after another")
 						   : "a goroutine per request";
 	txb_gc_figures(res, &before, &after);
-	txb_collect_workers(res, workers, nw);
+	txb_collect_workers(res, workers, nworkers);
 	free(workers);
 	txb_gc_drop_store();
 }

@@ -55,6 +55,36 @@ awk -v c="$(field pacer_cycles)" -v p="$(field published_fraction)" 'BEGIN { exi
 	{ echo "FAIL: toc with ${args[*]}: no cycle of its own or little published: $out"; exit 1; }
 echo "toc ${args[*]}: $(field pacer_cycles) cycles of its own, published fraction $(field published_fraction)"
 
+# A warm-up until one cycle, with the time series: the checksum is the
+# churn's above (the warm-up's requests change no response), the JSON says
+# the warm-up ended by its cycle, and the series has warm-up and timed
+# samples whose requests add up to the timed part's.
+warm=(--warmup-cycles=1 --warmup=20 --series)
+for prog in "txbench --mode=toc" "txbench --mode=cms" go-txbench; do
+	[ -x "$dir/${prog%% *}" ] || continue
+	# shellcheck disable=SC2086  # prog is a program and its flag
+	out=$("$dir"/$prog "${base[@]}" "${args[@]}" "${warm[@]}" 2>/dev/null) ||
+		{ echo "FAIL: $prog ${warm[*]} exited with $?"; exit 1; }
+	python3 - "$prog" "$want" "$out" <<'PY' || exit 1
+import json, sys
+prog, want, d = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+def fail(msg):
+    print(f"FAIL: {prog} --warmup-cycles=1 --series: {msg}: {sys.argv[3][:2000]}")
+    sys.exit(1)
+if d["checksum"] != want:
+    fail(f"checksum {d['checksum']}, {want} without warm-up")
+if d["warmup_ended"] != "cycles" or d["warmup_cycles"] < 1 or d["warmup_transactions"] < 1:
+    fail("the warm-up did not end by its cycle")
+phases = [x["phase"] for x in d["series"]]
+if phases[:1] != ["warmup"] or phases[-1:] != ["timed"] or phases != sorted(phases, reverse=True):
+    fail(f"series phases {phases}")
+timed = sum(x["txn_per_sec"] * x["seconds"] for x in d["series"] if x["phase"] == "timed")
+if abs(timed - d["transactions"]) > 0.02 * d["transactions"] + 5:
+    fail(f"the timed samples hold {timed:.0f} requests, not {d['transactions']}")
+print(f"{prog}: warm-up of {d['warmup_cycles']} cycles in {d['warmup_seconds']} s, {len(phases)} samples")
+PY
+done
+
 # With no request replacing its record nothing becomes reachable from
 # outside a request, so toc must publish nothing: a stale pointer left in
 # the request loop's live frame would be published by toc_end's stack scan

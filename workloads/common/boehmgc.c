@@ -138,7 +138,8 @@ void bgc_read(uint64_t *cycles, uint64_t *gc_ns, uint64_t *inuse)
 {
 	*cycles = __atomic_load_n(&ev.all_cycles, __ATOMIC_RELAXED);
 	*gc_ns = __atomic_load_n(&ev.all_ns, __ATOMIC_RELAXED);
-	*inuse = heap_inuse();
+	if (inuse)
+		*inuse = heap_inuse();
 }
 
 static int sampler_stop;         /* atomic: set by bgc_end */

@@ -348,11 +348,11 @@ static void usage(FILE *f)
 		"warmup_cycles, warmup_transactions, in toc mode \"toc\": every statistic of the layer\n"
 		"(toc_local_bytes: window bytes; toc_reclaimed_bytes, toc_forfeited_bytes,\n"
 		"toc_mark_windows, toc_marking_bytes, ...), and with --series \"series\": one object a\n"
-		"second, warm-up included: t (seconds from the first request to the sample's end),\n"
-		"seconds (its length: a phase's last is shorter), phase (warmup or timed), txn_per_sec\n"
-		"(requests started), heap_inuse_mb, rss_mb, marking_fraction (of the sample), gc_cycles\n"
-		"(completed in it), toc_windows and toc_reclaimed_mb (windows closed, bytes reclaimed\n"
-		"in it; null but in toc mode).\n\n"
+		"second, warm-up included: t (seconds from the first phase's start to the sample's\n"
+		"end), seconds (its length: a phase's last is shorter), phase (warmup or timed),\n"
+		"txn_per_sec (requests started), heap_inuse_mb, rss_mb, marking_fraction (of the\n"
+		"sample), gc_cycles (completed in it), toc_windows and toc_reclaimed_mb (windows\n"
+		"closed, bytes reclaimed in it; null but in toc mode).\n\n"
 		BENCH_CPU_FIGURES_HELP "\n");
 	gc_config_help(f);
 	sched_config_help(f);

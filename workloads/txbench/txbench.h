@@ -156,6 +156,8 @@ struct txb_counters {
 /* What a backend lends the warm-up and the sampler. */
 struct txb_backend {
 	void (*read)(struct txb_counters *c);
+	/* read's cycles alone, cheaper: the warm-up reads them every 64 requests. */
+	uint64_t (*cycles)(void);
 	/* Runs the mode's driver over run until run is over. */
 	void (*drive)(struct txb_run *run);
 };

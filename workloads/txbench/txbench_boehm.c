@@ -83,7 +83,14 @@ static void read_counters(struct txb_counters *c)
 	c->has_toc = false;
 }
 
-static const struct txb_backend backend = {read_counters, drive};
+static uint64_t read_cycles(void)
+{
+	uint64_t cycles, ns;
+	bgc_read(&cycles, &ns, NULL);
+	return cycles;
+}
+
+static const struct txb_backend backend = {read_counters, read_cycles, drive};
 
 int txb_boehm_run(const struct txb_options *o, struct txb_result *r)
 {

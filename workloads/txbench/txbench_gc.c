@@ -262,11 +262,23 @@ static void drive(struct txb_run *r)
 	}
 }
 
+static uint64_t own_cycles(const struct gc_stats *g)
+{
+	return g->cycles - g->forced_cycles;
+}
+
+static uint64_t read_cycles(void)
+{
+	struct gc_stats g;
+	gc_read_stats(&g);
+	return own_cycles(&g);
+}
+
 static void read_counters(struct txb_counters *c)
 {
 	struct gc_stats g;
 	gc_read_stats(&g);
-	c->cycles = g.cycles - g.forced_cycles;
+	c->cycles = own_cycles(&g);
 	c->heap_mb = (double)g.heap_inuse / 1048576.0;
 	c->mark_seconds = (double)g.mark_ns / 1e9;
 	c->has_toc = toc_enabled();
@@ -278,7 +290,7 @@ static void read_counters(struct txb_counters *c)
 	}
 }
 
-static const struct txb_backend backend = {read_counters, drive};
+static const struct txb_backend backend = {read_counters, read_cycles, drive};
 
 static void gc_main(void *unused)
 {

@@ -196,13 +196,6 @@ static void enter_phase(enum phase p, const struct txb_run *r)
 		bench_fatal(1, "could not start the sampler thread: %s", strerror(err));
 }
 
-static uint64_t counted_cycles(void)
-{
-	struct txb_counters c;
-	ph.b->read(&c);
-	return c.cycles;
-}
-
 void txb_warmup(const struct txb_options *o, const struct txb_backend *b)
 {
 	ph.b = b;
@@ -212,12 +205,12 @@ void txb_warmup(const struct txb_options *o, const struct txb_backend *b)
 		return;
 	double max = o->warmup > 0 ? o->warmup : TXB_WARMUP_MAX;
 	struct txb_run *w = &ph.warm;
-	uint64_t c0 = counted_cycles();
+	uint64_t c0 = b->cycles();
 	w->start_ns = bench_now_ns();
 	w->first = TXB_WARMUP_FIRST;
 	w->limit = UINT64_MAX;
 	w->deadline_ns = w->start_ns + (int64_t)(max * 1e9);
-	w->cycles = o->warmup_cycles > 0 ? counted_cycles : NULL;
+	w->cycles = o->warmup_cycles > 0 ? b->cycles : NULL;
 	w->cycles_until = c0 + (uint64_t)o->warmup_cycles;
 	w->what = "warm-up requests";
 	atomic_store(&w->last_progress_ns, w->start_ns);
@@ -225,7 +218,7 @@ void txb_warmup(const struct txb_options *o, const struct txb_backend *b)
 	enter_phase(PH_WARMUP, w);
 	b->drive(w);
 	ph.warm_seconds = (double)(bench_now_ns() - w->start_ns) / 1e9;
-	ph.warm_cycles = counted_cycles() - c0;
+	ph.warm_cycles = b->cycles() - c0;
 	ph.ended = w->cycles && ph.warm_cycles >= (uint64_t)o->warmup_cycles ? "cycles" : "seconds";
 	bench_progress("warmed up: %llu cycles in %.1f s", (unsigned long long)ph.warm_cycles, ph.warm_seconds);
 }

@@ -421,7 +421,13 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_DRIVER: o->driver = (enum txb_driver)bench_lookup("--driver", optarg, txb_driver_names, TXB_NDRIVERS); continue;
 		case F_JSON: o->json = true; continue;
 		case F_SERIES: o->series = true; continue;
-		case F_WARMUP: o->warmup = strcmp(optarg, "0") ? bench_seconds("--warmup", optarg) : 0; continue;
+		case F_WARMUP: {   /* bench_seconds's range, and 0: none */
+			char *end;
+			o->warmup = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->warmup >= 0) || o->warmup > 86400)
+				bench_fatal(2, "--warmup=%s: expected seconds, at least 0 and at most 86400", optarg);
+			continue;
+		}
 		case F_HELP: usage(stdout); exit(0);
 		case F_GOGC: bench_gc_flag(&gc_cfg, "gogc", "--gogc", optarg); continue;
 		case F_MEMLIMIT: bench_gc_flag(&gc_cfg, "memlimit", "--memlimit", optarg); continue;

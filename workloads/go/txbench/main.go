@@ -222,7 +222,7 @@ func parseFlags() *options {
 	fs.BoolVar(&o.series, "series", false, "")
 	fs.Var(funcFlag(func(s string) {
 		d, err := strconv.ParseFloat(s, 64)
-		if err != nil || d < 0 || d > 86400 {
+		if err != nil || !(d >= 0) || d > 86400 {
 			fatal(2, "--warmup=%s: expected seconds, at least 0 and at most 86400", s)
 		}
 		o.warmup = d

@@ -321,6 +321,23 @@ static void sweep_termination(struct cycle *c)
 	c->pausecpu0 = sched_account_ns(GC_ACCT_PAUSE);
 }
 
+/* The running mark's start and end, for the statistics: its wall time goes
+ * into mark_ns as it ends, and until then gc_read_stats adds what it has
+ * taken so far (mark_began), so a reader's mark_ns never waits for a
+ * cycle's end. */
+static void mark_begins(struct cycle *c)
+{
+	c->t_mark = sched_nanotime();
+	atomic_store(&gc_st.mark_began, c->t_mark);
+}
+
+static void mark_ends(struct cycle *c)
+{
+	c->mark_wall = (uint64_t)(sched_nanotime() - c->t_mark);
+	atomic_store(&gc_st.mark_began, 0);
+	gc_stat_add(&gc_counters.mark_ns, c->mark_wall);
+}
+
 /* 2. The concurrent mark (cms): roots and stacks scanned once, background
  * workers and assists drain. Returns with the world stopped for mark
  * termination. */
@@ -328,7 +345,7 @@ static void mark_concurrent(struct cycle *c)
 {
 	c->pause1 = gc_stw_end();
 	c->pause1_cpu = sched_account_ns(GC_ACCT_PAUSE) - c->pausecpu0;
-	c->t_mark = sched_nanotime();
+	mark_begins(c);
 	mark_barriers_on();
 	gc_bg_start(c->procs, c->t_mark);
 	int prev = sched_account_swap(GC_ACCT_MARK);
@@ -340,14 +357,14 @@ static void mark_concurrent(struct cycle *c)
 	atomic_store(&gc_st.roots_done, 1);
 	sched_account_swap(prev);
 	gc_bg_mark_loop(true);   /* returns with the world stopped */
-	c->mark_wall = (uint64_t)(sched_nanotime() - c->t_mark);
+	mark_ends(c);
 }
 
 /* 2'. The whole mark inside the sweep termination's stop (stw mode). */
 static void mark_stopped(struct cycle *c)
 {
 	c->pause1 = (uint64_t)(sched_nanotime() - stw_t0);
-	c->t_mark = sched_nanotime();
+	mark_begins(c);
 	struct gc_marker m;
 	gc_marker_init(&m, false);
 	gc_roots_scan_all(&m);
@@ -355,7 +372,7 @@ static void mark_stopped(struct cycle *c)
 	gc_flush_barrier_buffers();
 	gc_drain(&m, 0, false);
 	gc_marker_flush(&m);
-	c->mark_wall = (uint64_t)(sched_nanotime() - c->t_mark);
+	mark_ends(c);
 }
 
 /* 3. Mark termination, world stopped: verify, record the marked bytes and
@@ -396,7 +413,6 @@ static void mark_termination(struct cycle *c)
 	phase_to(GC_PHASE_OFF);
 	atomic_fetch_add(&gc_st.cycles_done, 1);
 	gc_stat_add(&gc_counters.cycles, 1);
-	gc_stat_add(&gc_counters.mark_ns, c->mark_wall);
 	if (c->forced)
 		gc_stat_add(&gc_counters.forced_cycles, 1);
 	uint64_t pause2_start = (uint64_t)(c->t_term - stw_t0);

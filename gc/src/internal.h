@@ -213,6 +213,8 @@ struct gc_state {
 	_Atomic int want_cycle;              /* a trigger fired */
 	_Atomic uint64_t cycles_done;        /* completed cycles (wakes gc_collect) */
 	_Atomic uint64_t stack_bytes;        /* scanned in the last cycle */
+	_Atomic int64_t mark_began;          /* sched_nanotime() at the running mark's start, 0: none;
+	                                        the controller's, read by gc_read_stats */
 	_Atomic uint64_t frag_bytes;         /* span bytes beyond marked after the last full sweep */
 	uint64_t goal_history[GC_GOAL_HISTORY]; /* the scavenger's last goals; its goroutine only */
 	unsigned ngoals;

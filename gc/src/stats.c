@@ -157,4 +157,7 @@ void gc_read_stats(struct gc_stats *out)
 	out->heap_released = rel * GC_PAGE_SIZE;
 	out->heap_committed = (inuse + freep - rel) * GC_PAGE_SIZE;
 	out->stack_bytes = atomic_load(&gc_st.stack_bytes);
+	int64_t began = atomic_load(&gc_st.mark_began);
+	if (began)   /* the running mark, so far */
+		out->mark_ns += (uint64_t)(sched_nanotime() - began);
 }

@@ -57,10 +57,31 @@ int64_t bench_now_ns(void)
 
 double bench_peak_rss_mb(void)
 {
+	/* VmHWM, which bench_peak_rss_reset lowers (getrusage's maximum keeps
+	 * that of threads that exited); getrusage's where /proc is missing. */
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kib;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %llu kB", &kib) == 1) {
+			fclose(f);
+			return (double)kib / 1024.0;
+		}
+	if (f)
+		fclose(f);
 	struct rusage ru;
 	if (getrusage(RUSAGE_SELF, &ru))
 		return NAN;
 	return (double)ru.ru_maxrss / 1024.0;  /* ru_maxrss is in KiB on Linux */
+}
+
+bool bench_peak_rss_reset(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (!f)
+		return false;
+	bool ok = fputs("5", f) >= 0;   /* 5: reset the peak RSS to the current RSS (Linux 4.0) */
+	return fclose(f) == 0 && ok;
 }
 
 void bench_rusage_now(struct bench_rusage *r)

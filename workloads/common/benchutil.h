@@ -6,6 +6,7 @@
 #ifndef BENCHUTIL_H
 #define BENCHUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,8 +23,12 @@ void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int bench_lookup(const char *flag, const char *value, const char *const *names, int n);
 /* Monotonic clock, ns. */
 int64_t bench_now_ns(void);
-/* Peak resident set of the process, MiB (NAN if unknown). */
+/* Peak resident set of the process, MiB (NAN if unknown), since it began
+ * or since bench_peak_rss_reset. */
 double bench_peak_rss_mb(void);
+/* The peak restarts from the current resident set (/proc/self/clear_refs);
+ * false where the kernel refuses. */
+bool bench_peak_rss_reset(void);
 /* Sorts ns[0..n) and writes the maximum and the 99th percentile (nearest
  * rank) in µs; both 0 when n is 0. */
 void bench_pause_figures(uint64_t *ns, size_t n, double *max_us, double *p99_us);

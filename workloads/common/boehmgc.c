@@ -88,6 +88,8 @@ static struct {
 	uint64_t npauses;                   /* pauses ended while recording */
 	uint64_t max_ns;                    /* the longest of them */
 	uint64_t *pauses;                   /* their lengths, ns; a ring of BOEHM_PAUSES_MAX */
+	uint64_t all_cycles;                /* atomic: collections ended, recording or not */
+	uint64_t all_ns;                    /* atomic: their wall time (bgc_read) */
 } ev;
 
 static void GC_CALLBACK boehm_event(GC_EventType e)
@@ -103,6 +105,9 @@ static void GC_CALLBACK boehm_event(GC_EventType e)
 			ev.cycles++;
 			ev.gc_ns += (uint64_t)(now - ev.gc_began);
 		}
+		/* Relaxed: bgc_read wants the counts, not what they order. */
+		__atomic_store_n(&ev.all_ns, ev.all_ns + (uint64_t)(now - ev.gc_began), __ATOMIC_RELAXED);
+		__atomic_store_n(&ev.all_cycles, ev.all_cycles + 1, __ATOMIC_RELAXED);
 		break;
 	case GC_EVENT_PRE_STOP_WORLD:
 		ev.stop_began = now;
@@ -122,6 +127,21 @@ static void GC_CALLBACK boehm_event(GC_EventType e)
 
 /* --- heap sampler ------------------------------------------------------------------ */
 
+static uint64_t heap_inuse(void)
+{
+	struct GC_prof_stats_s s;
+	GC_get_prof_stats(&s, sizeof s);
+	return (uint64_t)(s.heapsize_full - s.free_bytes_full);
+}
+
+void bgc_read(uint64_t *cycles, uint64_t *gc_ns, uint64_t *inuse)
+{
+	*cycles = __atomic_load_n(&ev.all_cycles, __ATOMIC_RELAXED);
+	*gc_ns = __atomic_load_n(&ev.all_ns, __ATOMIC_RELAXED);
+	if (inuse)
+		*inuse = heap_inuse();
+}
+
 static int sampler_stop;         /* atomic: set by bgc_end */
 static uint64_t sampled_peak;    /* largest heap in use seen; read after join */
 
@@ -130,9 +150,7 @@ static void *sampler_main(void *unused)
 	(void)unused;
 	const struct timespec period = {0, 1000000};
 	for (;;) {
-		struct GC_prof_stats_s s;
-		GC_get_prof_stats(&s, sizeof s);
-		uint64_t inuse = (uint64_t)(s.heapsize_full - s.free_bytes_full);
+		uint64_t inuse = heap_inuse();
 		if (inuse > sampled_peak)
 			sampled_peak = inuse;
 		if (__atomic_load_n(&sampler_stop, __ATOMIC_ACQUIRE))

@@ -34,6 +34,11 @@ struct bgc_figures {
 };
 void bgc_begin(void);
 void bgc_end(double seconds, struct bgc_figures *f);
+/* Since bgc_init: the collections completed and their wall time (the
+ * event callbacks'), and unless inuse is NULL the heap in use now (bdwgc's
+ * statistics, under its lock). From any thread, registered with bdwgc or
+ * not. */
+void bgc_read(uint64_t *cycles, uint64_t *gc_ns, uint64_t *inuse);
 /* The CPU figures of a timed part (benchutil.h) from its getrusage readings
  * and bdwgc's figures: bdwgc collects with the world stopped, so its
  * estimate is pause CPU; its lazy sweep and the split are not measured

@@ -32,11 +32,19 @@ SWEEPS = {
                 "worker threads (request loops)"),
     "alloc": ("--items", [4, 8, 16, 32, 64, 128], [4, 64], ALL_MODES,
               "items per request body: the allocation per request"),
+    "churn": ("--churn-kb", [0, 1, 4, 16, 64], [0, 16], ALL_MODES,
+              "KiB each request publishes into the churn ring (32 MiB): published garbage; "
+              "timed after a warm-up of 2 cycles (at most 30 s)"),
 }
 COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_per_txn", "gc_cpu_seconds",
            "gc_cpu_fraction", "gc_cycles", "stw_max_us", "stw_p99_us", "txn_p50_us", "txn_p99_us",
            "peak_rss_mb", "allocated_mb", "kb_per_txn", "transactions", "seconds", "toc_reclaimed_fraction",
-           "published_fraction", "forfeit_fraction", "toc_owned_bytes_max", "checksum", "commit"]
+           "published_fraction", "forfeit_fraction", "toc_owned_bytes_max", "checksum", "commit",
+           "gogc", "churn_kb", "marking_fraction", "marking_bytes_fraction", "pacer_cycles", "toc_windows",
+           "toc_mark_windows", "toc_local_bytes", "toc_reclaimed_bytes", "toc_forfeited_bytes", "toc_marking_bytes",
+           "warmup_ended", "warmup_seconds", "warmup_cycles"]
+# The columns read from the JSON's "toc" object (toc mode).
+TOC_COLUMNS = [c for c in COLUMNS if c.startswith("toc_") and c != "toc_reclaimed_fraction"]
 
 USAGE = """usage: workloads/sweep NAME [options]
 
@@ -50,6 +58,8 @@ Options:
   --rounds=N        runs of each mode at each point (default 3; medians in the paper)
   --duration=S      seconds of timed requests per run (default 5)
   --points=a,b,...  the points instead of the sweep's own
+  --gogc=N|off      pass --gogc to every run (not with the gogc sweep); the
+                    results go to DIR/sweep-NAME-gogcN/
   --quick           few points, 1 round, 1 s runs, small stores (a smoke run)
   --results=DIR     results folder (default results/)
   --fresh           discard the points already collected for this sweep
@@ -57,7 +67,8 @@ Options:
   --help            this text
 
 Output: DIR/sweep-NAME/points.csv (one row per run; columns: {cols})
-and meta.json. An interrupted sweep resumes from its CSV."""
+and meta.json (with the --gogc given, if any). An interrupted sweep resumes
+from its CSV."""
 
 
 def usage():
@@ -72,7 +83,7 @@ def fail(msg, status=2):
 
 def parse(argv):
     o = {"modes": None, "rounds": 3, "duration": 5.0, "points": None, "quick": False, "results": "results",
-         "fresh": False, "dry": False, "names": []}
+         "fresh": False, "dry": False, "names": [], "gogc": None}
     for a in argv:
         k, _, v = a.partition("=")
         if a in ("--help", "-h"):
@@ -98,6 +109,10 @@ def parse(argv):
                 fail(f"--points={v}: expected integers separated by commas")
             if not o["points"]:
                 fail("--points: empty")
+        elif k == "--gogc":
+            if v != "off" and not (v.isdigit() and int(v) > 0):
+                fail(f"--gogc={v}: expected a percentage more than 0, or off")
+            o["gogc"] = v
         elif a == "--quick":
             o["quick"] = True
         elif a == "--fresh":
@@ -118,6 +133,8 @@ def parse(argv):
             fail(f"unknown sweep '{a}' (sweeps: {' '.join(SWEEPS)} all)")
     if not o["names"]:
         fail("no sweep named (see --help)")
+    if o["gogc"] is not None and "gogc" in o["names"]:
+        fail("--gogc: the gogc sweep sets --gogc itself")
     if o["quick"]:
         o["rounds"] = 1
         o["duration"] = 1.0
@@ -133,6 +150,10 @@ def command(bindir, mode, flag, value, o, name):
         args.append("--live-mb=32")
     if name == "inflight":
         args.append("--driver=spawn")
+    if o["gogc"] is not None:
+        args.append(f"--gogc={o['gogc']}")
+    if name == "churn":   # timed once every mode collects: toc's first cycle waits for the churn to reach its goal
+        args += ["--warmup-cycles=1", "--warmup=5"] if o["quick"] else ["--warmup-cycles=2", "--warmup=30"]
     args.append(f"{flag}={value}")
     return args
 
@@ -143,7 +164,7 @@ def run_sweep(name, o, bindir, commit, machine):
     modes = [m for m in (o["modes"] or can) if m in can]
     if not modes:
         fail(f"sweep {name}: none of --modes can run it (it runs {' '.join(can)})")
-    folder = os.path.join(o["results"], f"sweep-{name}")
+    folder = os.path.join(o["results"], f"sweep-{name}" + (f"-gogc{o['gogc']}" if o["gogc"] is not None else ""))
     if o["dry"]:
         for v in points:
             for m in modes:
@@ -167,7 +188,7 @@ def run_sweep(name, o, bindir, commit, machine):
                   f"with commit {commit} (each row records its commit)", file=sys.stderr)
         meta["commits"].append(commit)
     meta.update({"points": points, "modes": modes, "rounds": o["rounds"], "duration": o["duration"],
-                 "quick": o["quick"]})
+                 "quick": o["quick"], "gogc": o["gogc"]})
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1)
     todo = [(v, r, m) for v in points for r in range(1, o["rounds"] + 1)
@@ -196,8 +217,8 @@ def run_sweep(name, o, bindir, commit, machine):
             res = json.loads(p.stdout)
             toc = res.get("toc") or {}
             row = dict(res)
-            row.update({"sweep": name, "flag": flag, "value": value, "mode": mode, "round": rnd, "commit": commit,
-                        "toc_owned_bytes_max": toc.get("toc_owned_bytes_max")})
+            row.update({c: toc.get(c) for c in TOC_COLUMNS})
+            row.update({"sweep": name, "flag": flag, "value": value, "mode": mode, "round": rnd, "commit": commit})
             w.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in COLUMNS})
             f.flush()
     print(f"workloads/sweep: {name}: {path} complete", file=sys.stderr)

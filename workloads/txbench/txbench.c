@@ -6,7 +6,10 @@
  * --items items on average; the handler (txbench_handler.c) parses it,
  * reads its record from a shared store of about --live-mb MiB and, for
  * --publish-pct of the requests, replaces that record with one built from
- * the body; then it builds and "writes" a JSON response. The modes run the
+ * the body; with --churn-kb it publishes that many KiB into a bounded ring
+ * of --churn-mb MiB that evicts its oldest entry, so garbage reaches the
+ * collector at a set rate (every mode, toc included, must collect); then
+ * it builds and "writes" a JSON response. The modes run the
  * same handler over their heaps (txbench.h). Drivers: --driver=loop,
  * long-lived workers that each run one request after another (an explicit
  * transaction per request in toc mode), and --driver=spawn, a goroutine per
@@ -239,10 +242,15 @@ void txb_run_start(struct txb_run *r, const struct txb_options *o)
 {
 	r->start_ns = bench_now_ns();
 	atomic_store(&r->next, 0);
+	atomic_store(&r->refused, 0);
 	atomic_store(&r->stop, 0);
 	atomic_store(&r->last_progress_ns, r->start_ns);
+	r->first = 0;
 	r->limit = o->requests ? (uint64_t)o->requests : UINT64_MAX;
 	r->deadline_ns = o->requests ? INT64_MAX : r->start_ns + (int64_t)(o->duration * 1e9);
+	r->cycles = NULL;
+	r->what = "requests";
+	txb_phases_timed(r);
 }
 
 bool txb_run_take(struct txb_run *r, uint64_t *idx)
@@ -251,22 +259,34 @@ bool txb_run_take(struct txb_run *r, uint64_t *idx)
 		return false;
 	uint64_t i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
 	if (i >= r->limit)
-		return false;
+		goto over;
 	if ((i & 63) == 0) {
 		int64_t now = bench_now_ns();
-		if (now >= r->deadline_ns) {
+		if (now >= r->deadline_ns || (r->cycles && r->cycles() >= r->cycles_until)) {
 			atomic_store(&r->stop, 1);
-			return false;
+			goto over;
 		}
 		int64_t last = atomic_load_explicit(&r->last_progress_ns, memory_order_relaxed);
 		if (now - last >= 1000000000 &&
 		    atomic_compare_exchange_strong(&r->last_progress_ns, &last, now)) {
 			double t = (double)(now - r->start_ns) / 1e9;
-			bench_progress("%.1f s: %llu requests, %.0f/s", t, (unsigned long long)i, (double)i / t);
+			bench_progress("%.1f s: %llu %s, %.0f/s", t, (unsigned long long)i, r->what, (double)i / t);
 		}
 	}
-	*idx = i;
+	*idx = r->first + i;
 	return true;
+over:   /* i was not handed out; release: after its increment of next (txb_run_taken) */
+	atomic_fetch_add_explicit(&r->refused, 1, memory_order_release);
+	return false;
+}
+
+uint64_t txb_run_taken(const struct txb_run *r)
+{
+	/* refused first, acquire: next is read with the increments of the
+	 * refusals read, so the difference never wraps */
+	uint64_t refused = atomic_load_explicit(&r->refused, memory_order_acquire);
+	uint64_t n = atomic_load_explicit(&r->next, memory_order_relaxed) - refused;
+	return n < r->limit ? n : r->limit;
 }
 
 /* --- flags ------------------------------------------------------------------------------------ */
@@ -292,8 +312,22 @@ static void usage(FILE *f)
 		"  --live-mb=M        the shared store, about M MiB of records (default 256)\n"
 		"  --items=N          mean items per request body, 1..128 (default 16)\n"
 		"  --publish-pct=P    requests that replace their record, 0..100 (default 5)\n"
+		"  --churn-kb=N       KiB each request publishes into the churn ring, a cache\n"
+		"                     that evicts its oldest entry: published garbage at a set\n"
+		"                     rate, 0..4096 (default 0: no ring)\n"
+		"  --churn-mb=M       the churn ring's capacity, MiB, 1..65536 (default 32): it\n"
+		"                     holds M x 1024 / N entries, live on top of --live-mb\n"
 		"  --duration=S       seconds of requests (default 5)\n"
 		"  --requests=N       run exactly N requests instead of --duration\n"
+		"  --warmup=S         at most S seconds of warm-up before the timed part (default 0:\n"
+		"                     none, unless --warmup-cycles asks for one; then 60)\n"
+		"  --warmup-cycles=N  warm up until the collector has completed N cycles of its own,\n"
+		"                     or --warmup seconds passed, whichever first (default 0: warm\n"
+		"                     up --warmup seconds); arena, with no collector: the seconds.\n"
+		"                     The figures cover the timed part only; warm-up requests come\n"
+		"                     from elsewhere in the stream, so checksums are unchanged\n"
+		"  --series           a sample per second of the whole run, warm-up included, in the\n"
+		"                     JSON (\"series\"; default off)\n"
 		"  --seed=N           the request stream (default 1)\n"
 		"  --gogc=N|off       heap growth between cycles, percent (default: TOC_GOGC or GOGC,\n"
 		"                     else 100); boehm: its free-space divisor; arena: ignored\n"
@@ -305,15 +339,25 @@ static void usage(FILE *f)
 		"                     replays them against the servers; match --live-mb)\n"
 		"  --help             this text\n\n"
 		"JSON keys (null where a mode has no such figure): mode, driver, driver_note, procs,\n"
-		"workers, inflight, live_mb, items, publish_pct, gogc, seed, transactions, seconds,\n"
-		"txn_per_sec, txn_p50_us, txn_p99_us, busiest_worker_share (spawn: the busiest scheduler\n"
-		"worker's share of the requests), gc_cycles, gc_cpu_seconds, gc_cpu_fraction\n"
-		"(collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split (below),\n"
-		"stw_max_us, stw_p99_us, pacer_cycles (cycles the trigger started), pacer_end_over_goal_max\n"
-		"(their largest heap at mark end / goal), pacer_within_fraction (the share within 1.10x),\n"
-		"peak_rss_mb, allocated_mb, kb_per_txn, toc_reclaimed_fraction, published_fraction,\n"
-		"forfeit_fraction, checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
-		"same in every mode), and in toc mode \"toc\": every statistic of the layer.\n\n"
+		"workers, inflight, live_mb, items, publish_pct, churn_kb, churn_mb, gogc, seed,\n"
+		"transactions, seconds, txn_per_sec, txn_p50_us, txn_p99_us, busiest_worker_share (spawn:\n"
+		"the busiest scheduler worker's share of the requests), gc_cycles, gc_cpu_seconds,\n"
+		"gc_cpu_fraction (collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split\n"
+		"(below), pacer_cycles (cycles the trigger started), pacer_end_over_goal_max (their\n"
+		"largest heap at mark end / goal), pacer_within_fraction (the share within 1.10x),\n"
+		"stw_max_us, stw_p99_us, peak_rss_mb, allocated_mb, kb_per_txn, toc_reclaimed_fraction,\n"
+		"published_fraction, forfeit_fraction (of window bytes), marking_bytes_fraction (toc:\n"
+		"bytes allocated from the shared caches during a mark for want of a window, over\n"
+		"allocated bytes), checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
+		"same in every mode), warmup_ended (off, cycles or seconds), warmup_seconds,\n"
+		"warmup_cycles, warmup_transactions, in toc mode \"toc\": every statistic of the layer\n"
+		"(toc_local_bytes: window bytes; toc_reclaimed_bytes, toc_forfeited_bytes,\n"
+		"toc_mark_windows, toc_marking_bytes, ...), and with --series \"series\": one object a\n"
+		"second, warm-up included: t (seconds from the first phase's start to the sample's\n"
+		"end), seconds (its length: a phase's last is shorter), phase (warmup or timed),\n"
+		"txn_per_sec (requests started), heap_inuse_mb, rss_mb, marking_fraction (of the\n"
+		"sample), gc_cycles (completed in it), toc_windows and toc_reclaimed_mb (windows\n"
+		"closed, bytes reclaimed in it; null but in toc mode).\n\n"
 		BENCH_CPU_FIGURES_HELP "\n");
 	gc_config_help(f);
 	sched_config_help(f);
@@ -331,8 +375,9 @@ enum txb_mode txb_config_from_env(struct gc_config *gc, struct sched_config *sch
 
 void txb_parse(int argc, char **argv, struct txb_options *o)
 {
-	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_DURATION,
-	       F_REQUESTS, F_SEED, F_GOGC, F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
+	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_CHURN_KB,
+	       F_CHURN_MB, F_DURATION, F_REQUESTS, F_WARMUP, F_WARMUP_CYCLES, F_SERIES, F_SEED, F_GOGC,
+	       F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},
 		{"driver", required_argument, NULL, F_DRIVER},
@@ -342,8 +387,13 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		{"live-mb", required_argument, NULL, F_LIVE},
 		{"items", required_argument, NULL, F_ITEMS},
 		{"publish-pct", required_argument, NULL, F_PUB},
+		{"churn-kb", required_argument, NULL, F_CHURN_KB},
+		{"churn-mb", required_argument, NULL, F_CHURN_MB},
 		{"duration", required_argument, NULL, F_DURATION},
 		{"requests", required_argument, NULL, F_REQUESTS},
+		{"warmup", required_argument, NULL, F_WARMUP},
+		{"warmup-cycles", required_argument, NULL, F_WARMUP_CYCLES},
+		{"series", no_argument, NULL, F_SERIES},
 		{"seed", required_argument, NULL, F_SEED},
 		{"gogc", required_argument, NULL, F_GOGC},
 		{"memlimit", required_argument, NULL, F_MEMLIMIT},
@@ -361,6 +411,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		.live_mb = 256,
 		.items = 16,
 		.publish_pct = 5,
+		.churn_mb = 32,
 		.duration = 5,
 		.seed = 1,
 		.gc_cfg = &gc_cfg,
@@ -374,6 +425,14 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_MODE: o->mode = (enum txb_mode)bench_lookup("--mode", optarg, txb_mode_names, TXB_NMODES); continue;
 		case F_DRIVER: o->driver = (enum txb_driver)bench_lookup("--driver", optarg, txb_driver_names, TXB_NDRIVERS); continue;
 		case F_JSON: o->json = true; continue;
+		case F_SERIES: o->series = true; continue;
+		case F_WARMUP: {   /* bench_seconds's range, and 0: none */
+			char *end;
+			o->warmup = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->warmup >= 0) || o->warmup > 86400)
+				bench_fatal(2, "--warmup=%s: expected seconds, at least 0 and at most 86400", optarg);
+			continue;
+		}
 		case F_HELP: usage(stdout); exit(0);
 		case F_GOGC: bench_gc_flag(&gc_cfg, "gogc", "--gogc", optarg); continue;
 		case F_MEMLIMIT: bench_gc_flag(&gc_cfg, "memlimit", "--memlimit", optarg); continue;
@@ -384,7 +443,10 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_LIVE: flag = "--live-mb"; dst = &o->live_mb; min = 1; max = 1 << 20; break;
 		case F_ITEMS: flag = "--items"; max = 128; break;
 		case F_PUB: flag = "--publish-pct"; min = 0; max = 100; break;
+		case F_CHURN_KB: flag = "--churn-kb"; dst = &o->churn_kb; min = 0; max = 4096; break;
+		case F_CHURN_MB: flag = "--churn-mb"; dst = &o->churn_mb; max = 65536; break;
 		case F_REQUESTS: flag = "--requests"; dst = &o->requests; max = INT64_MAX / 2; break;
+		case F_WARMUP_CYCLES: flag = "--warmup-cycles"; dst = &o->warmup_cycles; min = 0; max = 1000000; break;
 		case F_DUMP: flag = "--dump-requests"; dst = &o->dump; max = 10000000; break;
 		case F_SEED: flag = "--seed"; min = 0; max = INT64_MAX; break;
 		default: usage(stderr); exit(2);
@@ -455,6 +517,8 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "live_mb", "%.0f", (double)o->live_mb);
 	num(f, &first, "items", "%.0f", o->items >= 0 ? o->items : NAN);   /* -1: the client's (httpd) */
 	num(f, &first, "publish_pct", "%.0f", o->publish_pct >= 0 ? o->publish_pct : NAN);
+	num(f, &first, "churn_kb", "%.0f", (double)o->churn_kb);
+	num(f, &first, "churn_mb", "%.0f", o->churn_kb ? (double)o->churn_mb : NAN);
 	num(f, &first, "gogc", "%.0f", o->gogc);
 	num(f, &first, "seed", "%.0f", (double)o->seed);
 	num(f, &first, "transactions", "%.0f", (double)r->transactions);
@@ -481,11 +545,38 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "toc_reclaimed_fraction", "%.4f", r->has_toc ? r->toc_reclaimed_fraction : 0);
 	num(f, &first, "published_fraction", "%.4f", r->has_toc ? r->published_fraction : 0);
 	num(f, &first, "forfeit_fraction", "%.4f", r->has_toc ? r->forfeit_fraction : 0);
+	num(f, &first, "marking_bytes_fraction", "%.4f", r->has_toc ? r->marking_bytes_fraction : NAN);
 	fprintf(f, ",\"checksum\":\"%016llx\"", (unsigned long long)r->checksum);
+	if (r->warmup_ended) {
+		str(f, &first, "warmup_ended", r->warmup_ended);
+		num(f, &first, "warmup_seconds", "%.3f", r->warmup_seconds);
+		num(f, &first, "warmup_cycles", "%.0f", (double)r->warmup_cycles);
+		num(f, &first, "warmup_transactions", "%.0f", (double)r->warmup_transactions);
+	}
 	if (r->extra_json)
 		fprintf(f, ",%s", r->extra_json);
 	if (r->has_toc)
 		fprintf(f, ",\"toc\":{%s}", r->toc_stats);
+	if (r->series) {
+		fputs(",\"series\":[", f);
+		for (size_t i = 0; i < r->nseries; i++) {
+			const struct txb_sample *x = &r->series[i];
+			bool sfirst = true;
+			fputs(i ? ",{" : "{", f);
+			num(f, &sfirst, "t", "%.3f", x->t);
+			num(f, &sfirst, "seconds", "%.4f", x->seconds);
+			str(f, &sfirst, "phase", x->timed ? "timed" : "warmup");
+			num(f, &sfirst, "txn_per_sec", "%.1f", x->txn_per_sec);
+			num(f, &sfirst, "heap_inuse_mb", "%.1f", x->heap_mb);
+			num(f, &sfirst, "rss_mb", "%.1f", x->rss_mb);
+			num(f, &sfirst, "marking_fraction", "%.4f", x->marking_fraction);
+			num(f, &sfirst, "gc_cycles", "%.0f", (double)x->cycles);
+			num(f, &sfirst, "toc_windows", "%.0f", x->has_toc ? (double)x->toc_windows : NAN);
+			num(f, &sfirst, "toc_reclaimed_mb", "%.2f", x->has_toc ? x->toc_reclaimed_mb : NAN);
+			fputc('}', f);
+		}
+		fputc(']', f);
+	}
 	fputs("}\n", f);
 	fflush(f);
 }
@@ -501,9 +592,21 @@ void txb_print_table(const struct txb_options *o, const struct txb_result *r)
 	       (unsigned long long)r->gc_cycles, r->gc_cpu_seconds, 100 * r->gc_cpu_fraction, r->stw_max_us,
 	       r->stw_p99_us);
 	printf("peak RSS %.1f MiB, allocated %.1f MiB\n", r->peak_rss_mb, r->allocated_mb);
+	if (r->warmup_ended && strcmp(r->warmup_ended, "off"))
+		printf("warm-up: %llu transactions, %llu cycles in %.2f s (ended by %s)\n",
+		       (unsigned long long)r->warmup_transactions, (unsigned long long)r->warmup_cycles,
+		       r->warmup_seconds, r->warmup_ended);
+	for (size_t i = 0; i < r->nseries; i++) {
+		const struct txb_sample *x = &r->series[i];
+		printf("%8.2f s %-6s %9.0f txn/s, heap %7.1f MiB, RSS %7.1f MiB, marking %.2f, %llu cycles\n", x->t,
+		       x->timed ? "timed" : "warmup", x->txn_per_sec, x->heap_mb, x->rss_mb, x->marking_fraction,
+		       (unsigned long long)x->cycles);
+	}
 	if (r->has_toc)
-		printf("toc: reclaimed %.3f, published %.3f, forfeited %.3f of window bytes\n",
-		       r->toc_reclaimed_fraction, r->published_fraction, r->forfeit_fraction);
+		printf("toc: reclaimed %.3f, published %.3f, forfeited %.3f of window bytes; %.3f of the bytes "
+		       "allocated in shared caches while marking\n",
+		       r->toc_reclaimed_fraction, r->published_fraction, r->forfeit_fraction,
+		       r->marking_bytes_fraction);
 	if (r->extra_json)
 		printf("server: %s\n", r->extra_json);
 	printf("checksum %016llx\n", (unsigned long long)r->checksum);

@@ -44,8 +44,13 @@ struct txb_options {
 	int64_t live_mb;            /* the shared store's size */
 	int items;                  /* mean items per request body */
 	int publish_pct;            /* requests that replace a store record */
+	int64_t churn_kb;           /* KiB each request publishes into the churn ring (0: no ring) */
+	int64_t churn_mb;           /* the churn ring's capacity, MiB */
 	double duration;            /* seconds of timed requests (when requests == 0) */
 	int64_t requests;           /* a fixed number of requests instead (0: --duration) */
+	double warmup;              /* most seconds of warm-up before the timed part (0: see below) */
+	int64_t warmup_cycles;      /* warm up until the run completed this many cycles (0: none) */
+	bool series;                /* a sample a second in the JSON */
 	uint64_t seed;              /* the request stream */
 	int gogc;                   /* percent, or TXB_GOGC_OFF */
 	uint64_t memlimit;          /* bytes, 0 none */
@@ -96,19 +101,29 @@ double txb_hist_quantile_us(const struct txb_hist *h, double q);
 
 /* --- one worker's share of the run ------------------------------------------------------ */
 
-/* The request counter and the clock every driver shares. */
+/* The request counter and the clock every driver shares: one for the
+ * timed part, one for the warm-up before it (txbench_phases.c). */
 struct txb_run {
-	_Atomic uint64_t next;      /* next request index */
-	_Atomic int stop;           /* the deadline passed */
+	_Atomic uint64_t next;      /* takes so far: the next request */
+	_Atomic uint64_t refused;   /* takes that found the run over */
+	_Atomic int stop;           /* the run is over */
+	uint64_t first;             /* the stream index of the run's request 0 */
 	uint64_t limit;             /* requests to run (UINT64_MAX: until the deadline) */
 	int64_t deadline_ns;        /* bench_now_ns() at which to stop (INT64_MAX: none) */
+	uint64_t (*cycles)(void);   /* the warm-up's: the collector's cycles so far, read with
+	                               the clock (NULL: no such end) */
+	uint64_t cycles_until;      /* stop once cycles() reaches this */
+	const char *what;           /* the progress line's name for the requests */
 	int64_t start_ns;
 	_Atomic int64_t last_progress_ns;
 };
+/* The timed part's run starts (and the sampler's timed samples with it). */
 void txb_run_start(struct txb_run *r, const struct txb_options *o);
-/* Takes the next request index, or returns false when the run is over.
- * Prints a progress line about once a second. */
+/* Takes the next request's stream index, or returns false when the run is
+ * over. Prints a progress line about once a second. */
 bool txb_run_take(struct txb_run *r, uint64_t *idx);
+/* Requests taken from r so far, up to its limit. */
+uint64_t txb_run_taken(const struct txb_run *r);
 
 struct txb_worker {
 	uint64_t transactions;
@@ -123,6 +138,55 @@ void txb_worker_count(struct txb_worker *w, uint64_t hash, int64_t t0);
  * the response's hash, and counts it in w. */
 void txb_serve_loop(const struct txb_options *o, struct txb_run *run, struct txb_worker *w,
 		    uint64_t (*serve)(const char *req, size_t len, void *ctx), void *ctx);
+
+/* --- warm-up and time series (txbench_phases.c) -------------------------------------------------- */
+
+/* The counters a backend keeps, read by the sampler once a second and by the
+ * warm-up; cumulative but heap_mb. Read from a thread of txbench's own, with
+ * atomic loads (or a short lock): nothing stops the world. */
+struct txb_counters {
+	uint64_t cycles;            /* collector cycles completed, forced ones excluded */
+	double heap_mb;             /* heap in use now, MiB (NAN: unknown) */
+	double mark_seconds;        /* wall time with marking on (NAN: unknown) */
+	bool has_toc;               /* the two below are set */
+	uint64_t toc_windows;       /* windows closed */
+	uint64_t toc_reclaimed_bytes; /* window bytes reclaimed by rewind */
+};
+
+/* What a backend lends the warm-up and the sampler. */
+struct txb_backend {
+	void (*read)(struct txb_counters *c);
+	/* read's cycles alone, cheaper: the warm-up reads them every 64 requests. */
+	uint64_t (*cycles)(void);
+	/* Runs the mode's driver over run until run is over. */
+	void (*drive)(struct txb_run *run);
+};
+
+/* One second of the run (the last of a phase is shorter). */
+struct txb_sample {
+	double t;                   /* seconds from the run's first request to the sample's end */
+	double seconds;             /* the sample's length */
+	bool timed;                 /* in the timed part; else in the warm-up */
+	double txn_per_sec;
+	double heap_mb, rss_mb;
+	double marking_fraction;    /* share of the sample with marking on */
+	uint64_t cycles;            /* cycles completed in it */
+	bool has_toc;               /* the two below are set */
+	uint64_t toc_windows;       /* windows closed in it */
+	double toc_reclaimed_mb;    /* window bytes reclaimed in it */
+};
+
+struct txb_result;
+/* Before the timed part: runs the warm-up o asks for through b's driver
+ * (none: returns at once) and, with --series, starts the sampler; the
+ * timed part's txb_run_start tells it when the timed part begins. The
+ * backend resets its workers' counts after it. */
+void txb_warmup(const struct txb_options *o, const struct txb_backend *b);
+/* The timed part begins with run r (txb_run_start calls it). */
+void txb_phases_timed(const struct txb_run *r);
+/* After the timed part: stops the sampler; the warm-up's figures and the
+ * samples into r. */
+void txb_phases_end(struct txb_result *r);
 
 /* --- results ------------------------------------------------------------------------------ */
 
@@ -147,7 +211,14 @@ struct txb_result {
 	double pacer_within_fraction; /* the share that ended within 1.10x the goal (NAN: none) */
 	bool has_toc;
 	double toc_reclaimed_fraction, published_fraction, forfeit_fraction;
+	double marking_bytes_fraction; /* toc_marking_bytes / allocated bytes */
 	char toc_stats[4096];       /* toc's statistics as JSON members, or "" */
+	const char *warmup_ended;   /* "off", "cycles", "seconds" (NULL: no such phase, a server) */
+	double warmup_seconds;
+	uint64_t warmup_cycles;     /* cycles completed in the warm-up */
+	uint64_t warmup_transactions;
+	struct txb_sample *series;  /* --series: nseries samples, malloc'd */
+	size_t nseries;
 	const char *extra_json;     /* more members for the JSON object (the servers'), or NULL */
 };
 

@@ -5,11 +5,12 @@
  * Each request bump-allocates from its thread's arena (1 MiB chunks, kept
  * from one request to the next) and the arena is reset when the request
  * ends: no collector, no barrier, no per-object free. What a request
- * publishes, the record a put stores, is deep-copied out of the arena into
- * malloc'd memory, and the record it replaced is freed once no request can
- * still be reading it (an epoch scheme: each thread announces the epoch it
- * started its request in; a record retired at epoch e is freed when every
- * running request started after e). The store itself is malloc'd.
+ * publishes, the record a put stores or the entry it puts in the churn
+ * ring, is deep-copied out of the arena into malloc'd memory, and what it
+ * replaced is freed once no request can still be reading it (an epoch
+ * scheme: each thread announces the epoch it started its request in; an
+ * object retired at epoch e is freed when every running request started
+ * after e). The store and its ring are malloc'd.
  *
  * Runs on plain threads, one request loop each (--procs), the honest way to
  * run it: a goroutine per request would add the scheduler to what should
@@ -104,16 +105,16 @@ static void *arena_bytes(size_t n)
 	return ar_alloc(n, false);
 }
 
-static struct tx_rec *publish_rec(struct tx_rec *r);
-static void retire_rec(struct tx_rec *r);
+static void *publish_copy(enum txb_kind k, void *p);
+static void retire(enum txb_kind k, void *p);
 
 /* The heap the handler runs on (txbench_heap.h): no barrier. */
 static const struct txb_heap heap = {
 	.alloc = arena_alloc,
 	.ptrs = arena_ptrs,
 	.bytes = arena_bytes,
-	.publish = publish_rec,
-	.retire = retire_rec,
+	.publish = publish_copy,
+	.retire = retire,
 };
 
 /* --- publication and deferred frees -------------------------------------------------------- */
@@ -122,7 +123,8 @@ static _Atomic uint64_t epoch = 1;
 static _Atomic uint64_t active[MAX_THREADS];   /* the epoch a thread's request began in; 0: none */
 
 struct retired {
-	struct tx_rec *r;
+	enum txb_kind k;      /* TXB_REC or TXB_BLOB */
+	void *p;
 	uint64_t e;
 };
 
@@ -148,10 +150,8 @@ static struct tx_str *str_copy(const struct tx_str *s)
 
 /* A put's record, deep-copied out of the request's arena into malloc'd
  * memory: the store outlives the request. */
-static struct tx_rec *publish_rec(struct tx_rec *r)
+static struct tx_rec *rec_copy(const struct tx_rec *r)
 {
-	struct arena *saved = cur;
-	cur = NULL;
 	struct tx_rec *c = ar_alloc(sizeof *c, true);
 	c->key = str_copy(r->key);
 	c->name = str_copy(r->name);
@@ -162,6 +162,28 @@ static struct tx_rec *publish_rec(struct tx_rec *r)
 		c->tags[i] = str_copy(r->tags[i]);
 	c->ntags = r->ntags;
 	c->id = r->id;
+	return c;
+}
+
+/* A churn entry's chain, copied likewise: the ring outlives the request. */
+static struct tx_blob *blob_copy(const struct tx_blob *b)
+{
+	struct tx_blob *head = NULL, **link = &head;
+	for (; b; b = b->next) {
+		struct tx_blob *c = ar_alloc(sizeof *c, true);
+		c->data = str_copy(b->data);
+		c->check = b->check;
+		*link = c;
+		link = &c->next;
+	}
+	return head;
+}
+
+static void *publish_copy(enum txb_kind k, void *p)
+{
+	struct arena *saved = cur;
+	cur = NULL;
+	void *c = k == TXB_REC ? (void *)rec_copy(p) : (void *)blob_copy(p);
 	cur = saved;
 	return c;
 }
@@ -178,7 +200,25 @@ static void rec_free(struct tx_rec *r)
 	free(r);
 }
 
-static void retire_rec(struct tx_rec *r)
+static void blob_free(struct tx_blob *b)
+{
+	while (b) {
+		struct tx_blob *next = b->next;
+		free(b->data);
+		free(b);
+		b = next;
+	}
+}
+
+static void retired_free(const struct retired *r)
+{
+	if (r->k == TXB_REC)
+		rec_free(r->p);
+	else
+		blob_free(r->p);
+}
+
+static void retire(enum txb_kind k, void *p)
 {
 	struct thread *t = self;
 	if (t->nret == t->capret) {
@@ -187,10 +227,10 @@ static void retire_rec(struct tx_rec *r)
 		if (!t->ret)
 			bench_fatal(1, "arena: out of memory for the retired list");
 	}
-	t->ret[t->nret++] = (struct retired){r, atomic_fetch_add(&epoch, 1)};
+	t->ret[t->nret++] = (struct retired){k, p, atomic_fetch_add(&epoch, 1)};
 }
 
-/* Frees the retired records no running request can reach. */
+/* Frees the retired objects no running request can reach. */
 static void reclaim(struct thread *t, int nthreads)
 {
 	uint64_t min = UINT64_MAX;
@@ -201,7 +241,7 @@ static void reclaim(struct thread *t, int nthreads)
 	}
 	size_t k = 0;
 	while (k < t->nret && t->ret[k].e < min)
-		rec_free(t->ret[k++].r);
+		retired_free(&t->ret[k++]);
 	memmove(t->ret, t->ret + k, (t->nret - k) * sizeof *t->ret);
 	t->nret -= k;
 }
@@ -210,7 +250,10 @@ static void reclaim(struct thread *t, int nthreads)
 
 static const struct txb_options *opt;
 static struct tx_store *store;
-static struct txb_run run;
+static struct txb_run run;       /* the timed part's */
+static struct txb_run *serving;  /* the run the threads serve: run, or the warm-up's */
+static struct thread *ts;
+static pthread_t *tids;
 
 static void *thread_main(void *arg)
 {
@@ -221,7 +264,7 @@ static void *thread_main(void *arg)
 	if (!buf)
 		bench_fatal(1, "out of memory for a request buffer");
 	uint64_t idx, n = 0;
-	while (txb_run_take(&run, &idx)) {
+	while (txb_run_take(serving, &idx)) {
 		size_t len = txb_request(opt, idx, buf);
 		int64_t t0 = bench_now_ns();
 		atomic_store(&active[t->index], atomic_load(&epoch));
@@ -238,6 +281,32 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* The driver over r (struct txb_backend's drive): a request loop per thread. */
+static void drive(struct txb_run *r)
+{
+	serving = r;
+	for (int i = 0; i < opt->procs; i++) {
+		int err = pthread_create(&tids[i], NULL, thread_main, &ts[i]);
+		if (err)
+			bench_fatal(1, "could not start thread %d: %s", i, strerror(err));
+	}
+	for (int i = 0; i < opt->procs; i++)
+		pthread_join(tids[i], NULL);
+}
+
+/* No collector: no cycles, no marking; the heap is the arenas and malloc's. */
+static void read_counters(struct txb_counters *c)
+{
+	*c = (struct txb_counters){.heap_mb = NAN};
+}
+
+static uint64_t read_cycles(void)
+{
+	return 0;
+}
+
+static const struct txb_backend backend = {read_counters, read_cycles, drive};
+
 int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 {
 	opt = o;
@@ -246,25 +315,27 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
 	txb_use_heap(&heap);
 	txb_store_build(o, &store);
-	struct thread *ts = calloc((size_t)o->procs, sizeof *ts);
-	pthread_t *tids = calloc((size_t)o->procs, sizeof *tids);
+	ts = calloc((size_t)o->procs, sizeof *ts);
+	tids = calloc((size_t)o->procs, sizeof *tids);
 	if (!ts || !tids)
 		bench_fatal(1, "out of memory for %d threads", o->procs);
-	bench_progress("store built; running requests");
+	for (int i = 0; i < o->procs; i++)
+		ts[i].index = i;
+	bench_progress("store built");
+	txb_warmup(o, &backend);
+	for (int i = 0; i < o->procs; i++) {   /* the timed part's counts start at 0 */
+		ts[i].w = (struct txb_worker){0};
+		ts[i].arena.allocated = ts[i].malloc_bytes = 0;
+	}
+	bench_progress("running requests");
 	txb_run_start(&run, o);
 	struct bench_rusage ru0, ru1;
 	bench_rusage_now(&ru0);
 	int64_t t0 = bench_now_ns();
-	for (int i = 0; i < o->procs; i++) {
-		ts[i].index = i;
-		int err = pthread_create(&tids[i], NULL, thread_main, &ts[i]);
-		if (err)
-			bench_fatal(1, "could not start thread %d: %s", i, strerror(err));
-	}
-	for (int i = 0; i < o->procs; i++)
-		pthread_join(tids[i], NULL);
+	drive(&run);
 	int64_t t1 = bench_now_ns();
 	bench_rusage_now(&ru1);
+	txb_phases_end(r);
 	/* No collector: every collector figure is zero. */
 	bench_cpu_figures_proc(&r->cpu, &ru0, &ru1);
 	r->cpu.gc_cpu_seconds = r->cpu.gc_mark_cpu_seconds = r->cpu.gc_assist_cpu_seconds = 0;
@@ -285,10 +356,10 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	r->allocated_mb = (double)bytes / 1048576.0;
 	txb_collect_workers(r, ws, o->procs);
 	free(ws);
-	/* Every thread is joined: nothing reads a retired record any more. */
+	/* Every thread is joined: nothing reads a retired object any more. */
 	for (int i = 0; i < o->procs; i++) {
 		for (size_t k = 0; k < ts[i].nret; k++)
-			rec_free(ts[i].ret[k].r);
+			retired_free(&ts[i].ret[k]);
 		free(ts[i].ret);
 		for (int c = 0; c < ts[i].arena.n; c++)
 			free(ts[i].arena.chunks[c].base);
@@ -297,6 +368,9 @@ int txb_arena_run(const struct txb_options *o, struct txb_result *r)
 	for (uint64_t i = 0; i < store->nslots; i++)
 		if (store->slots[i])
 			rec_free(store->slots[i]);
+	for (uint64_t i = 0; i < store->ring_slots; i++)
+		blob_free(store->ring[i]);
+	free(store->ring);
 	free(store->slots);
 	free(store);
 	free(tids);

@@ -14,7 +14,8 @@
  *          mode the goroutine's exit ends its transaction.
  * Latency is from the start of a request's handling to its end (the
  * dispatcher's queueing is not in it). Figures cover the timed part only:
- * counters are read before and after it.
+ * counters are read before and after it, after the warm-up if one was asked
+ * for (txbench_phases.c: the same driver over a run of its own).
  */
 #include <math.h>
 #include <stdio.h>
@@ -34,13 +35,15 @@ GC_TYPE(tx_map_gct, struct tx_map, b);
 GC_TYPE(tx_jv_gct, struct tx_jv, s, items, keys);
 GC_TYPE(tx_req_gct, struct tx_req, raw, method, path, key, query, headers, body);
 GC_TYPE(tx_rec_gct, struct tx_rec, key, name, email, profile, tags);
-GC_TYPE(tx_store_gct, struct tx_store, slots);
+GC_TYPE(tx_store_gct, struct tx_store, slots, ring);
+GC_TYPE(tx_blob_gct, struct tx_blob, next, data);
 
 /* --- the heap the handler runs on (txbench_heap.h) ------------------------------------------ */
 
 static const struct gc_type *const types[TXB_NKINDS] = {
 	[TXB_KV] = &tx_kv_gct,   [TXB_MAP] = &tx_map_gct, [TXB_JV] = &tx_jv_gct,
 	[TXB_REQ] = &tx_req_gct, [TXB_REC] = &tx_rec_gct, [TXB_STORE] = &tx_store_gct,
+	[TXB_BLOB] = &tx_blob_gct,
 };
 
 static void *gc_heap_alloc(enum txb_kind k)
@@ -53,9 +56,9 @@ static void *gc_heap_ptrs(size_t n)
 	return gc_alloc_array(&gc_type_ptr, n);
 }
 
-/* Records need neither a copy nor a deferred free: the collector (or the
- * transaction layer, at the store into the published slot array) sees to
- * them. */
+/* Records and churn entries need neither a copy nor a deferred free: the
+ * collector (or the transaction layer, at the store into the published slot
+ * array) sees to them. */
 static const struct txb_heap heap = {
 	.alloc = gc_heap_alloc,
 	.ptrs = gc_heap_ptrs,
@@ -66,8 +69,10 @@ static const struct txb_heap heap = {
 static const struct txb_options *opt;
 static struct txb_result *res;
 static struct tx_store *store_root;     /* a registered root */
-static struct txb_run run;
+static struct txb_run run;              /* the timed part's */
+static struct txb_run *serving;          /* the run the driver serves: run, or the warm-up's */
 static struct txb_worker *workers;      /* loop: one per request loop; spawn: one per scheduler worker */
+static int nworkers;
 static struct sched_waitgroup done;
 static bool toc_mode;
 
@@ -96,7 +101,7 @@ static uint64_t serve_loop_request(const char *req, size_t n, void *unused)
 
 static void loop_main(void *arg)
 {
-	txb_serve_loop(opt, &run, arg, serve_loop_request, NULL);
+	txb_serve_loop(opt, serving, arg, serve_loop_request, NULL);
 	sched_wg_done(&done);
 }
 
@@ -137,7 +142,7 @@ static void dispatch(void)
 		if (!(scratch[i] = malloc(TXB_REQ_MAX)))
 			bench_fatal(1, "out of memory for a request buffer");
 	uint64_t idx;
-	while (txb_run_take(&run, &idx)) {
+	while (txb_run_take(serving, &idx)) {
 		int token = 1;
 		sched_chan_send(sem, &token);
 		sched_wg_add(&done, 1);
@@ -151,7 +156,8 @@ static void dispatch(void)
 	sched_chan_free(sem);
 }
 
-static void toc_figures(struct txb_result *r, const struct toc_stats *before, const struct toc_stats *after)
+static void toc_figures(struct txb_result *r, const struct toc_stats *before, const struct toc_stats *after,
+			uint64_t allocated)
 {
 	struct toc_stats d;
 	toc_stats_since(&d, after, before);
@@ -160,6 +166,7 @@ static void toc_figures(struct txb_result *r, const struct toc_stats *before, co
 	r->toc_reclaimed_fraction = local > 0 ? (double)d.reclaimed_bytes / local : 0;
 	r->published_fraction = local > 0 ? (double)d.published_bytes / local : 0;
 	r->forfeit_fraction = local > 0 ? (double)d.forfeited_bytes / local : 0;
+	r->marking_bytes_fraction = allocated ? (double)d.marking_bytes / (double)allocated : 0;
 	FILE *f = fmemopen(r->toc_stats, sizeof r->toc_stats, "w");
 	if (!f)
 		bench_fatal(1, "cannot format the toc statistics");
@@ -190,7 +197,8 @@ void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, cons
 	r->gc_cpu_fraction = r->gc_cpu_seconds / (r->seconds * (double)r->procs);
 	bench_gc_pause_figures(after->gc.stw_count - before->gc.stw_count, &after->gc, &r->stw_max_us,
 			       &r->stw_p99_us);
-	r->allocated_mb = (double)(after->gc.alloc_bytes - before->gc.alloc_bytes) / 1048576.0;
+	uint64_t allocated = after->gc.alloc_bytes - before->gc.alloc_bytes;
+	r->allocated_mb = (double)allocated / 1048576.0;
 	r->peak_rss_mb = bench_peak_rss_mb();
 	/* The pacer over the timed part's cycles (not forced ones). */
 	static struct gc_cycle_record rec[1024];
@@ -210,7 +218,7 @@ void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, cons
 	r->pacer_end_over_goal_max = steady ? worst : NAN;
 	r->pacer_within_fraction = steady ? (double)within / (double)steady : NAN;
 	if (toc_enabled())
-		toc_figures(r, &before->toc, &after->toc);
+		toc_figures(r, &before->toc, &after->toc, allocated);
 }
 
 void txb_gc_build_store(const struct txb_options *o)
@@ -239,33 +247,73 @@ size_t txb_gc_respond(const char *text, size_t len, const char **resp)
 	return out.len;
 }
 
-static void gc_main(void *unused)
+/* The driver over r (struct txb_backend's drive). */
+static void drive(struct txb_run *r)
 {
-	(void)unused;
-	txb_gc_build_store(opt);
-	bench_progress("running requests");
-	int nw = opt->driver == TXB_LOOP ? opt->workers : opt->procs;
-	workers = calloc((size_t)nw, sizeof *workers);
-	if (!workers)
-		bench_fatal(1, "out of memory for %d workers", nw);
-	struct txb_gc_snap before, after;
-	txb_gc_snap(&before, true);
-	txb_run_start(&run, opt);
+	serving = r;
 	if (opt->driver == TXB_LOOP) {
-		sched_wg_add(&done, nw);
-		for (int i = 0; i < nw; i++)
+		sched_wg_add(&done, nworkers);
+		for (int i = 0; i < nworkers; i++)
 			if (!sched_go(loop_main, &workers[i]))
 				bench_fatal(1, "could not start worker %d: %s", i, strerror(sched_errno()));
 		sched_wg_wait(&done);
 	} else {
 		dispatch();
 	}
+}
+
+static uint64_t own_cycles(const struct gc_stats *g)
+{
+	return g->cycles - g->forced_cycles;
+}
+
+static uint64_t read_cycles(void)
+{
+	struct gc_stats g;
+	gc_read_stats(&g);
+	return own_cycles(&g);
+}
+
+static void read_counters(struct txb_counters *c)
+{
+	struct gc_stats g;
+	gc_read_stats(&g);
+	c->cycles = own_cycles(&g);
+	c->heap_mb = (double)g.heap_inuse / 1048576.0;
+	c->mark_seconds = (double)g.mark_ns / 1e9;
+	c->has_toc = toc_enabled();
+	if (c->has_toc) {
+		struct toc_stats t;
+		toc_read_stats(&t);
+		c->toc_windows = t.windows;
+		c->toc_reclaimed_bytes = t.reclaimed_bytes;
+	}
+}
+
+static const struct txb_backend backend = {read_counters, read_cycles, drive};
+
+static void gc_main(void *unused)
+{
+	(void)unused;
+	txb_gc_build_store(opt);
+	nworkers = opt->driver == TXB_LOOP ? opt->workers : opt->procs;
+	workers = calloc((size_t)nworkers, sizeof *workers);
+	if (!workers)
+		bench_fatal(1, "out of memory for %d workers", nworkers);
+	txb_warmup(opt, &backend);
+	memset(workers, 0, (size_t)nworkers * sizeof *workers);
+	bench_progress("running requests");
+	struct txb_gc_snap before, after;
+	txb_gc_snap(&before, true);
+	txb_run_start(&run, opt);
+	drive(&run);
 	txb_gc_snap(&after, false);
+	txb_phases_end(res);
 	res->driver_note = opt->driver == TXB_LOOP ? (toc_mode ? "goroutines, a transaction per request"
 								: "goroutines, one request after another")
 						   : "a goroutine per request";
 	txb_gc_figures(res, &before, &after);
-	txb_collect_workers(res, workers, nw);
+	txb_collect_workers(res, workers, nworkers);
 	free(workers);
 	txb_gc_drop_store();
 }

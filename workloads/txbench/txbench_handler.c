@@ -10,10 +10,15 @@
  *   4. find the record the path names in the shared store (an open-addressing
  *      hash map over string keys) and, for a put, build a new record from
  *      the body and replace the old one (a publication);
- *   5. build a JSON response, an intermediate string per item and a
+ *   5. with --churn-kb, build an entry of that many KiB (a chain of links,
+ *      each a copy of part of the request) and publish it into the
+ *      store's churn ring, a bounded cache whose oldest entry it evicts;
+ *   6. build a JSON response, an intermediate string per item and a
  *      growing buffer, frame it as an HTTP/1.1 response, and "write" it:
  *      the response's FNV-1a hash is the request's checksum.
- * Everything but the store's records dies with the request.
+ * Everything but the store's records and the ring's entries dies with the
+ * request; an entry dies when it is evicted, so garbage reaches the
+ * collector at a set rate however the requests end.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@
 const size_t txb_kind_size[TXB_NKINDS] = {
 	[TXB_KV] = sizeof(struct tx_kv),   [TXB_MAP] = sizeof(struct tx_map), [TXB_JV] = sizeof(struct tx_jv),
 	[TXB_REQ] = sizeof(struct tx_req), [TXB_REC] = sizeof(struct tx_rec), [TXB_STORE] = sizeof(struct tx_store),
+	[TXB_BLOB] = sizeof(struct tx_blob),
 };
 
 /* Set by txb_use_heap before any request runs; read-only afterwards. */
@@ -48,6 +54,25 @@ static inline void store_ptr(void *obj, void *slot, void *val)
 		gc_store(obj, slot, val);
 	else
 		*(void **)slot = val;
+}
+
+/* What the running request puts in a shared slot for p, an object of kind
+ * k it allocated: p, or the heap's copy of it. */
+static void *publish_copy(enum txb_kind k, void *p)
+{
+	return heap->publish ? heap->publish(k, p) : p;
+}
+
+/* Puts val into *slot, a slot of the shared array arr: through the barrier,
+ * which publishes val and what it reaches, or else swapped in atomically.
+ * Returns what the slot held. */
+static void *shared_replace(void *arr, void *slot, void *val)
+{
+	if (!barrier)
+		return __atomic_exchange_n((void **)slot, val, __ATOMIC_SEQ_CST);
+	void *old = __atomic_load_n((void **)slot, __ATOMIC_ACQUIRE);
+	gc_store(arr, slot, val);
+	return old;
 }
 
 enum { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR, JV_OBJ };
@@ -355,6 +380,17 @@ void txb_store_build(const struct txb_options *o, struct tx_store **root)
 			bench_progress("store: %llu of %llu records", (unsigned long long)(k + 1),
 				       (unsigned long long)o->nkeys);
 	}
+	if (o->churn_kb) {
+		/* Links of TXB_BLOB_BYTES up to churn_kb KiB; as many entries as
+		 * churn_mb MiB hold, at least one. */
+		uint64_t entry = (uint64_t)o->churn_kb * 1024;
+		st->churn_blobs = (entry + TXB_BLOB_BYTES - 1) / TXB_BLOB_BYTES;
+		st->ring_slots = (uint64_t)o->churn_mb * 1048576 / (st->churn_blobs * TXB_BLOB_BYTES);
+		if (!st->ring_slots)
+			st->ring_slots = 1;
+		struct tx_blob **ring = heap->ptrs(st->ring_slots);
+		store_ptr(st, &st->ring, ring);
+	}
 }
 
 /* The slot holding key's record, or -1. */
@@ -394,6 +430,58 @@ static struct tx_rec *rec_from_json(const struct tx_jv *j, struct tx_str *key, i
 	r->ntags = n;
 	r->id = id;
 	return r;
+}
+
+/* --- the churn ring ---------------------------------------------------------------------------------- */
+
+static uint64_t blob_check(const struct tx_str *d)
+{
+	return txb_fnv(txb_fnv(TXB_FNV_INIT, d->b, 16), d->b + d->len - 16, 16);
+}
+
+/* A churn entry: st->churn_blobs links, link i holding TXB_BLOB_DATA bytes of
+ * raw from offset 977 i (mod its length), wrapping to its start; *sum gets
+ * the sum of the links' checks. */
+static struct tx_blob *churn_entry(const struct tx_store *st, const struct tx_str *raw, uint64_t *sum)
+{
+	struct tx_blob *head = NULL;
+	*sum = 0;
+	for (uint64_t i = 0; i < st->churn_blobs; i++) {
+		struct tx_str *d = heap->bytes(sizeof *d + TXB_BLOB_DATA + 1);
+		d->len = TXB_BLOB_DATA;
+		size_t off = (size_t)(i * 977 % raw->len);
+		for (size_t n = 0; n < TXB_BLOB_DATA;) {
+			size_t k = raw->len - off < TXB_BLOB_DATA - n ? raw->len - off : TXB_BLOB_DATA - n;
+			memcpy(d->b + n, raw->b + off, k);
+			n += k;
+			off = 0;
+		}
+		d->b[TXB_BLOB_DATA] = 0;
+		struct tx_blob *b = heap->alloc(TXB_BLOB);
+		store_ptr(b, &b->data, d);
+		store_ptr(b, &b->next, head);
+		b->check = blob_check(d);
+		*sum += b->check;
+		head = b;
+	}
+	return head;
+}
+
+/* Publishes a churn entry built from raw into the ring's next slot and
+ * checks the first link of the entry it evicts; returns the sum of the new
+ * entry's checks. */
+static uint64_t churn_publish(struct tx_store *st, const struct tx_str *raw)
+{
+	uint64_t sum;
+	struct tx_blob *e = publish_copy(TXB_BLOB, churn_entry(st, raw, &sum));
+	uint64_t i = atomic_fetch_add_explicit(&st->ring_next, 1, memory_order_relaxed) % st->ring_slots;
+	struct tx_blob *old = shared_replace(st->ring, &st->ring[i], e);
+	if (old && old->check != blob_check(old->data))
+		bench_fatal(1, "churn ring: the entry evicted from slot %llu changed while it was published",
+			    (unsigned long long)i);
+	if (old && heap->retire)
+		heap->retire(TXB_BLOB, old);
+	return sum;
 }
 
 /* --- the handler ------------------------------------------------------------------------------------ */
@@ -517,16 +605,10 @@ void txb_respond(struct tx_store *st, const char *text, size_t len, struct tx_sb
 	struct tx_str *op = jv_str(jv_get(q->body, "op"));
 	struct tx_rec *rec = slot >= 0 ? __atomic_load_n(&st->slots[slot], __ATOMIC_ACQUIRE) : NULL;
 	if (rec && str_eq(op, "put", 3)) {
-		struct tx_rec *nr = rec_from_json(jv_get(q->body, "record"), q->key, rec->id);
-		if (heap->publish)
-			nr = heap->publish(nr);
-		struct tx_rec *old = st->slots[slot];
-		if (barrier)
-			gc_store(st->slots, &st->slots[slot], nr);
-		else
-			old = __atomic_exchange_n(&st->slots[slot], nr, __ATOMIC_SEQ_CST);
+		struct tx_rec *nr = publish_copy(TXB_REC, rec_from_json(jv_get(q->body, "record"), q->key, rec->id));
+		struct tx_rec *old = shared_replace(st->slots, &st->slots[slot], nr);
 		if (heap->retire)
-			heap->retire(old);
+			heap->retire(TXB_REC, old);
 		rec = nr;
 	}
 	sb_puts(&sb, "{\"status\":");
@@ -568,6 +650,12 @@ void txb_respond(struct tx_store *st, const char *text, size_t len, struct tx_sb
 	struct tx_jv *tags = jv_get(q->body, "tags");
 	sb_puts(&sb, ",\"tags\":");
 	sb_int(&sb, tags && tags->kind == JV_ARR ? tags->n : 0);
+	if (st->ring_slots) {
+		char hex[24];
+		int n = snprintf(hex, sizeof hex, "\"%016llx\"", (unsigned long long)churn_publish(st, q->raw));
+		sb_puts(&sb, ",\"churn\":");
+		sb_put(&sb, hex, (size_t)n);
+	}
 	sb_put(&sb, "}", 1);
 respond:;
 	struct tx_str *rid = q->headers ? map_get(q->headers, "x-request-id") : NULL;

@@ -11,8 +11,9 @@
  *   txbench_gc.c      toc's collector (modes toc, cms, stw): typed objects,
  *                     stores through the write barrier
  *   txbench_boehm.c   bdwgc: scanned and atomic objects, plain stores
- *   txbench_arena.c   a bump arena per request: plain stores; what a put
- *                     publishes is copied out to malloc'd memory
+ *   txbench_arena.c   a bump arena per request: plain stores; what a
+ *                     request publishes (a put's record, a churn entry) is
+ *                     copied out to malloc'd memory
  *
  * An allocation is a call through a pointer (every backend's allocator was a
  * call already). A pointer store is no call: the heap says whether it has a
@@ -79,16 +80,40 @@ struct tx_sb {
 	uint64_t len, cap;
 };
 
-/* The shared store: an open-addressing hash map over the records' keys. */
+/* One link of a churn entry (--churn-kb): what a request publishes into the
+ * churn ring is a chain of these, each with TXB_BLOB_DATA bytes copied from
+ * the request. */
+struct tx_blob {
+	struct tx_blob *next;         /* the chain's next link; NULL: the last */
+	struct tx_str *data;          /* TXB_BLOB_DATA bytes */
+	uint64_t check;               /* a hash of data's first and last 16 bytes; the first
+	                                 link's is tested when the entry is evicted: a slot reused
+	                                 under a published entry would show there */
+};
+/* A link's data: its string is 256 bytes (header, bytes, NUL), the link
+ * 24 more; TXB_BLOB_BYTES is what a link counts for --churn-kb. */
+#define TXB_BLOB_DATA 247
+#define TXB_BLOB_BYTES (sizeof(struct tx_blob) + sizeof(struct tx_str) + TXB_BLOB_DATA + 1)
+
+/* The shared store: an open-addressing hash map over the records' keys,
+ * and the churn ring. The ring is a bounded cache: each request with
+ * --churn-kb publishes an entry of churn_blobs links into the slot after
+ * the last one taken (ring_next, taken by fetch-and-add, so concurrent
+ * requests take different slots until the ring wraps), and the entry it
+ * replaces, ring_slots requests old, becomes garbage. */
 struct tx_store {
 	struct tx_rec **slots;        /* nslots, a power of two; NULL: empty */
 	uint64_t nslots, nkeys;
+	struct tx_blob **ring;        /* ring_slots churn entries; NULL: empty, or no ring */
+	uint64_t ring_slots;          /* 0: --churn-kb=0, no ring */
+	uint64_t churn_blobs;         /* links per entry */
+	_Atomic uint64_t ring_next;   /* entries published so far: the next slot, mod ring_slots */
 };
 
 /* The structs with pointer fields the handler allocates, one kind each: a
  * backend maps a kind to its descriptor (toc's struct gc_type) or to its
  * size (txb_kind_size). */
-enum txb_kind { TXB_KV, TXB_MAP, TXB_JV, TXB_REQ, TXB_REC, TXB_STORE, TXB_NKINDS };
+enum txb_kind { TXB_KV, TXB_MAP, TXB_JV, TXB_REQ, TXB_REC, TXB_STORE, TXB_BLOB, TXB_NKINDS };
 extern const size_t txb_kind_size[TXB_NKINDS];
 
 /* --- the interface -------------------------------------------------------------------------- */
@@ -103,15 +128,17 @@ struct txb_heap {
 	/* n pointer-free bytes, contents undefined (the caller fills them). */
 	void *(*bytes)(size_t n);
 	/* Pointer stores go through toc's gc_store (toc/gc.h), and a put
-	 * replaces its store slot with one; else stores are plain and a put
-	 * swaps the slot atomically. */
+	 * replaces its store slot (a churn entry its ring slot) with one;
+	 * else stores are plain and the slot is swapped atomically. */
 	bool barrier;
-	/* The record to put in the store for r, a record of the running request
-	 * (NULL: r itself). The arena copies it out of the request's memory. */
-	struct tx_rec *(*publish)(struct tx_rec *r);
-	/* r left the store (NULL: nothing to do). The arena frees it once no
-	 * running request can still read it. */
-	void (*retire)(struct tx_rec *r);
+	/* What to put in a shared slot for p, an object of kind k the running
+	 * request allocated (TXB_REC: a record; TXB_BLOB: a churn entry's
+	 * chain) (NULL: p itself). The arena copies it, and what it reaches,
+	 * out of the request's memory. */
+	void *(*publish)(enum txb_kind k, void *p);
+	/* p, of kind k, left its shared slot (NULL: nothing to do). The arena
+	 * frees it once no running request can still read it. */
+	void (*retire)(enum txb_kind k, void *p);
 };
 
 /* Selects the heap for every later call, before the store is built. */
@@ -119,7 +146,8 @@ void txb_use_heap(const struct txb_heap *h);
 
 /* --- the handler (txbench_handler.c) ------------------------------------------------------- */
 
-/* Builds the store of o->nkeys records at *root (a root slot). */
+/* Builds the store of o->nkeys records at *root (a root slot), and its
+ * churn ring when o->churn_kb is set. */
 void txb_store_build(const struct txb_options *o, struct tx_store **root);
 
 /* Handles one request (len bytes at text): the whole HTTP response in *out

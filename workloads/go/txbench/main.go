@@ -8,9 +8,11 @@
 // (txbench_handler.c, translated) copies the request to the heap, parses
 // it into a query map, a header map and a JSON tree, reads its record from a
 // shared store of about --live-mb MiB and, for --publish-pct of the
-// requests, replaces that record with one built from the body; then it
-// builds and "writes" a JSON response. Everything but the store's records
-// dies with the request.
+// requests, replaces that record with one built from the body; with
+// --churn-kb it publishes that many KiB into a bounded ring of --churn-mb
+// MiB that evicts its oldest entry; then it builds and "writes" a JSON
+// response. Everything but the store's records and the ring's entries dies
+// with the request.
 //
 // The sum of the responses' FNV-1a hashes is printed as checksum: with
 // --requests it equals txbench's for the same flags, in every mode and
@@ -62,19 +64,24 @@ func progressf(format string, args ...interface{}) {
 // --- options -----------------------------------------------------------------------------------
 
 type options struct {
-	driver     string // "loop" or "spawn"
-	procs      int    // GOMAXPROCS
-	workers    int    // loop driver: long-lived request loops
-	inflight   int    // spawn driver: request goroutines at once
-	liveMB     int64  // the shared store's size
-	items      int    // mean items per request body
-	publishPct int    // requests that replace a store record
-	duration   float64
-	requests   int64  // a fixed number of requests instead (0: --duration)
-	seed       uint64 // the request stream
-	gogc       int    // percent, or gogcOff
-	json       bool
-	nkeys      uint64 // store records, from liveMB
+	driver       string // "loop" or "spawn"
+	procs        int    // GOMAXPROCS
+	workers      int    // loop driver: long-lived request loops
+	inflight     int    // spawn driver: request goroutines at once
+	liveMB       int64  // the shared store's size
+	items        int    // mean items per request body
+	publishPct   int    // requests that replace a store record
+	churnKB      int64  // KiB each request publishes into the churn ring (0: no ring)
+	churnMB      int64  // the churn ring's capacity, MiB
+	duration     float64
+	requests     int64   // a fixed number of requests instead (0: --duration)
+	warmup       float64 // most seconds of warm-up before the timed part (0: see phases.go)
+	warmupCycles int64   // warm up until the run completed this many cycles (0: none)
+	series       bool    // a sample a second in the JSON
+	seed         uint64  // the request stream
+	gogc         int     // percent, or gogcOff
+	json         bool
+	nkeys        uint64 // store records, from liveMB
 }
 
 // intFlag is an integer flag with bounds; a bad value ends the program with
@@ -155,21 +162,39 @@ checksum equals txbench's for the same flags.
   --live-mb=M        the shared store, about M MiB of records (default 256)
   --items=N          mean items per request body, 1..128 (default 16)
   --publish-pct=P    requests that replace their record, 0..100 (default 5)
+  --churn-kb=N       KiB each request publishes into the churn ring, a cache
+                     that evicts its oldest entry: published garbage at a set
+                     rate, 0..4096 (default 0: no ring)
+  --churn-mb=M       the churn ring's capacity, MiB, 1..65536 (default 32): it
+                     holds M x 1024 / N entries, live on top of --live-mb
   --duration=S       seconds of requests (default 5)
   --requests=N       run exactly N requests instead of --duration
+  --warmup=S         at most S seconds of warm-up before the timed part (default 0:
+                     none, unless --warmup-cycles asks for one; then 60)
+  --warmup-cycles=N  warm up until Go has completed N cycles of its own (automatic),
+                     or --warmup seconds passed, whichever first (default 0: warm
+                     up --warmup seconds). The figures cover the timed part only;
+                     warm-up requests come from elsewhere in the stream, so
+                     checksums are unchanged
+  --series           a sample per second of the whole run, warm-up included, in the
+                     JSON ("series"; default off)
   --seed=N           the request stream (default 1)
   --gogc=N|off       debug.SetGCPercent (default: GOGC, else 100)
   --memlimit=SIZE    debug.SetMemoryLimit, e.g. 2G, or off (default: GOMEMLIMIT)
   --json             print one JSON object on stdout
   --help             this text
 
-JSON keys: txbench's (see txbench --help); mode is "go", the toc fractions are 0.
+JSON keys: txbench's (see txbench --help); mode is "go", the toc fractions are 0,
+marking_bytes_fraction is null, and in "series" marking_fraction is null (Go has no
+counter of marking time) and heap_inuse_mb is /memory/classes/heap/objects plus
+/memory/classes/heap/unused (runtime/metrics: no stop-the-world).
 `
 
 func parseFlags() *options {
 	o := &options{driver: "loop", duration: 5}
 	var procs, workers int64
 	inflight, liveMB, items, publishPct, requests, seed := int64(64), int64(256), int64(16), int64(5), int64(0), int64(1)
+	o.churnMB = 32
 	gogcSet, memlimit := false, int64(-1)
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -190,7 +215,18 @@ func parseFlags() *options {
 	fs.Var(&intFlag{"live-mb", &liveMB, 1, 1 << 20}, "live-mb", "")
 	fs.Var(&intFlag{"items", &items, 1, 128}, "items", "")
 	fs.Var(&intFlag{"publish-pct", &publishPct, 0, 100}, "publish-pct", "")
+	fs.Var(&intFlag{"churn-kb", &o.churnKB, 0, 4096}, "churn-kb", "")
+	fs.Var(&intFlag{"churn-mb", &o.churnMB, 1, 65536}, "churn-mb", "")
 	fs.Var(&intFlag{"requests", &requests, 1, math.MaxInt64 / 2}, "requests", "")
+	fs.Var(&intFlag{"warmup-cycles", &o.warmupCycles, 0, 1000000}, "warmup-cycles", "")
+	fs.BoolVar(&o.series, "series", false, "")
+	fs.Var(funcFlag(func(s string) {
+		d, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(d >= 0) || d > 86400 {
+			fatal(2, "--warmup=%s: expected seconds, at least 0 and at most 86400", s)
+		}
+		o.warmup = d
+	}), "warmup", "")
 	fs.Var(&intFlag{"seed", &seed, 0, math.MaxInt64}, "seed", "")
 	fs.Var(funcFlag(func(s string) {
 		d, err := strconv.ParseFloat(s, 64)
@@ -472,11 +508,32 @@ type rec struct {
 	id                        int64
 }
 
+// blob is one link of a churn entry (--churn-kb): what a request publishes
+// into the churn ring is a chain of them, each with blobData bytes copied
+// from the request.
+type blob struct {
+	next  *blob  // the chain's next link; nil: the last
+	data  string // blobData bytes
+	check uint64 // blobCheck(data); the first link's is tested when the entry is evicted
+}
+
+const (
+	blobData  = 247 // a link's bytes (txbench's TXB_BLOB_DATA)
+	blobBytes = 280 // what a link counts for --churn-kb (txbench's TXB_BLOB_BYTES)
+)
+
 // store is an open-addressing hash map over the records' keys, linear
-// probing; len(slots) is a power of two and nil marks an empty slot.
+// probing; len(slots) is a power of two and nil marks an empty slot. ring
+// is the churn ring, a bounded cache: each request with --churn-kb
+// publishes an entry of churnBlobs links into the slot after the last one
+// taken (ringNext), and the entry it replaces, len(ring) requests old,
+// becomes garbage.
 type store struct {
-	slots []atomic.Pointer[rec]
-	nkeys uint64
+	slots      []atomic.Pointer[rec]
+	nkeys      uint64
+	ring       []atomic.Pointer[blob] // nil: --churn-kb=0
+	churnBlobs uint64                 // links per entry
+	ringNext   atomic.Uint64          // entries published so far
 }
 
 // --- maps ------------------------------------------------------------------------------------------
@@ -748,6 +805,16 @@ func buildStore(o *options) *store {
 			progressf("store: %d of %d records", k+1, o.nkeys)
 		}
 	}
+	if o.churnKB > 0 {
+		// Links of blobBytes up to churnKB KiB; as many entries as churnMB
+		// MiB hold, at least one.
+		st.churnBlobs = (uint64(o.churnKB)*1024 + blobBytes - 1) / blobBytes
+		n := uint64(o.churnMB) * 1048576 / (st.churnBlobs * blobBytes)
+		if n == 0 {
+			n = 1
+		}
+		st.ring = make([]atomic.Pointer[blob], n)
+	}
 	return st
 }
 
@@ -787,6 +854,42 @@ func recFromJSON(j *jv, key string, id int64) *rec {
 		r.tags[i] = jvStrOf(t.items[i])
 	}
 	return r
+}
+
+// --- the churn ring ----------------------------------------------------------------------------------
+
+func blobCheck(d string) uint64 {
+	return fnv(fnv(fnvInit, d[:16]), d[len(d)-16:])
+}
+
+// churnEntry is a churn entry: st.churnBlobs links, link i holding blobData
+// bytes of raw from offset 977 i (mod its length), wrapping to its start;
+// sum is the sum of the links' checks.
+func churnEntry(st *store, raw []byte) (head *blob, sum uint64) {
+	var d [blobData]byte
+	for i := uint64(0); i < st.churnBlobs; i++ {
+		off := int(i * 977 % uint64(len(raw)))
+		for n := 0; n < blobData; off = 0 {
+			n += copy(d[n:], raw[off:])
+		}
+		b := &blob{data: string(d[:]), next: head}
+		b.check = blobCheck(b.data)
+		sum += b.check
+		head = b
+	}
+	return head, sum
+}
+
+// churnPublish publishes a churn entry built from raw into the ring's next
+// slot and checks the first link of the entry it evicts; it returns the sum
+// of the new entry's checks.
+func churnPublish(st *store, raw []byte) uint64 {
+	e, sum := churnEntry(st, raw)
+	i := (st.ringNext.Add(1) - 1) % uint64(len(st.ring))
+	if old := st.ring[i].Swap(e); old != nil && old.check != blobCheck(old.data) {
+		fatal(1, "churn ring: the entry evicted from slot %d changed while it was published", i)
+	}
+	return sum
 }
 
 // --- the handler -------------------------------------------------------------------------------------
@@ -983,6 +1086,9 @@ func respond(st *store, q *request, sb []byte) []byte {
 		ntags = len(tags.items)
 	}
 	sb = sbInt(append(sb, `,"tags":`...), int64(ntags))
+	if st.ring != nil {
+		sb = append(appendHex16(append(sb, `,"churn":"`...), churnPublish(st, q.raw)), '"')
+	}
 	return append(sb, '}')
 }
 
@@ -1074,49 +1180,69 @@ func (h *hist) quantileUS(q float64) float64 {
 
 // --- the run -----------------------------------------------------------------------------------------
 
-// run is the request counter and the clock every driver shares.
+// run is the request counter and the clock every driver shares: one for
+// the timed part, one for the warm-up before it (phases.go).
 type run struct {
-	next         atomic.Uint64 // next request index
-	stop         atomic.Bool   // the deadline passed
+	next         atomic.Uint64 // takes so far: the next request
+	refused      atomic.Uint64 // takes that found the run over
+	stop         atomic.Bool   // the run is over
+	first        uint64        // the stream index of the run's request 0
 	limit        uint64        // requests to run (MaxUint64: until the deadline)
 	deadline     time.Duration // since start (MaxInt64: none)
+	cycles       func() uint64 // the warm-up's: Go's cycles so far, read with the clock (nil: no such end)
+	cyclesUntil  uint64        // stop once cycles() reaches this
+	what         string        // the progress line's name for the requests
 	start        time.Time
 	lastProgress atomic.Int64 // since start, ns
 }
 
+// newRun is the timed part's run; the sampler's timed samples start with it.
 func newRun(o *options) *run {
-	r := &run{limit: math.MaxUint64, deadline: math.MaxInt64, start: time.Now()}
+	r := &run{limit: math.MaxUint64, deadline: math.MaxInt64, what: "requests", start: time.Now()}
 	if o.requests > 0 {
 		r.limit = uint64(o.requests)
 	} else {
 		r.deadline = time.Duration(o.duration * 1e9)
 	}
+	ph.timed(r)
 	return r
 }
 
-// take returns the next request index, or false when the run is over. It
-// prints a progress line about once a second.
+// take returns the next request's stream index, or false when the run is
+// over. It prints a progress line about once a second.
 func (r *run) take() (uint64, bool) {
 	if r.stop.Load() {
 		return 0, false
 	}
 	i := r.next.Add(1) - 1
 	if i >= r.limit {
+		r.refused.Add(1)
 		return 0, false
 	}
 	if i&63 == 0 {
 		now := time.Since(r.start)
-		if now >= r.deadline {
+		if now >= r.deadline || (r.cycles != nil && r.cycles() >= r.cyclesUntil) {
 			r.stop.Store(true)
+			r.refused.Add(1)
 			return 0, false
 		}
 		last := r.lastProgress.Load()
 		if int64(now)-last >= 1e9 && r.lastProgress.CompareAndSwap(last, int64(now)) {
 			t := now.Seconds()
-			progressf("%.1f s: %d requests, %.0f/s", t, i, float64(i)/t)
+			progressf("%.1f s: %d %s, %.0f/s", t, i, r.what, float64(i)/t)
 		}
 	}
-	return i, true
+	return r.first + i, true
+}
+
+// taken is the requests handed out so far, up to the limit.
+func (r *run) taken() uint64 {
+	refused := r.refused.Load() // first: next is read with the increments of the refusals read
+	n := r.next.Load() - refused
+	if n > r.limit {
+		return r.limit
+	}
+	return n
 }
 
 // worker is one share of the run's figures.
@@ -1250,6 +1376,11 @@ type result struct {
 	peakRSSMB          float64
 	allocatedMB        float64
 	txnP50US, txnP99US float64
+	warmupEnded        string // "off", "cycles", "seconds"
+	warmupSeconds      float64
+	warmupCycles       uint64 // cycles completed in the warm-up
+	warmupTransactions uint64
+	series             []sample // --series
 }
 
 // pauseFigures is the maximum and the 99th percentile (nearest rank), µs,
@@ -1272,7 +1403,18 @@ func pauseFigures(after *runtime.MemStats, n uint32) (maxUS, p99US float64) {
 	return float64(ns[n-1]) / 1e3, float64(ns[rank-1]) / 1e3
 }
 
+// peakRSSMB is the peak resident set since the process began or since
+// resetPeakRSS: VmHWM (getrusage's maximum keeps that of threads that
+// exited), getrusage's where /proc is missing.
 func peakRSSMB() float64 {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			var kib uint64
+			if n, _ := fmt.Sscanf(line, "VmHWM: %d kB", &kib); n == 1 {
+				return float64(kib) / 1024
+			}
+		}
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return math.NaN()
@@ -1280,24 +1422,37 @@ func peakRSSMB() float64 {
 	return float64(ru.Maxrss) / 1024 // KiB on Linux
 }
 
-// runRequests times the requests; the collector's figures are the
-// differences of MemStats read before and after.
+// resetPeakRSS restarts the peak resident set from the current one
+// (/proc/self/clear_refs); false where the kernel refuses.
+func resetPeakRSS() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// drive runs the driver o asks for over r.
+func drive(o *options, st *store, r *run) []worker {
+	if o.driver == "loop" {
+		return loop(o, st, r)
+	}
+	return spawn(o, st, r)
+}
+
+// runRequests runs the warm-up o asks for, then times the requests; the
+// collector's figures are the differences of MemStats read before and
+// after the timed part.
 func runRequests(o *options, st *store) *result {
+	ph.warmup(o, func(r *run) { drive(o, st, r) })
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	r := newRun(o)
 	t0 := time.Now()
-	var ws []worker
-	res := &result{procs: runtime.GOMAXPROCS(0)}
-	if o.driver == "loop" {
-		res.driverNote = "goroutines, one request after another"
-		ws = loop(o, st, r)
-	} else {
+	res := &result{procs: runtime.GOMAXPROCS(0), driverNote: "goroutines, one request after another"}
+	if o.driver != "loop" {
 		res.driverNote = "a goroutine per request"
-		ws = spawn(o, st, r)
 	}
+	ws := drive(o, st, r)
 	res.seconds = time.Since(t0).Seconds()
 	runtime.ReadMemStats(&after)
+	ph.end(res)
 
 	res.gcCycles = uint64(after.NumGC - before.NumGC)
 	res.gcCPUSeconds = (gcCPUNs(&after) - gcCPUNs(&before)) / 1e9
@@ -1372,6 +1527,12 @@ func printResult(o *options, r *result) {
 	j.num("live_mb", "%.0f", float64(o.liveMB))
 	j.num("items", "%.0f", float64(o.items))
 	j.num("publish_pct", "%.0f", float64(o.publishPct))
+	churnMB := math.NaN()
+	if o.churnKB > 0 {
+		churnMB = float64(o.churnMB)
+	}
+	j.num("churn_kb", "%.0f", float64(o.churnKB))
+	j.num("churn_mb", "%.0f", churnMB)
 	j.num("gogc", "%.0f", float64(o.gogc))
 	j.num("seed", "%.0f", float64(o.seed))
 	j.num("transactions", "%.0f", float64(r.transactions))
@@ -1391,7 +1552,40 @@ func printResult(o *options, r *result) {
 	j.num("toc_reclaimed_fraction", "%.4f", 0)
 	j.num("published_fraction", "%.4f", 0)
 	j.num("forfeit_fraction", "%.4f", 0)
+	j.num("marking_bytes_fraction", "%.4f", math.NaN())
 	j.str("checksum", fmt.Sprintf("%016x", r.checksum))
+	j.str("warmup_ended", r.warmupEnded)
+	j.num("warmup_seconds", "%.3f", r.warmupSeconds)
+	j.num("warmup_cycles", "%.0f", float64(r.warmupCycles))
+	j.num("warmup_transactions", "%.0f", float64(r.warmupTransactions))
+	if o.series {
+		j.key("series")
+		j.b.WriteByte('[')
+		for i, x := range r.series {
+			if i > 0 {
+				j.b.WriteByte(',')
+			}
+			s := &jsonObj{first: true}
+			s.b.WriteByte('{')
+			s.num("t", "%.3f", x.t)
+			s.num("seconds", "%.4f", x.seconds)
+			phase := "warmup"
+			if x.timed {
+				phase = "timed"
+			}
+			s.str("phase", phase)
+			s.num("txn_per_sec", "%.1f", x.txnPerSec)
+			s.num("heap_inuse_mb", "%.1f", x.heapMB)
+			s.num("rss_mb", "%.1f", x.rssMB)
+			s.num("marking_fraction", "%.4f", math.NaN())
+			s.num("gc_cycles", "%.0f", float64(x.cycles))
+			s.num("toc_windows", "%.0f", math.NaN())
+			s.num("toc_reclaimed_mb", "%.2f", math.NaN())
+			s.b.WriteByte('}')
+			j.b.WriteString(s.b.String())
+		}
+		j.b.WriteByte(']')
+	}
 	j.b.WriteString("}\n")
 	os.Stdout.WriteString(j.b.String())
 }
@@ -1403,5 +1597,17 @@ func printTable(o *options, r *result) {
 	fmt.Printf("gc: %d cycles, %.3f s CPU (%.1f%%), pauses max %.1f us p99 %.1f us\n",
 		r.gcCycles, r.gcCPUSeconds, 100*r.gcCPUFraction, r.stwMaxUS, r.stwP99US)
 	fmt.Printf("peak RSS %.1f MiB, allocated %.1f MiB\n", r.peakRSSMB, r.allocatedMB)
+	if r.warmupEnded != "off" {
+		fmt.Printf("warm-up: %d transactions, %d cycles in %.2f s (ended by %s)\n",
+			r.warmupTransactions, r.warmupCycles, r.warmupSeconds, r.warmupEnded)
+	}
+	for _, x := range r.series {
+		phase := "warmup"
+		if x.timed {
+			phase = "timed"
+		}
+		fmt.Printf("%8.2f s %-6s %9.0f txn/s, heap %7.1f MiB, RSS %7.1f MiB, %d cycles\n",
+			x.t, phase, x.txnPerSec, x.heapMB, x.rssMB, x.cycles)
+	}
 	fmt.Printf("checksum %016x\n", r.checksum)
 }

@@ -2,7 +2,8 @@
 # txbench_smoke.sh DIR — a smoke run (not a benchmark) of every txbench mode
 # and driver built in DIR: a small store and a fixed number of requests, so
 # each run's response checksum must be the same (txbench.c says why). The
-# Go version (go-txbench) is compared too when it was built.
+# Go twin's builds (go-txbench, -nogreenteagc, -go1.19) are compared too
+# when they were built.
 set -euo pipefail
 dir=$1
 args=(--live-mb=4 --requests=3000 --items=8 --publish-pct=20 --seed=11 --json)
@@ -29,10 +30,12 @@ for mode in cms toc stw; do
 done
 check arena/loop "$dir/txbench" --mode=arena
 check boehm/loop "$dir/txbench" --mode=boehm
-if [ -x "$dir/go-txbench" ]; then
-	check go/loop "$dir/go-txbench"
-	check go/spawn "$dir/go-txbench" --driver=spawn
-fi
+# Every Go build: the go on PATH, -nogreenteagc, -go1.19 (lib/goinfo.py).
+for bin in "$dir"/go-txbench "$dir"/go-txbench-*; do
+	[ -x "$bin" ] || continue
+	check "$(basename "$bin")/loop" "$bin"
+	check "$(basename "$bin")/spawn" "$bin" --driver=spawn
+done
 echo "all checksums equal"
 
 # With no request replacing its record nothing becomes reachable from

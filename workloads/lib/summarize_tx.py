@@ -15,6 +15,7 @@ exact Go of each Go mode; "targets" and "toc" as printed.
 usage: summarize_tx.py RUNS.jsonl SUMMARY.json"""
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +50,13 @@ def is_go(mode):
     return mode.startswith("go")
 
 
+def go_order(mode):
+    """Go modes newest toolchain first, its default build before its
+    experiments: go1.26, go1.26-nogreenteagc, go1.19 (older results: go)."""
+    m = re.match(r"go(\d+)\.(\d+)", mode)
+    return (-int(m.group(1)), -int(m.group(2)), mode) if m else (0, 0, mode)
+
+
 def fmt(fmtstr, v):
     return "-" if v is None else fmtstr.format(v)
 
@@ -79,6 +87,9 @@ def table(title, modes, cells, value_fmt, ci_fmt, runs):
     a value whose interval is wide carries a '*'. VALUE_FMT(v) formats a
     value, or None: the figure's own format."""
     print(title)
+    few = all(runs[m] < stats.MIN_RUNS for m in modes)
+    if few:
+        print(f"(fewer than {stats.MIN_RUNS} runs of every mode: no confidence intervals)")
     print(f"{'mode':<{MW}} {'runs':>4} " + " ".join(f"{t:>{W}}" for _, t, _ in FIGURES))
     for m in modes:
         vals, cis = [], []
@@ -88,6 +99,8 @@ def table(title, modes, cells, value_fmt, ci_fmt, runs):
             vals.append(v + ("*" if stats.wide(c) else " "))
             cis.append(ci_fmt(c))
         print(f"{m:<{MW}} {runs[m]:>4} " + " ".join(f"{v:>{W}}" for v in vals))
+        if few:
+            continue
         if runs[m] < stats.MIN_RUNS:
             print(f"{'':<{MW}} {'':>4}  (fewer than {stats.MIN_RUNS} runs: no confidence interval)")
         else:
@@ -106,7 +119,7 @@ def main(runs_path, summary_path):
                 seeds.add(rec["seed"])
     if "cms" not in runs:
         sys.exit("summarize_tx: no cms runs: the ratios are to cms")
-    modes = [m for m in MODES if m in runs] + [m for m in runs if m not in MODES]
+    modes = [m for m in MODES if m in runs] + sorted((m for m in runs if m not in MODES), key=go_order)
     gos = [m for m in modes if is_go(m)]
     n = {m: len(runs[m]) for m in modes}
     vals = {m: {k: [r.get(k) for r in runs[m]] for k, _, _ in FIGURES} for m in modes}

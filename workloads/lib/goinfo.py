@@ -15,9 +15,16 @@ major.minor, then each GOEXPERIMENT: go1.26, go1.26-nogreenteagc, go1.19.
 The exact version ("go1.26.8", "go1.26.8-X:nogreenteagc", "go1.19.8") goes
 into every result row. Reading it here needs no go on the machine that runs.
 
+That the experiment changed the collector is checked in the binary: the
+-nogreenteagc build must list GOEXPERIMENT=nogreenteagc and must not hold
+Green Tea's span scanner (runtime.scanSpan, in the function name table even
+of a stripped binary), which the default Go 1.26 build does.
+
 usage: goinfo.py BINDIR PROG [MODE...]
   prints "MODE<TAB>BINARY<TAB>VERSION" for each Go build of PROG in BINDIR
-  (the MODEs named, default all); exits 1 naming what is missing."""
+  (the MODEs named, default all); exits 1 naming what is missing or wrong.
+goinfo.py --built BINDIR PROG
+  the same for the builds there, exits 1 only if one of them is wrong."""
 import os
 import re
 import sys
@@ -32,6 +39,7 @@ BUILDS = [
 ]
 GREENTEA_SINCE = (1, 25)   # the first Go with the Green Tea collector
 MAGIC = b"\xff Go buildinf:"
+GREENTEA_SYMBOL = b"runtime.scanSpan\x00"   # Green Tea's span scanner
 
 
 def uvarint(data, pos):
@@ -46,8 +54,9 @@ def uvarint(data, pos):
 
 
 def build_info(path):
-    """{"version": ..., "settings": {KEY: VALUE}} from the .go.buildinfo
-    header of a binary linked by Go 1.18 or later (inline strings: flag 2)."""
+    """{"version": ..., "settings": {KEY: VALUE}, "greentea": bool} from the
+    .go.buildinfo header of a binary linked by Go 1.18 or later (inline
+    strings: flag 2) and its function names."""
     with open(path, "rb") as f:
         data = f.read()
     pos = data.find(MAGIC)
@@ -65,7 +74,7 @@ def build_info(path):
         if len(f) == 2 and f[0] == "build" and "=" in f[1]:
             k, _, v = f[1].partition("=")
             settings[k] = v
-    return {"version": version, "settings": settings}
+    return {"version": version, "settings": settings, "greentea": GREENTEA_SYMBOL in data}
 
 
 def major_minor(version):
@@ -81,9 +90,10 @@ def mode_name(info):
 
 
 def go_builds(bindir, prog):
-    """The Go builds of PROG in BINDIR: a list of {"mode", "path", "version"}
-    for the builds there, and {"mode", "missing"} (what to do) for those
-    that should be there and are not. The nogreenteagc build is expected
+    """The Go builds of PROG in BINDIR: a list of {"mode", "path", "version",
+    "greentea"} for the builds there, {"mode", "missing"} (what to do) for
+    those that should be there and are not, and {"mode", "wrong"} for a
+    nogreenteagc build that is not one. The nogreenteagc build is expected
     only when the default build is a Go with Green Tea."""
     builds, default = [], None
     for suffix, what, fix in BUILDS:
@@ -98,12 +108,15 @@ def go_builds(bindir, prog):
             builds.append({"mode": name, "missing": f"{path} ({what}) was not built: {fix}"})
             continue
         info = build_info(path)
-        b = {"mode": mode_name(info), "path": path, "version": info["version"]}
+        b = {"mode": mode_name(info), "path": path, "version": info["version"], "greentea": info["greentea"]}
         if suffix == "":
             default = b
         if suffix == "-nogreenteagc" and "nogreenteagc" not in info["settings"].get("GOEXPERIMENT", ""):
             b = {"mode": b["mode"] + suffix,
-                 "missing": f"{path}: its build information lists no GOEXPERIMENT=nogreenteagc: rebuild"}
+                 "wrong": f"{path}: its build information lists no GOEXPERIMENT=nogreenteagc: rebuild"}
+        elif suffix == "-nogreenteagc" and info["greentea"]:
+            b = {"mode": b["mode"], "wrong": f"{path}: built with GOEXPERIMENT=nogreenteagc, its runtime "
+                                             f"still has Green Tea's span scanner (runtime.scanSpan)"}
         if any(x["mode"] == b["mode"] for x in builds):
             print(f"goinfo: {path} is a second {b['mode']} build (the go on PATH is that Go); left out",
                   file=sys.stderr)
@@ -120,8 +133,8 @@ def select(builds, wanted):
     for m, b in zip(wanted or [b["mode"] for b in builds], chosen):
         if b is None:
             raise ValueError(f"no Go build runs mode {m} (the Go modes here: {' '.join(by)})")
-        if "missing" in b:
-            raise ValueError(f"mode {m}: {b['missing']}")
+        if "missing" in b or "wrong" in b:
+            raise ValueError(f"mode {m}: {b.get('missing') or b['wrong']}")
     return chosen
 
 
@@ -141,10 +154,15 @@ def resolve(bindir, prog, asked):
 
 
 def main(argv):
-    if len(argv) < 3:
+    built = argv[1:2] == ["--built"]
+    argv = argv[1:] if built else argv
+    if len(argv) < 3 or built and len(argv) > 3:
         sys.exit(__doc__)
     try:
-        chosen = select(go_builds(argv[1], argv[2]), argv[3:] or None)
+        builds = go_builds(argv[1], argv[2])
+        if built:
+            builds = [b for b in builds if "missing" not in b]
+        chosen = select(builds, argv[3:] or None)
     except (ValueError, OSError) as e:
         sys.exit(f"goinfo: {e}")
     for b in chosen:

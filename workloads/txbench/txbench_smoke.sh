@@ -30,7 +30,12 @@ for mode in cms toc stw; do
 done
 check arena/loop "$dir/txbench" --mode=arena
 check boehm/loop "$dir/txbench" --mode=boehm
-# Every Go build: the go on PATH, -nogreenteagc, -go1.19 (lib/goinfo.py).
+# Every Go build: the go on PATH, -nogreenteagc, -go1.19 (lib/goinfo.py,
+# which checks that the nogreenteagc build is one: its build information
+# and its runtime's functions).
+if [ -x "$dir/go-txbench" ]; then
+	python3 "$(dirname "$0")/../lib/goinfo.py" --built "$dir" go-txbench || { echo "FAIL: the Go builds"; exit 1; }
+fi
 for bin in "$dir"/go-txbench "$dir"/go-txbench-*; do
 	[ -x "$bin" ] || continue
 	check "$(basename "$bin")/loop" "$bin"

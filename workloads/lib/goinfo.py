@@ -22,7 +22,8 @@ of a stripped binary), which the default Go 1.26 build does.
 
 usage: goinfo.py BINDIR PROG [MODE...]
   prints "MODE<TAB>BINARY<TAB>VERSION" for each Go build of PROG in BINDIR
-  (the MODEs named, default all); exits 1 naming what is missing or wrong.
+  (the MODEs named; all by default or for "go"); exits 1 naming what is
+  missing or wrong.
 goinfo.py --built BINDIR PROG
   the same for the builds there, exits 1 only if one of them is wrong."""
 import os
@@ -162,7 +163,7 @@ def main(argv):
         builds = go_builds(argv[1], argv[2])
         if built:
             builds = [b for b in builds if "missing" not in b]
-        chosen = select(builds, argv[3:] or None)
+        chosen = select(builds, None if not argv[3:] or "go" in argv[3:] else argv[3:])
     except (ValueError, OSError) as e:
         sys.exit(f"goinfo: {e}")
     for b in chosen:

@@ -19,6 +19,7 @@ import glob
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -31,6 +32,21 @@ FATE_SWEEPS = ["publish", "gogc", "live"]
 OUTPUTS = ["macros.tex", "tab-headline.tex", "tab-servers.tex", "tab-barrier.tex", "tab-pauses.tex",
            "tab-machine.tex", "tab-memory.tex", "pauses.dat", "pauses-series.gp"] + \
     [f"{s}.dat" for s in SWEEPS] + [f"fate-{s}.dat" for s in FATE_SWEEPS]
+
+
+def paper_go(rows, key):
+    """Renames, in ROWS, the mode under KEY of the Go build the paper's "go"
+    stands for: the default build of the newest toolchain (go1.26, not
+    go1.26-nogreenteagc or go1.19; workloads/lib/goinfo.py names them).
+    Results from before the Go builds were named say "go" already. The
+    other Go builds keep their names, which MODES leaves out. Returns ROWS."""
+    builds = {r[key] for r in rows if re.fullmatch(r"go\d+\.\d+", r[key])}
+    if builds:
+        newest = max(builds, key=lambda m: tuple(int(x) for x in m[2:].split(".")))
+        for r in rows:
+            if r[key] == newest:
+                r[key] = "go"
+    return rows
 
 
 def med(v):
@@ -70,7 +86,7 @@ def read_jsonl(paths):
 
 
 def headline(res, out, mac):
-    runs = read_jsonl(sorted(glob.glob(os.path.join(res, "bench", "*", "tx_runs.jsonl"))))
+    runs = paper_go(read_jsonl(sorted(glob.glob(os.path.join(res, "bench", "*", "tx_runs.jsonl")))), "mode")
     by = {m: [r["result"] for r in runs if r["mode"] == m] for m in MODES}
     med_of = {m: {k: med([r.get(k) for r in by[m]]) for k in
                   ("txn_per_sec", "gc_cpu_us_per_txn", "gc_cycles", "txn_p99_us", "stw_max_us", "peak_rss_mb",
@@ -122,7 +138,7 @@ def headline(res, out, mac):
 def sweep_rows(res, name):
     """The rows of one sweep's points.csv, read once (callers do not modify them)."""
     path = os.path.join(res, f"sweep-{name}", "points.csv")
-    return list(csv.DictReader(open(path))) if os.path.exists(path) else []
+    return paper_go(list(csv.DictReader(open(path))), "mode") if os.path.exists(path) else []
 
 
 def num(x):
@@ -292,7 +308,7 @@ def memory(res, out, mac):
 
 
 def servers(res, out, mac):
-    runs = read_jsonl(sorted(glob.glob(os.path.join(res, "httpbench", "*", "runs.jsonl"))))
+    runs = paper_go(read_jsonl(sorted(glob.glob(os.path.join(res, "httpbench", "*", "runs.jsonl")))), "server")
     chat = read_jsonl(glob.glob(os.path.join(res, "chat", "throughput.jsonl")))
     rows = []
     h = {}

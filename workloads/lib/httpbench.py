@@ -10,29 +10,40 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import goinfo  # noqa: E402
+import stats  # noqa: E402
+
 USAGE = """usage: workloads/httpbench [options]
 
 Starts each server in turn on loopback (toc: httpd --mode=toc, cms: httpd
---mode=cms, go: go-httpd, the same handler on Go's net/http), drives it with
-wrk replaying txbench's request stream (lib/wrk_txbench.lua), stops it with
-SIGINT and keeps its statistics; prints requests/s and latency percentiles
-per server and the ratios. Servers are interleaved run by run, the order
-rotated.
+--mode=cms, and each Go build of go-httpd, the same handler on Go's
+net/http: go1.26 (the go on PATH), go1.26-nogreenteagc, go1.19; see
+lib/goinfo.py), drives it with wrk replaying txbench's request stream
+(lib/wrk_txbench.lua), stops it with SIGINT and keeps its statistics; prints
+requests/s and latency percentiles per server and the ratios. Servers are
+interleaved run by run, each run's order drawn at random from --seed.
 
   --duration=S      seconds of wrk per run (default 10)
   --connections=N   wrk connections (default 64)
   --threads=N       wrk threads (default 2)
   --live-mb=N       the servers' store (default 256, txbench's default)
   --runs=N          runs of each server (default 1; medians over runs)
-  --servers=a,b     a subset of toc,cms,go
+  --seed=N          the seed of the run order (default: from the clock)
+  --servers=a,b     a subset of toc, cms and the Go builds (go1.26,
+                    go1.26-nogreenteagc, go1.19; go: all of them)
   --quick           2 s runs, a 32 MiB store (a smoke run)
-  --json            one JSON object on stdout: toc_rps, cms_rps, go_rps,
-                    toc_p99_ms, cms_p99_ms, go_p99_ms and the ratios
+  --json            one JSON object on stdout: per server S, S_rps,
+                    S_p50_ms, S_p99_ms, S_gc_cycles (S_go_version for a Go
+                    build), and the ratios toc_over_S_rps for each Go build,
+                    toc_over_cms_rps, toc_over_cms_p99
   --help            this text
 
-Raw wrk output, each server's stderr and statistics: RESULTS/httpbench-<date>-<commit>/."""
+Raw wrk output, each server's stderr and statistics (runs.jsonl: one line
+per run with its server, Go version and figures):
+RESULTS/httpbench-<date>-<commit>/."""
 
-SERVERS = ["toc", "cms", "go"]
+SERVERS = ["toc", "cms", "go"]   # go: every Go build of go-httpd
 
 
 def fail(msg, status=2):
@@ -46,7 +57,7 @@ def log(msg):
 
 def parse(argv):
     o = {"duration": 10, "connections": 64, "threads": 2, "live_mb": 256, "runs": 1, "servers": SERVERS,
-         "json": False, "quick": False}
+         "json": False, "quick": False, "seed": int(time.time())}
     for a in argv:
         k, _, v = a.partition("=")
         if a in ("--help", "-h"):
@@ -58,16 +69,17 @@ def parse(argv):
             o["quick"] = True
         elif k == "--servers":
             o["servers"] = [s for s in v.split(",") if s]
-            bad = [s for s in o["servers"] if s not in SERVERS]
+            bad = [s for s in o["servers"] if s not in SERVERS and not goinfo.is_mode(s)]
             if bad or not o["servers"]:
-                fail(f"--servers={v}: unknown server {bad[0] if bad else '(none)'} (servers: toc cms go)")
-        elif k in ("--duration", "--connections", "--threads", "--live-mb", "--runs"):
+                fail(f"--servers={v}: unknown server {bad[0] if bad else '(none)'} "
+                     f"(servers: toc cms go go1.N go1.N-EXPERIMENT)")
+        elif k in ("--duration", "--connections", "--threads", "--live-mb", "--runs", "--seed"):
             try:
                 x = int(v)
             except ValueError:
                 fail(f"{k}={v}: not an integer")
-            if x < 1:
-                fail(f"{k}={v}: must be at least 1")
+            if x < (0 if k == "--seed" else 1):
+                fail(f"{k}={v}: must be at least {0 if k == '--seed' else 1}")
             o[k[2:].replace("-", "_")] = x
         else:
             fail(f"unknown option '{a}' (see --help)")
@@ -79,8 +91,8 @@ def parse(argv):
 
 
 def start(bindir, name, o, out):
-    if name == "go":
-        args = [os.path.join(bindir, "go-httpd")]
+    if name in o["go"]:
+        args = [o["go"][name]["path"]]
     else:
         args = [os.path.join(bindir, "httpd"), f"--mode={name}"]
     args += ["--port=0", f"--live-mb={o['live_mb']}", "--json"]
@@ -131,11 +143,14 @@ def main():
         subprocess.run([os.path.join(bindir, "txbench"), "--dump-requests=20000", f"--live-mb={o['live_mb']}"],
                        stdout=f, check=True)
     lua = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk_txbench.lua")
-    runs = {s: [] for s in o["servers"]}
-    servers = o["servers"]
-    for r in range(1, o["runs"] + 1):
-        k = (r - 1) % len(servers)
-        for name in servers[k:] + servers[:k]:
+    try:
+        o["go"] = goinfo.resolve(bindir, "go-httpd", o["servers"])
+    except ValueError as e:
+        fail(str(e), 1)
+    servers = [s for s in o["servers"] if s in ("toc", "cms")] + list(o["go"])
+    runs = {s: [] for s in servers}
+    for r, order in enumerate(stats.schedule(o["seed"], o["runs"], servers), 1):
+        for name in order:
             base = os.path.join(out, f"{name}-{r}")
             log(f"run {r}/{o['runs']}: starting {name} (store {o['live_mb']} MiB)")
             p, port = start(bindir, name, o, base)
@@ -161,7 +176,8 @@ def main():
                 fail(f"{name} printed no statistics; see {base}.json", 1)
             runs[name].append(fig)
             with open(os.path.join(out, "runs.jsonl"), "a") as f:
-                f.write(json.dumps({"server": name, "run": r, "commit": commit, "machine": machine,
+                f.write(json.dumps({"server": name, "run": r, "seed": o["seed"], "commit": commit,
+                                    "machine": machine, "go_version": o["go"].get(name, {}).get("version"),
                                     "wrk": cmd[:-3], "live_mb": o["live_mb"], "figures": fig}) + "\n")
             log(f"{name}: {fig['rps']} requests/s, p99 {fig['p99_ms']} ms, non-2xx {fig['non_2xx']}")
 
@@ -175,27 +191,34 @@ def main():
         for q in ("p50", "p99"):
             summary[f"{s}_{q}_ms"] = med(s, f"{q}_ms")
         summary[f"{s}_gc_cycles"] = statistics.median([f["server"].get("gc_cycles", 0) for f in runs[s]])
+        if s in o["go"]:
+            summary[f"{s}_go_version"] = o["go"][s]["version"]
 
     def ratio(a, b):
         x, y = summary.get(a), summary.get(b)
         return x / y if x is not None and y else None
 
-    summary["toc_over_go_rps"] = ratio("toc_rps", "go_rps")
+    targets = [(f"toc_over_{g}_rps", ">= 1.5") for g in o["go"]]
+    for g in o["go"]:
+        summary[f"toc_over_{g}_rps"] = ratio("toc_rps", f"{g}_rps")
     summary["toc_over_cms_rps"] = ratio("toc_rps", "cms_rps")
     summary["toc_over_cms_p99"] = ratio("toc_p99_ms", "cms_p99_ms")
-    summary.update({"runs": o["runs"], "duration_s": o["duration"], "connections": o["connections"],
-                    "threads": o["threads"], "live_mb": o["live_mb"], "results": out})
+    targets += [("toc_over_cms_rps", ">= 1.3"), ("toc_over_cms_p99", "<= 1.0")]
+    summary.update({"runs": o["runs"], "seed": o["seed"], "duration_s": o["duration"],
+                    "connections": o["connections"], "threads": o["threads"], "live_mb": o["live_mb"],
+                    "results": out})
     json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
     lines = [f"wrk -t{o['threads']} -c{o['connections']} -d{o['duration']}s, store {o['live_mb']} MiB, "
-             f"medians of {o['runs']} run(s)",
-             f"{'server':<7} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'GC cycles':>10}"]
+             f"medians of {o['runs']} run(s), order seed {o['seed']}",
+             f"{'server':<20} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'GC cycles':>10}  Go"]
     for s in servers:
         f = lambda v, p: "-" if v is None else f"{v:.{p}f}"
-        lines.append(f"{s:<7} {f(summary[s + '_rps'], 0):>11} {f(summary[s + '_p50_ms'], 2):>8} "
-                     f"{f(summary[s + '_p99_ms'], 2):>8} {f(summary[s + '_gc_cycles'], 0):>10}")
-    for k, want in (("toc_over_go_rps", ">= 1.5"), ("toc_over_cms_rps", ">= 1.3"), ("toc_over_cms_p99", "<= 1.0")):
+        lines.append(f"{s:<20} {f(summary[s + '_rps'], 0):>11} {f(summary[s + '_p50_ms'], 2):>8} "
+                     f"{f(summary[s + '_p99_ms'], 2):>8} {f(summary[s + '_gc_cycles'], 0):>10}  "
+                     f"{summary.get(s + '_go_version', '')}")
+    for k, want in targets:
         v = summary.get(k)
-        lines.append(f"  {k:<18} {'-' if v is None else f'{v:.2f}'}   (target {want})")
+        lines.append(f"  {k:<34} {'-' if v is None else f'{v:.2f}'}   (target {want})")
     text = "\n".join(lines)
     open(os.path.join(out, "table.txt"), "w").write(text + "\n")
     if o["json"]:

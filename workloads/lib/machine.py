@@ -1,4 +1,5 @@
-"""Prints the machine a result was measured on, as one JSON object."""
+"""Prints the machine a result was measured on, as one JSON object;
+machine() returns it (sweep_job.py records it with each run)."""
 import json
 import os
 import platform
@@ -24,10 +25,15 @@ def mem_gib():
         return None
 
 
-print(json.dumps({
-    "cpu": cpu_model(),
-    "cores": os.cpu_count(),
-    "mem_gib": mem_gib(),
-    "kernel": platform.release(),
-    "host": platform.node(),
-}, separators=(",", ":")))
+def machine():
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "mem_gib": mem_gib(),
+        "kernel": platform.release(),
+        "host": platform.node(),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(machine(), separators=(",", ":")))

@@ -1,23 +1,41 @@
 """The parameter sweeps behind the paper's figures (workloads/sweep).
 
 Each sweep varies one txbench flag over a range of points; at each point it
-runs every mode once per round, the modes interleaved (order rotated each
-round), and appends one CSV row per run to RESULTS/sweep-NAME/points.csv.
-Rows already there are skipped, so an interrupted sweep resumes where it
-stopped (--fresh starts over). meta.json records machine, commits and
-configuration.
+runs every mode once per round, the modes in an order drawn at random per
+round from --seed (stats.py), every Go build of go-txbench among them
+(goinfo.py: go1.26, go1.26-nogreenteagc, go1.19).
 
-usage: sweep.py NAME [options]   (see workloads/sweep --help)"""
+A sweep is a list of jobs, one run each (point, mode, round). A job is one
+command line, sweep_job.py around the txbench or go-txbench command, which
+writes RESULTS/sweep-NAME/jobs/<point>-<mode>-<round>.json (one JSON line:
+the run's fields, its machine and its figures) with its stderr beside it.
+The sweep runs its jobs one after another with exactly that command, and
+--emit-jobs writes the same commands to a file, one per line, for GNU
+parallel, a Slurm job array or bash on other machines. points.csv (one row
+per run) and meta.json are always rebuilt from the job files (--merge does
+only that), so a job's result exists once and an interrupted sweep resumes
+at the first job without one (--fresh starts over).
+
+usage: sweep.py BINDIR COMMIT NAME [options]   (see workloads/sweep --help)
+       sweep.py --check NAME [options]   (checks the arguments only)"""
 import csv
+import glob
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import goinfo  # noqa: E402
+import stats  # noqa: E402
+
 NPROC = os.cpu_count() or 1
 
-# name: (flag, points, quick points, modes that can run it, doc)
+# name: (flag, points, quick points, modes that can run it, doc). "go"
+# stands for every Go build of go-txbench (goinfo.py names their modes).
 ALL_MODES = ["toc", "cms", "stw", "boehm", "arena", "go"]
 GOROUTINE_MODES = ["toc", "cms", "stw", "go"]
 SWEEPS = {
@@ -39,12 +57,13 @@ SWEEPS = {
 COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_per_txn", "gc_cpu_seconds",
            "gc_cpu_fraction", "gc_cycles", "stw_max_us", "stw_p99_us", "txn_p50_us", "txn_p99_us",
            "peak_rss_mb", "allocated_mb", "kb_per_txn", "transactions", "seconds", "toc_reclaimed_fraction",
-           "published_fraction", "forfeit_fraction", "toc_owned_bytes_max", "checksum", "commit",
-           "gogc", "churn_kb", "marking_fraction", "marking_bytes_fraction", "pacer_cycles", "toc_windows",
+           "published_fraction", "forfeit_fraction", "toc_owned_bytes_max", "checksum", "commit", "go_version",
+           "host", "gogc", "churn_kb", "marking_fraction", "marking_bytes_fraction", "pacer_cycles", "toc_windows",
            "toc_mark_windows", "toc_local_bytes", "toc_reclaimed_bytes", "toc_forfeited_bytes", "toc_marking_bytes",
            "warmup_ended", "warmup_seconds", "warmup_cycles"]
 # The columns read from the JSON's "toc" object (toc mode).
 TOC_COLUMNS = [c for c in COLUMNS if c.startswith("toc_") and c != "toc_reclaimed_fraction"]
+JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_job.py")
 
 USAGE = """usage: workloads/sweep NAME [options]
 
@@ -54,21 +73,31 @@ Sweeps (NAME), each over the default txbench configuration but one flag:
 
 Options:
   --modes=a,b,...   modes to run (default: every mode the sweep can run:
-                    toc cms stw boehm arena go; inflight: the goroutine modes)
+                    toc cms stw boehm arena and every Go build of go-txbench,
+                    named go1.26, go1.26-nogreenteagc, go1.19 from their
+                    toolchains; "go" stands for all three; inflight: the
+                    goroutine modes and Go)
   --rounds=N        runs of each mode at each point (default 3; medians in the paper)
   --duration=S      seconds of timed requests per run (default 5)
   --points=a,b,...  the points instead of the sweep's own
   --gogc=N|off      pass --gogc to every run (not with the gogc sweep); the
                     results go to DIR/sweep-NAME-gogcN/
+  --seed=N          the seed of each round's random mode order (default:
+                    from the clock; kept in meta.json)
   --quick           few points, 1 round, 1 s runs, small stores (a smoke run)
   --results=DIR     results folder (default results/)
-  --fresh           discard the points already collected for this sweep
-  --dry-run         check the arguments and print the runs, run nothing
+  --fresh           discard the runs already collected for this sweep
+  --dry-run         check the arguments and print the jobs, run nothing
+  --emit-jobs FILE  write the jobs still to run to FILE, one shell command a
+                    line, and run nothing (GNU parallel, a Slurm array, bash)
+  --merge DIR       rebuild DIR/sweep-NAME/points.csv and meta.json from the
+                    job files in DIR/sweep-NAME/jobs/ (no build, no runs)
   --help            this text
 
-Output: DIR/sweep-NAME/points.csv (one row per run; columns: {cols})
-and meta.json (with the --gogc given, if any). An interrupted sweep resumes
-from its CSV."""
+Output: DIR/sweep-NAME/jobs/<point>-<mode>-<round>.json (one per run, its
+stderr beside it), points.csv (one row per run, rebuilt from the jobs;
+columns: {cols}) and meta.json. An interrupted sweep resumes at the first
+run without a job file."""
 
 
 def usage():
@@ -81,26 +110,41 @@ def fail(msg, status=2):
     sys.exit(status)
 
 
+def log(msg):
+    print(f"workloads/sweep: {msg}", file=sys.stderr, flush=True)
+
+
 def parse(argv):
     o = {"modes": None, "rounds": 3, "duration": 5.0, "points": None, "quick": False, "results": "results",
-         "fresh": False, "dry": False, "names": [], "gogc": None}
-    for a in argv:
+         "fresh": False, "dry": False, "names": [], "seed": int(time.time()), "emit": None, "merge": False,
+         "gogc": None}
+    # --emit-jobs and --merge take their value after = or as the next word.
+    joined, i = [], 0
+    while i < len(argv):
+        if argv[i] in ("--emit-jobs", "--merge") and i + 1 < len(argv):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 1
+        else:
+            joined.append(argv[i])
+        i += 1
+    for a in joined:
         k, _, v = a.partition("=")
         if a in ("--help", "-h"):
             print(usage())
             sys.exit(0)
         elif k == "--modes":
             o["modes"] = [m for m in v.split(",") if m]
-            bad = [m for m in o["modes"] if m not in ALL_MODES]
+            bad = [m for m in o["modes"] if m not in ALL_MODES and not goinfo.is_mode(m)]
             if bad or not o["modes"]:
-                fail(f"--modes={v}: unknown mode {bad[0] if bad else '(none)'} (modes: {' '.join(ALL_MODES)})")
-        elif k in ("--rounds", "--duration"):
+                fail(f"--modes={v}: unknown mode {bad[0] if bad else '(none)'} "
+                     f"(modes: {' '.join(m for m in ALL_MODES if m != 'go')} go go1.N go1.N-EXPERIMENT)")
+        elif k in ("--rounds", "--duration", "--seed"):
             try:
-                x = int(v) if k == "--rounds" else float(v)
+                x = float(v) if k == "--duration" else int(v)
             except ValueError:
                 fail(f"{k}={v}: not a number")
-            if x <= 0:
-                fail(f"{k}={v}: must be more than 0")
+            if x < 0 or x == 0 and k != "--seed":
+                fail(f"{k}={v}: must be more than 0" if k != "--seed" else f"{k}={v}: must not be negative")
             o[k[2:]] = x
         elif k == "--points":
             try:
@@ -119,10 +163,13 @@ def parse(argv):
             o["fresh"] = True
         elif a == "--dry-run":
             o["dry"] = True
-        elif k == "--results":
+        elif k in ("--results", "--emit-jobs", "--merge"):
             if not v:
-                fail("--results: empty")
-            o["results"] = v
+                fail(f"{k}: empty (a {'file' if k == '--emit-jobs' else 'folder'})")
+            if k == "--emit-jobs":
+                o["emit"] = v
+            else:
+                o["results"], o["merge"] = v, o["merge"] or k == "--merge"
         elif a.startswith("-"):
             fail(f"unknown option '{a}' (see --help)")
         elif a == "all":
@@ -135,16 +182,19 @@ def parse(argv):
         fail("no sweep named (see --help)")
     if o["gogc"] is not None and "gogc" in o["names"]:
         fail("--gogc: the gogc sweep sets --gogc itself")
-    if o["quick"]:
-        o["rounds"] = 1
-        o["duration"] = 1.0
+    if o["merge"] and (o["emit"] or o["dry"] or o["fresh"]):
+        fail("--merge only reads job files: not with --emit-jobs, --dry-run or --fresh")
+    if o["quick"]:   # its sizes, where not given
+        o["rounds"] = 1 if not any(a.startswith("--rounds=") for a in joined) else o["rounds"]
+        o["duration"] = 1.0 if not any(a.startswith("--duration=") for a in joined) else o["duration"]
     return o
 
 
 def command(bindir, mode, flag, value, o, name):
-    prog = os.path.join(bindir, "go-txbench" if mode == "go" else "txbench")
+    go = o["go"].get(mode)
+    prog = go["path"] if go else os.path.join(bindir, "txbench")
     args = [prog, "--json", f"--duration={o['duration']:g}"]
-    if mode != "go":
+    if not go:
         args.append(f"--mode={mode}")
     if o["quick"] and flag != "--live-mb":
         args.append("--live-mb=32")
@@ -158,79 +208,184 @@ def command(bindir, mode, flag, value, o, name):
     return args
 
 
-def run_sweep(name, o, bindir, commit, machine):
-    flag, points, quick_points, can, doc = SWEEPS[name]
-    points = o["points"] or (quick_points if o["quick"] else points)
-    modes = [m for m in (o["modes"] or can) if m in can]
+def go_builds(bindir, o):
+    """Resolves the Go modes asked for (--modes, or "go": every build) to
+    go-txbench's builds in BINDIR: o["go"] maps each mode to its build.
+    A build asked for and not built is an error naming what it needs."""
+    try:
+        o["go"] = goinfo.resolve(bindir, "go-txbench", o["modes"] or ["go"])
+    except ValueError as e:
+        fail(str(e), 1)
+
+
+def modes_of(name, o):
+    """The modes sweep NAME runs: those asked for that it can run, Go's
+    expanded to its builds."""
+    can = SWEEPS[name][3]
+    modes = []
+    for m in o["modes"] or can:
+        if goinfo.is_mode(m) and "go" in can:
+            modes += [g for g in o["go"] if (m == "go" or g == m) and g not in modes]
+        elif m in can and m not in modes:
+            modes.append(m)
     if not modes:
         fail(f"sweep {name}: none of --modes can run it (it runs {' '.join(can)})")
-    folder = os.path.join(o["results"], f"sweep-{name}" + (f"-gogc{o['gogc']}" if o["gogc"] is not None else ""))
-    if o["dry"]:
-        for v in points:
-            for m in modes:
-                print(" ".join(command(bindir, m, flag, v, o, name)))
-        return
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "points.csv")
-    if o["fresh"] and os.path.exists(path):
-        os.remove(path)
-    done = set()
-    if os.path.exists(path):
-        with open(path) as f:
-            for row in csv.DictReader(f):
-                done.add((row["value"], row["mode"], row["round"]))
+    return modes
+
+
+def folder_name(name, o):
+    """sweep-NAME, or sweep-NAME-gogcN for a sweep run with --gogc=N."""
+    return f"sweep-{name}" + (f"-gogc{o['gogc']}" if o["gogc"] is not None else "")
+
+
+def plan(name, o, bindir, commit):
+    """The sweep's jobs in run order: (id, argv), each round's modes shuffled."""
+    flag, points, quick_points, can, doc = SWEEPS[name]
+    points = o["points"] or (quick_points if o["quick"] else points)
+    modes = modes_of(name, o)
+    folder = os.path.abspath(os.path.join(o["results"], folder_name(name, o)))
+    orders = iter(stats.schedule(o["seed"], len(points) * o["rounds"], modes))
+    jobs = []
+    for v in points:
+        for r in range(1, o["rounds"] + 1):
+            for m in next(orders):
+                jid = f"{v}-{m}-{r}"
+                fields = [f"sweep={name}", f"flag={flag}", f"value={v}", f"mode={m}", f"round={r}",
+                          f"commit={commit}"]
+                if m in o["go"]:
+                    fields.append(f"go_version={o['go'][m]['version']}")
+                argv = ["python3", JOB, os.path.join(folder, "jobs", jid + ".json"), *fields, "--",
+                        *command(bindir, m, flag, v, o, name)]
+                jobs.append((jid, argv))
+    meta = {"sweep": name, "flag": flag, "doc": doc, "points": points, "modes": modes, "rounds": o["rounds"],
+            "duration": o["duration"], "quick": o["quick"], "seed": o["seed"], "gogc": o["gogc"],
+            "go_versions": {m: o["go"][m]["version"] for m in modes if m in o["go"]},
+            "jobs": [j for j, _ in jobs]}
+    return folder, jobs, meta
+
+
+def merge(name, o, quiet=False):
+    """Rebuilds points.csv and meta.json of sweep NAME from its job files.
+    Returns the number of rows."""
+    folder = os.path.join(o["results"], folder_name(name, o))
+    files = sorted(glob.glob(os.path.join(folder, "jobs", "*.json")))
     meta_path = os.path.join(folder, "meta.json")
-    meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {"sweep": name, "flag": flag, "doc": doc,
-                                                                        "commits": [], "machine": machine}
-    if commit not in meta["commits"]:
-        if meta["commits"]:
-            print(f"workloads/sweep: {name}: resuming points collected at {', '.join(meta['commits'])} "
-                  f"with commit {commit} (each row records its commit)", file=sys.stderr)
-        meta["commits"].append(commit)
-    meta.update({"points": points, "modes": modes, "rounds": o["rounds"], "duration": o["duration"],
-                 "quick": o["quick"], "gogc": o["gogc"]})
+    meta = {"sweep": name, "flag": SWEEPS[name][0], "doc": SWEEPS[name][4]}
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+    recs = []
+    for path in files:
+        with open(path) as f:
+            recs.append(json.loads(f.read()))
+    modes = meta.get("modes", [])
+    rank = lambda m: modes.index(m) if m in modes else len(modes)
+    recs.sort(key=lambda r: (float(r["value"]), int(r["round"]), rank(r["mode"]), r["mode"]))
+    with open(os.path.join(folder, "points.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in recs:
+            row = dict(r["result"])
+            row.update({k: r.get(k) for k in ("sweep", "flag", "value", "mode", "round", "commit", "go_version")})
+            row["host"] = r["machine"].get("host")
+            toc = r["result"].get("toc") or {}
+            row.update({c: toc.get(c) for c in TOC_COLUMNS})
+            w.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in COLUMNS})
+    machines = []
+    for r in recs:
+        if r["machine"] not in machines:
+            machines.append(r["machine"])
+    done = {os.path.splitext(os.path.basename(p))[0] for p in files}
+    missing = [j for j in meta.get("jobs", []) if j not in done]
+    meta.update({"commits": sorted({r["commit"] for r in recs}), "machines": machines, "rows": len(recs),
+                 "missing_jobs": missing})
+    if machines:
+        meta.setdefault("machine", machines[0])
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1)
-    todo = [(v, r, m) for v in points for r in range(1, o["rounds"] + 1)
-            for m in (modes[(r - 1) % len(modes):] + modes[:(r - 1) % len(modes)])]
-    left = [t for t in todo if (str(t[0]), t[2], str(t[1])) not in done]
-    print(f"workloads/sweep: {name} ({flag} over {' '.join(map(str, points))}; {' '.join(modes)}; "
-          f"{o['rounds']} round(s)): {len(todo) - len(left)} of {len(todo)} runs already in {path}",
-          file=sys.stderr)
-    new = not os.path.exists(path)
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        t0 = time.time()
-        for k, (value, rnd, mode) in enumerate(left):
-            args = command(bindir, mode, flag, value, o, name)
-            elapsed = time.time() - t0
-            eta = f", about {elapsed / k * (len(left) - k) / 60:.0f} min left" if k else ""
-            print(f"workloads/sweep: {name} [{k + 1}/{len(left)}{eta}] {' '.join(args[1:])}", file=sys.stderr)
-            p = subprocess.run(args, capture_output=True, text=True)
-            errlog = os.path.join(folder, f"{mode}-{value}-{rnd}.stderr")
-            with open(errlog, "w") as e:
-                e.write(p.stderr)
-            if p.returncode != 0:
-                fail(f"{' '.join(args)} failed (exit {p.returncode}); its stderr: {errlog}", 1)
-            res = json.loads(p.stdout)
-            toc = res.get("toc") or {}
-            row = dict(res)
-            row.update({c: toc.get(c) for c in TOC_COLUMNS})
-            row.update({"sweep": name, "flag": flag, "value": value, "mode": mode, "round": rnd, "commit": commit})
-            w.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in COLUMNS})
-            f.flush()
-    print(f"workloads/sweep: {name}: {path} complete", file=sys.stderr)
+    if not quiet:
+        log(f"{name}: {os.path.join(folder, 'points.csv')}: {len(recs)} rows from {folder}/jobs"
+            + (f"; {len(missing)} planned run(s) have no result yet" if missing else ""))
+    return len(recs)
+
+
+def prepare(name, o, folder, meta, commit):
+    """Makes the sweep's folder ready for its jobs and writes the plan into meta.json."""
+    if o["fresh"]:
+        for p in ("jobs", "points.csv", "meta.json"):
+            path = os.path.join(folder, p)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    if os.path.exists(os.path.join(folder, "points.csv")) and not os.path.isdir(os.path.join(folder, "jobs")):
+        fail(f"{folder}/points.csv was written before sweeps kept a file per run (jobs/): "
+             f"move it away or pass --fresh", 1)
+    os.makedirs(os.path.join(folder, "jobs"), exist_ok=True)
+    meta_path = os.path.join(folder, "meta.json")
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            old = json.load(f)
+        if old.get("commits") and commit not in old["commits"]:
+            log(f"{name}: resuming runs collected at {', '.join(old['commits'])} with commit {commit} "
+                f"(each row records its commit)")
+        old.update(meta)
+        meta = old
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1)
+
+
+def run_sweep(name, o, bindir, commit, emit):
+    folder, jobs, meta = plan(name, o, bindir, commit)
+    if o["dry"]:
+        for _, argv in jobs:
+            print(shlex.join(argv))
+        return
+    prepare(name, o, folder, meta, commit)
+    left = [(j, argv) for j, argv in jobs if not os.path.exists(os.path.join(folder, "jobs", j + ".json"))]
+    log(f"{name} ({meta['flag']} over {' '.join(map(str, meta['points']))}; {' '.join(meta['modes'])}; "
+        f"{o['rounds']} round(s), order seed {o['seed']}): {len(jobs) - len(left)} of {len(jobs)} runs "
+        f"already in {folder}/jobs")
+    if emit:
+        for _, argv in left:
+            emit.write(shlex.join(argv) + "\n")
+        log(f"{name}: {len(left)} job(s) written to {o['emit']}; then: workloads/sweep {name} --merge {o['results']}")
+        return
+    t0 = time.time()
+    for k, (jid, argv) in enumerate(left):
+        elapsed = time.time() - t0
+        eta = f", about {elapsed / k * (len(left) - k) / 60:.0f} min left" if k else ""
+        prog = argv[argv.index("--") + 1:]
+        log(f"{name} [{k + 1}/{len(left)}{eta}] {jid}: {os.path.basename(prog[0])} {' '.join(prog[1:])}")
+        p = subprocess.run(argv)
+        if p.returncode != 0:
+            merge(name, o, quiet=True)
+            fail(f"run {jid} failed (exit {p.returncode}); its stderr: {folder}/jobs/{jid}.stderr", 1)
+        merge(name, o, quiet=True)
+    merge(name, o)
+    log(f"{name}: complete")
 
 
 def main():
-    if len(sys.argv) < 4:
-        fail("internal: sweep.py BINDIR COMMIT MACHINE_JSON NAME [options]")
-    bindir, commit, machine = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    o = parse(sys.argv[4:])
+    if len(sys.argv) >= 2 and sys.argv[1] == "--check":
+        parse(sys.argv[2:])
+        return
+    if len(sys.argv) < 3:
+        fail("internal: sweep.py BINDIR COMMIT NAME [options]")
+    bindir, commit = os.path.abspath(sys.argv[1]), sys.argv[2]
+    o = parse(sys.argv[3:])
+    if o["merge"]:
+        for name in o["names"]:
+            if not os.path.isdir(os.path.join(o["results"], folder_name(name, o), "jobs")):
+                fail(f"--merge {o['results']}: no {folder_name(name, o)}/jobs/ there", 1)
+            merge(name, o)
+        return
+    go_builds(bindir, o)
+    emit = open(o["emit"], "w") if o["emit"] and not o["dry"] else None
     for name in o["names"]:
-        run_sweep(name, o, bindir, commit, machine)
+        run_sweep(name, o, bindir, commit, emit)
+    if emit:
+        emit.close()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # txbench_smoke.sh DIR — a smoke run (not a benchmark) of every txbench mode
 # and driver built in DIR: a small store and a fixed number of requests, so
 # each run's response checksum must be the same (txbench.c says why). The
-# Go version (go-txbench) is compared too when it was built. Then again with
+# Go twin's builds (go-txbench, -nogreenteagc, -go1.19) are compared too
+# when they were built. Then again with
 # --churn-kb and a ring of 1 MiB, so that entries are evicted and every
 # collector runs cycles while requests publish: the checksum (which then
 # covers each request's churn entry) must again agree across modes.
@@ -35,12 +36,19 @@ every_mode() {
 	done
 	check arena/loop "$dir/txbench" --mode=arena
 	check boehm/loop "$dir/txbench" --mode=boehm
-	if [ -x "$dir/go-txbench" ]; then
-		check go/loop "$dir/go-txbench"
-		check go/spawn "$dir/go-txbench" --driver=spawn
-	fi
+	for bin in "$dir"/go-txbench "$dir"/go-txbench-*; do
+		[ -x "$bin" ] || continue
+		check "$(basename "$bin")/loop" "$bin"
+		check "$(basename "$bin")/spawn" "$bin" --driver=spawn
+	done
 	echo "all checksums equal${args[*]:+ with ${args[*]}}"
 }
+# Every Go build: the go on PATH, -nogreenteagc, -go1.19 (lib/goinfo.py,
+# which checks that the nogreenteagc build is one: its build information
+# and its runtime's functions).
+if [ -x "$dir/go-txbench" ]; then
+	python3 "$(dirname "$0")/../lib/goinfo.py" --built "$dir" go-txbench || { echo "FAIL: the Go builds"; exit 1; }
+fi
 every_mode
 plain=$want
 args=(--churn-kb=8 --churn-mb=1)

@@ -83,6 +83,12 @@ void gc_layer_span_small(struct gc_span *s, int spc, bool zeroed)
 	atomic_fetch_add(&gc_st.heap_live, (uint64_t)s->nelems * s->elemsize);
 }
 
+void gc_layer_span_cache(struct gc_span *s)
+{
+	if (!s->large)
+		atomic_fetch_add(&gc_st.heap_live, (uint64_t)(s->nelems - s->nalloc) * s->elemsize);
+}
+
 void gc_layer_span_publish(struct gc_span *s, uint32_t idx)
 {
 	__atomic_fetch_or(&s->alloc_bits[idx >> 6], (uint64_t)1 << (idx & 63), __ATOMIC_RELAXED);

@@ -124,8 +124,15 @@ uint32_t gc_layer_span_rewind(struct gc_span *s);
  * published), unpublished window objects stay as they are, the mark bits
  * are cleared and s is cached and swept (sweepgen + 3). The caller
  * excludes every other user of s and brackets a run of these calls with
- * gc_layer_sweep_begin/end, which sweep termination waits for. */
-void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_span *s, uint32_t idx), void *arg);
+ * gc_layer_sweep_begin/end, which sweep termination waits for. cached: s
+ * counts whole in the paced heap (a window may allocate from it), so its
+ * free slots are counted again after the flip; else only what survives. */
+void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_span *s, uint32_t idx), void *arg,
+			 bool cached);
+/* The paced heap counts a cached span whole. A window's small span that a
+ * sweep left uncounted (cached false above: no window allocated from it)
+ * counts its free slots again when a window takes it back. */
+void gc_layer_span_cache(struct gc_span *s);
 void gc_layer_sweep_begin(void);
 void gc_layer_sweep_end(void);
 /* Does s have a free slot at or after freeindex (s left as it was)? */

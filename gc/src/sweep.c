@@ -104,7 +104,8 @@ void gc_layer_sweep_end(void)
  * owner's whatever their mark bits say (allocated black, shaded by the
  * barrier, reached from its stack): they keep their alloc bit 0, and
  * freeindex and win_start stay where the owner left them. */
-void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_span *s, uint32_t idx), void *arg)
+void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_span *s, uint32_t idx), void *arg,
+			 bool cached)
 {
 	uint32_t sg = atomic_load(&gc_heap.sweepgen);
 	uint32_t have = atomic_load(&s->sweepgen);
@@ -142,8 +143,9 @@ void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_sp
 		gc_span_refill_cache(s);
 		/* The paced heap counts a cached span whole; the flip reset it to
 		 * the marked bytes, which hold this span's marked slots. */
-		atomic_fetch_add(&gc_st.heap_live, (uint64_t)(s->nelems - marked) * s->elemsize);
-	} else if (!marked) {
+		if (cached)
+			atomic_fetch_add(&gc_st.heap_live, (uint64_t)(s->nelems - marked) * s->elemsize);
+	} else if (!marked && cached) {
 		atomic_fetch_add(&gc_st.heap_live, s->npages * GC_PAGE_SIZE);
 	}
 	/* Swept, still cached (the window's). */

@@ -4,6 +4,20 @@
  * regions, the page allocator inside a region, and the release of a
  * region's spans and pages to the heap.
  *
+ * A rewound region that mostly holds published objects goes to its
+ * worker's full list instead of the pool: only a cycle frees published
+ * objects, and a window in it would soon run out of room. Once a flip has
+ * come since it was put there, the pool takes it back: swept in place like
+ * any stale region (the published objects that died are freed there, the
+ * live ones stay), its spans restarted, and handed to a window if at least
+ * half of it is free. If not (it holds long-lived published objects, or was
+ * put there during a mark, whose allocations survive that mark), it gets
+ * one more cycle, then its spans go to the shared caches (DEAD), where the
+ * live objects stay and the free slots serve shared allocation. Retiring a
+ * full region at once instead left the churn of published objects to the
+ * shared caches: windows never reuse slots there, so a workload that
+ * publishes a fifth of its bytes kept 2-4x its marked heap in spans.
+ *
  * Spans of a region count as cached (sweepgen sg + 3) while it lives. Mark
  * termination flips sweepgen: every region then in existence is stale.
  * Whichever comes first, the owner (at its next allocation, at its resume,
@@ -20,6 +34,7 @@
 #include "window.h"
 
 #define POOL_MAX 4
+#define FULL_ROUNDS 2   /* cycles a region may wait in the full list before it is retired */
 
 const char *const toc_region_state_names[] = {"none", "active", "idle", "dead"};
 
@@ -30,6 +45,7 @@ static struct toc_region *registry;           /* reg_lock */
 static _Atomic uint32_t claimed_sg;            /* the last sweepgen the claim pass finished */
 static struct toc_region *pools[SCHED_MAX_PROCS];
 static int pool_len[SCHED_MAX_PROCS];
+static struct toc_region *full_head[SCHED_MAX_PROCS], *full_tail[SCHED_MAX_PROCS];   /* FIFO, by pool_next */
 
 /* The one way a region changes state: a CAS from `from` to `to`, checked
  * against the legal transitions in window.h. Returns whether it won. */
@@ -177,8 +193,14 @@ static void forget_dead(void *arg, struct gc_span *s, uint32_t idx)
 static void region_sweep_locked(struct toc_region *r)
 {
 	gc_layer_sweep_begin();
+	/* A region waiting in the full list stops counting its free slots
+	 * here: the flip reset the paced heap to the marked bytes, and what
+	 * died in it is room no window uses until the region is taken back. */
+	bool cached = !r->in_full;
 	for (struct gc_span *s = r->all; s; s = s->layer.all_next)
-		gc_layer_span_sweep(s, forget_dead, r);
+		gc_layer_span_sweep(s, forget_dead, r, cached);
+	if (!cached)
+		r->uncached = true;
 	/* Release: whoever acquires sg sees the swept spans. */
 	atomic_store_explicit(&r->sg, gc_layer_sweepgen(), memory_order_release);
 	gc_layer_sweep_end();
@@ -256,6 +278,80 @@ bool toc_region_sweep_stale(void)
 
 /* --- pools --------------------------------------------------------------------------------------- */
 
+/* The paced heap and a region of the full list. Put there, the region
+ * still counts whole, as the window's cache it was: its slack is memory the
+ * published objects took, and a cycle is what frees it. The flip's sweep
+ * then counts only its survivors (region_sweep_locked), and a window
+ * taking it back counts its free slots again (recache). Counting waiting
+ * regions by their objects alone let toc's heap reach three times its live
+ * data at GOGC=100; counting them whole after the flip too made the pacer
+ * start a cycle after every few megabytes, the slack of regions nobody had
+ * taken back yet standing in for live data. */
+static void recache(struct toc_region *r)
+{
+	if (!r->uncached)
+		return;
+	for (struct gc_span *s = r->all; s; s = s->layer.all_next)
+		gc_layer_span_cache(s);
+	r->uncached = false;
+}
+
+static void full_append(int w, struct toc_region *r)
+{
+	r->in_full = true;
+	r->pool_next = NULL;
+	r->parked_sg = gc_layer_sweepgen();
+	r->full_rounds++;
+	if (full_tail[w])
+		full_tail[w]->pool_next = r;
+	else
+		full_head[w] = r;
+	full_tail[w] = r;
+}
+
+void toc_full_put(struct toc_region *r)
+{
+	/* ACTIVE -> IDLE, as for the pool: the sweeper may race to DEAD. */
+	if (!region_cas(r, TOC_REGION_ACTIVE, TOC_REGION_IDLE)) {
+		toc_region_retire(r, false);
+		return;
+	}
+	full_append(sched_worker_index(), r);
+}
+
+/* The oldest region of w's full list that a flip has swept since it was
+ * put there and that is at least half free, ACTIVE; or NULL. Regions still
+ * mostly live go round once more, then to the shared caches. */
+static struct toc_region *full_take(int w)
+{
+	struct toc_region *r;
+	while ((r = full_head[w]) && r->parked_sg != gc_layer_sweepgen()) {
+		full_head[w] = r->pool_next;
+		if (!full_head[w])
+			full_tail[w] = NULL;
+		region_settle(r);
+		r->in_full = false;
+		if (!region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE)) {
+			toc_region_retire(r, false);
+			continue;
+		}
+		recache(r);   /* a window's again, put back, or released as a cached region is */
+		uint64_t free_bytes = toc_region_restart(r);
+		if (free_bytes * 2 >= r->len) {
+			r->full_rounds = 0;
+			atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
+			TOC_COUNT(regions_recycled, 1);
+			return r;
+		}
+		if (r->full_rounds < FULL_ROUNDS && region_cas(r, TOC_REGION_ACTIVE, TOC_REGION_IDLE)) {
+			full_append(w, r);
+			continue;
+		}
+		toc_region_retire(r, false);
+	}
+	return NULL;
+}
+
 struct toc_region *toc_pool_take(void)
 {
 	int w = sched_worker_index();
@@ -270,7 +366,7 @@ struct toc_region *toc_pool_take(void)
 		}
 		toc_region_retire(r, false);
 	}
-	return NULL;
+	return full_take(w);
 }
 
 void toc_pool_put(struct toc_region *r)
@@ -384,6 +480,8 @@ void toc_regions_init(void)
 	registry = NULL;
 	memset(pools, 0, sizeof pools);
 	memset(pool_len, 0, sizeof pool_len);
+	memset(full_head, 0, sizeof full_head);
+	memset(full_tail, 0, sizeof full_tail);
 }
 
 void toc_regions_fini(void)

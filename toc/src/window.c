@@ -160,7 +160,10 @@ struct gc_span *toc_alloc_large(size_t npages, bool *zeroed)
 
 /* Rewinds every span of r to its first unpublished window slot. Returns
  * the bytes free in r after it: free slots and uncarved pages. */
-static uint64_t window_rewind(struct toc_region *r)
+/* Rewinds r's window, or with count false only restarts its spans (a
+ * region back from the full list: its window range is empty, nothing is
+ * freed, the sweep freed what died). */
+static uint64_t rewind_spans(struct toc_region *r, bool count)
 {
 	uint64_t bytes = 0, objects = 0, free_bytes = 0;
 	bool marking = gc_layer_marking();   /* local large objects wait for the mark's end */
@@ -200,6 +203,8 @@ static uint64_t window_rewind(struct toc_region *r)
 	r->all_tail = last;
 	r->no_run = toc_region_pages + 1;
 	free_bytes += (uint64_t)(toc_region_pages - __builtin_popcountll(r->pages_used)) * GC_PAGE_SIZE;
+	if (!count)
+		return free_bytes;
 	TOC_COUNT(rewinds, 1);
 	if (r->opened_marking || marking || r->cycle != gc_layer_cycle()) {
 		TOC_COUNT(mark_windows, 1);
@@ -210,6 +215,16 @@ static uint64_t window_rewind(struct toc_region *r)
 	TOC_COUNT(local_bytes, bytes);
 	TOC_COUNT(local_objects, objects);
 	return free_bytes;
+}
+
+static uint64_t window_rewind(struct toc_region *r)
+{
+	return rewind_spans(r, true);
+}
+
+uint64_t toc_region_restart(struct toc_region *r)
+{
+	return rewind_spans(r, false);
 }
 
 void toc_window_close(struct sched_g *g)
@@ -258,9 +273,12 @@ void toc_window_close(struct sched_g *g)
 	}
 	if (free_bytes * 2 < r->len) {
 		/* Mostly published objects, which only a cycle frees: a
-		 * window here would soon spill to the shared caches. */
+		 * window here would soon spill to the shared caches. It
+		 * waits for a cycle in the full list rather than leave its
+		 * spans to the shared caches, where no window would reuse
+		 * what dies in them. */
 		TOC_COUNT(regions_full, 1);
-		toc_region_retire(r, false);
+		toc_full_put(r);
 		return;
 	}
 	toc_pool_put(r);

@@ -19,10 +19,12 @@
  * Region states (atomic; the CAS out of ACTIVE or IDLE decides who releases
  * its spans), and their legal transitions (region_cas checks them):
  *
- *   ACTIVE ──window closed, rewound──► IDLE (in its worker's pool)
+ *   ACTIVE ──window closed, rewound──► IDLE (in its worker's pool, or,
+ *            mostly published, in its worker's full list until a cycle)
  *   IDLE ──taken for a new window──► ACTIVE
- *   ACTIVE/IDLE ──mostly published, pool full, or claimed after a flip
- *                 (owner parked through the whole cycle)──► DEAD
+ *   ACTIVE/IDLE ──pool full, still mostly published after its cycles in
+ *                 the full list, or claimed after a flip (owner parked
+ *                 through the whole cycle)──► DEAD
  *
  * Orthogonal to the state, the sweep: a flip makes every region stale
  * (sg behind the heap's sweepgen); its owner or the sweeper, whoever takes
@@ -72,7 +74,11 @@ struct toc_region {
 	int no_run;                                 /* no free run this long (or longer) until the next rewind */
 	uint64_t carved_bytes;                      /* bytes of its carved spans */
 	struct toc_region *reg_next, *reg_prev;     /* the registry; reg_lock */
-	struct toc_region *pool_next;               /* the worker pool; its worker */
+	struct toc_region *pool_next;               /* the worker pool or full list; its worker */
+	uint32_t parked_sg;                         /* full list: the sweepgen when it was put there */
+	int full_rounds;                            /* full list: times put there since a window last used it */
+	bool in_full;                               /* in its worker's full list */
+	bool uncached;                              /* swept there: its free slots are not in the paced heap */
 };
 
 /* The table gc calls (layer.c). A program that calls any public function
@@ -120,6 +126,15 @@ bool toc_region_sweep_stale(void);
 /* The calling worker's pool: a fresh idle region made ACTIVE, or NULL. */
 struct toc_region *toc_pool_take(void);
 void toc_pool_put(struct toc_region *r);
+/* A rewound region mostly holding published objects: kept IDLE in its
+ * worker's full list until a cycle has swept it, when the objects that died
+ * leave room for windows again (toc_pool_take). */
+void toc_full_put(struct toc_region *r);
+/* Window.c's part of taking a region back from the full list: every span
+ * restarted at its first free slot (the sweep freed slots below where the
+ * last window stopped), the current span per class chosen, the pages of
+ * dead local large objects given back. Returns the region's free bytes. */
+uint64_t toc_region_restart(struct toc_region *r);
 /* A span over n free pages of r owned by r's window, or NULL. */
 struct gc_span *toc_take_pages(struct toc_region *r, int n, bool *zeroed);
 /* A new span of class spc carved from r, or NULL when r has no room. */

@@ -69,6 +69,7 @@ bool toc_enabled(void);
 #define TOC_STATS(X)                                                           \
 	X(windows, "windows closed (goroutine exits, toc_begin and toc_end)")  \
 	X(rewinds, "windows rewound")                                          \
+	X(regions_recycled, "regions taken back from the full list for a window once a cycle swept them") \
 	X(forfeits, "windows given up: the collector claimed the region while its owner was parked through a whole cycle") \
 	X(mark_windows, "windows rewound that a mark phase overlapped (opened before or during a mark, closed during or after it)") \
 	X(mark_reclaimed_bytes, "bytes those windows' rewinds reclaimed")     \
@@ -95,7 +96,7 @@ bool toc_enabled(void);
 	X(regions_claimed, "regions the sweeper claimed after a flip: owner parked through the whole cycle") \
 	X(regions_swept, "regions swept in place after a flip by their owner's worker") \
 	X(regions_swept_bg, "regions swept in place after a flip by the sweeper (owner parked, or idle in a pool)") \
-	X(regions_full, "regions handed to the collector at a window's end, half full of published objects") \
+	X(regions_full, "regions put in the full list at a window's end, half full of published objects") \
 	X(stack_suspects, "TOC_GCVERIFY: words of other goroutines' stacks pointing to unpublished window objects") \
 	X(owned_bytes, "bytes of spans carved in live regions (gauge)")        \
 	X(owned_bytes_max, "largest owned_bytes seen")                         \

@@ -1,13 +1,18 @@
 /*
- * httpd — an HTTP/1.1 server on toc's runtime running txbench's handler.
+ * httpd — an HTTP/1.1 server on toc's runtime running txbench's handler or
+ * the TechEmpower test types.
  *
  * A goroutine per connection on the epoll poller; keep-alive; each request
  * an explicit transaction (toc_begin/toc_end around the handler and the
  * write of its response), or with --per-request a goroutine of its own
- * whose exit ends the window. The handler is txbench's (txbench_gc.c):
- * parse the request and its JSON body, read or replace a record of the
- * shared store (--live-mb), build the JSON response. Paths are
- * /api/items/k<N> with N below the store's record count.
+ * whose exit ends the window. The handler (--suite):
+ *   txbench  txbench's (txbench_gc.c): parse the request and its JSON body,
+ *            read or replace a record of the shared store (--live-mb),
+ *            build the JSON response. Paths are /api/items/k<N> with N
+ *            below the store's record count.
+ *   tfb      TechEmpower's /json, /db, /queries, /fortunes and /updates
+ *            over an in-memory database in the heap (tfb.c), on txbench's
+ *            heap and response builder.
  *
  * Hostile input is normal input (httpparse.c): over-long request line 414,
  * header section or count 431, body 413, malformed 400, Transfer-Encoding
@@ -28,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "toc/gc.h"
@@ -37,16 +43,22 @@
 #include "toc/net.h"
 #include "toc/sched.h"
 #include "toc/toc.h"
+#include "tfb.h"
 #include "txbench.h"
 #include "txbench_gc.h"
 
 #define MS 1000000ll
 #define SEC 1000000000ll
 
+/* The handlers httpd serves (--suite). */
+enum httpd_suite { SUITE_TXBENCH, SUITE_TFB, SUITE_N };
+static const char *const suite_names[SUITE_N] = {"txbench", "tfb"};
+
 static struct {
 	const char *host;
 	int64_t port;
-	bool per_request, json;
+	enum httpd_suite suite;
+	bool per_request, json, live_mb_set;
 	int64_t idle_ns, read_ns, write_ns, duration_ns;
 	int64_t max_conns;
 	struct txb_options o;
@@ -57,6 +69,14 @@ static _Atomic int stopping;
 static _Atomic int64_t active;     /* connection goroutines */
 static struct txb_worker *workers; /* per scheduler worker: requests, latency */
 static int nworkers;
+static struct tx_tfb_db *tfb_root; /* --suite=tfb: the database, a registered root */
+
+/* The Date header's value, formatted at most once a second per worker. */
+struct date_cache {
+	time_t sec;
+	char text[32];                 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+};
+static struct date_cache *dates;   /* one per scheduler worker */
 
 /* Counters, summed at the end. */
 static _Atomic uint64_t n_conns, n_rejected, n_status[6], n_timeouts_idle, n_timeouts_read, n_write_errors,
@@ -83,15 +103,45 @@ static void send_status(int fd, int status)
 		atomic_fetch_add(&n_errors[status], 1);
 }
 
+/* The current Date value into out. No safepoint between the worker's index
+ * and the copy: the cache stays this worker's throughout. */
+static void http_date(char out[32])
+{
+	struct date_cache *c = &dates[sched_worker_index()];
+	time_t now = time(NULL);
+	if (c->sec != now) {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(c->text, sizeof c->text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		c->sec = now;
+	}
+	memcpy(out, c->text, sizeof c->text);
+}
+
+/* The suite's handler on the request rq (n bytes at req); *resp points to
+ * the whole response in the heap, its length returned. */
+static size_t respond(const struct http_req *rq, const char *req, size_t n, uint64_t *rng, const char **resp)
+{
+	if (cfg.suite == SUITE_TXBENCH)
+		return txb_gc_respond(req, n, resp);
+	char date[32];
+	http_date(date);
+	struct tx_sb out;
+	tfb_respond(tfb_root, rq->method, rq->method_len, rq->target, rq->target_len, date, rng, &out);
+	*resp = out.b;
+	return out.len;
+}
+
 /* The handler and the write of its response, in a frame of its own: when it
  * returns, nothing of the response is left in the caller's live stack, so
  * toc_end's scan does not publish it (the frame is below the stack
  * pointer, and the callee-saved registers are the caller's again). */
-static __attribute__((noinline)) bool respond_and_write(int fd, const char *req, size_t n, int *status,
-							 uint64_t *hash, size_t *written)
+static __attribute__((noinline)) bool respond_and_write(int fd, const struct http_req *rq, const char *req,
+							 size_t n, uint64_t *rng, int *status, uint64_t *hash,
+							 size_t *written)
 {
 	const char *resp;
-	size_t rn = txb_gc_respond(req, n, &resp);
+	size_t rn = respond(rq, req, n, rng, &resp);
 	/* The status is the handler's: 200, or 400 for what it cannot use. */
 	*status = rn > 12 ? atoi(resp + 9) : 500;
 	*hash = txb_fnv(TXB_FNV_INIT, resp, rn);
@@ -101,15 +151,16 @@ static __attribute__((noinline)) bool respond_and_write(int fd, const char *req,
 
 /* Runs the handler on one request and writes its response; false when the
  * write failed. One transaction: what the handler allocated and did not
- * publish (all but a replaced record) is reused at toc_end. */
-static bool serve(int fd, const char *req, size_t n)
+ * publish (all but a replaced record or row) is reused at toc_end. *rng is
+ * the connection's random state (tfb). */
+static bool serve(int fd, const struct http_req *rq, const char *req, size_t n, uint64_t *rng)
 {
 	int64_t t0 = bench_now_ns();
 	int status;
 	uint64_t h;
 	size_t rn;
 	toc_begin();
-	bool ok = respond_and_write(fd, req, n, &status, &h, &rn);
+	bool ok = respond_and_write(fd, rq, req, n, rng, &status, &h, &rn);
 	toc_end();
 	if (!ok) {
 		atomic_fetch_add(&n_write_errors, 1);
@@ -124,8 +175,10 @@ static bool serve(int fd, const char *req, size_t n)
 
 struct job {
 	int fd;
+	const struct http_req *rq;
 	const char *req;
 	size_t n;
+	uint64_t *rng;
 	bool ok;
 	struct sched_chan *done;
 };
@@ -133,16 +186,17 @@ struct job {
 static void request_main(void *arg)
 {
 	struct job *j = arg;
-	j->ok = serve(j->fd, j->req, j->n);
+	j->ok = serve(j->fd, j->rq, j->req, j->n, j->rng);
 	int one = 1;
 	sched_chan_send(j->done, &one);
 }
 
 /* --per-request: the request runs on a goroutine of its own; the
  * connection waits for it, so responses stay in order. */
-static bool serve_spawned(int fd, const char *req, size_t n, struct sched_chan *done)
+static bool serve_spawned(int fd, const struct http_req *rq, const char *req, size_t n, uint64_t *rng,
+			  struct sched_chan *done)
 {
-	struct job j = {fd, req, n, false, done};
+	struct job j = {fd, rq, req, n, rng, false, done};
 	if (!sched_go(request_main, &j)) {
 		send_status(fd, 503);
 		return false;
@@ -169,6 +223,7 @@ static void conn_main(void *arg)
 	if (!buf || (cfg.per_request && !done))
 		bench_fatal(1, "out of memory for a connection");
 	int64_t idle_since = sched_nanotime(), req_since = 0;
+	uint64_t rng = tfb_rng_seed((uint64_t)idle_since ^ (uint64_t)fd << 40);
 	for (;;) {
 		struct http_req rq;
 		long n = len ? http_parse(buf, len, &http_default_limits, &rq) : 0;
@@ -177,8 +232,10 @@ static void conn_main(void *arg)
 			break;
 		}
 		if (n > 0) {
-			bool ok = cfg.per_request ? serve_spawned(fd, buf + rq.skipped, (size_t)n - rq.skipped, done)
-						  : serve(fd, buf + rq.skipped, (size_t)n - rq.skipped);
+			const char *req = buf + rq.skipped;
+			size_t rn = (size_t)n - rq.skipped;
+			bool ok = cfg.per_request ? serve_spawned(fd, &rq, req, rn, &rng, done)
+						  : serve(fd, &rq, req, rn, &rng);
 			memmove(buf, buf + n, len - (size_t)n);
 			len -= (size_t)n;
 			idle_since = req_since = sched_nanotime();
@@ -240,10 +297,10 @@ static void print_stats(const struct txb_result *r)
 	static char extra[1024];
 	uint64_t e[] = {400, 408, 413, 414, 431, 501, 503, 505};
 	int k = snprintf(extra, sizeof extra,
-			 "\"connections\":%llu,\"rejected_connections\":%llu,\"responses_2xx\":%llu,"
+			 "\"suite\":\"%s\",\"connections\":%llu,\"rejected_connections\":%llu,\"responses_2xx\":%llu,"
 			 "\"responses_4xx\":%llu,\"responses_5xx\":%llu,\"idle_timeouts\":%llu,"
 			 "\"read_timeouts\":%llu,\"write_errors\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu",
-			 (unsigned long long)n_conns, (unsigned long long)n_rejected,
+			 suite_names[cfg.suite], (unsigned long long)n_conns, (unsigned long long)n_rejected,
 			 (unsigned long long)n_status[2], (unsigned long long)n_status[4],
 			 (unsigned long long)n_status[5], (unsigned long long)n_timeouts_idle,
 			 (unsigned long long)n_timeouts_read, (unsigned long long)n_write_errors,
@@ -259,21 +316,42 @@ static void print_stats(const struct txb_result *r)
 		txb_print_table(&cfg.o, &rr);
 }
 
+/* The TechEmpower database under a registered root, on txbench's heap. */
+static void tfb_build(void)
+{
+	txb_use_heap(&txb_gc_heap);
+	gc_add_roots((void **)&tfb_root, 1);
+	tfb_db_build(&tfb_root, cfg.o.seed);
+	if (toc_enabled())
+		toc_end();   /* the rows were published as the database was linked to its root */
+	gc_collect();
+}
+
 static void server_main(void *unused)
 {
 	(void)unused;
-	txb_gc_build_store(&cfg.o);
+	if (cfg.suite == SUITE_TFB)
+		tfb_build();
+	else
+		txb_gc_build_store(&cfg.o);
 	nworkers = sched_procs();
 	workers = calloc((size_t)nworkers, sizeof *workers);
-	if (!workers)
+	dates = calloc((size_t)nworkers, sizeof *dates);
+	if (!workers || !dates)
 		bench_fatal(1, "out of memory");
 	int lfd = sched_net_listen_tcp(cfg.host, (int)cfg.port, 4096);
 	if (lfd < 0)
 		bench_fatal(1, "cannot listen on %s:%lld: %s", cfg.host, (long long)cfg.port, strerror(sched_errno()));
-	fprintf(stderr, "httpd: listening on %s:%d (mode %s, %s, %d procs, store %lld MiB)\n", cfg.host,
+	char data[64];
+	if (cfg.suite == SUITE_TFB)
+		snprintf(data, sizeof data, "suite tfb, %lld World rows, %lld fortunes", (long long)tfb_root->nworld,
+			 (long long)tfb_root->nfortunes);
+	else
+		snprintf(data, sizeof data, "store %lld MiB", (long long)cfg.o.live_mb);
+	fprintf(stderr, "httpd: listening on %s:%d (mode %s, %s, %d procs, %s)\n", cfg.host,
 		sched_net_local_port(lfd), txb_mode_names[cfg.o.mode],
 		cfg.per_request ? "a goroutine per request" : "a goroutine per connection, a transaction per request",
-		nworkers, (long long)cfg.o.live_mb);
+		nworkers, data);
 	struct txb_gc_snap before, after;
 	txb_gc_snap(&before, true);
 	int64_t stop_at = cfg.duration_ns ? before.ns + cfg.duration_ns : INT64_MAX;
@@ -316,7 +394,11 @@ static void server_main(void *unused)
 	txb_collect_workers(&r, workers, nworkers);
 	print_stats(&r);
 	free(workers);
-	txb_gc_drop_store();
+	free(dates);
+	if (cfg.suite == SUITE_TFB)
+		gc_remove_roots((void **)&tfb_root);
+	else
+		txb_gc_drop_store();
 }
 
 /* --- flags ---------------------------------------------------------------------------------------- */
@@ -325,14 +407,20 @@ static void usage(FILE *f)
 {
 	fputs("usage: httpd [flags]\n"
 	      "An HTTP/1.1 server on toc's runtime running txbench's handler (POST or PUT\n"
-	      "/api/items/k<N> with a JSON body; see workloads/README.md).\n\n"
+	      "/api/items/k<N> with a JSON body) or TechEmpower's test types (--suite=tfb);\n"
+	      "see workloads/README.md.\n\n"
+	      "  --suite=S           txbench (default): txbench's handler and store;\n"
+	      "                      tfb: GET /json, /db, /queries?queries=N, /fortunes and\n"
+	      "                      /updates?queries=N (N clamped to 1..500) over a World\n"
+	      "                      table of 10,000 rows and the 12 fortunes in the heap\n"
 	      "  --mode=M            toc | cms | stw (default: TOC_MODE, else cms)\n"
 	      "  --host=ADDR         address to listen on (default 127.0.0.1)\n"
 	      "  --port=N            port (default 8080; 0 picks one, printed on stderr)\n"
 	      "  --procs=N           worker threads (default: TOC_PROCS, else CPUs online)\n"
 	      "  --per-request       a goroutine per request instead of a transaction in the\n"
 	      "                      connection's goroutine\n"
-	      "  --live-mb=N         the shared store's size in MiB (default 256)\n"
+	      "  --live-mb=N         the shared store's size in MiB (default 256; txbench\n"
+	      "                      suite only: tfb's live heap is its database)\n"
 	      "  --idle-timeout=S    close a connection idle this long (default 60)\n"
 	      "  --read-timeout=S    408 when a request is not whole this long after its\n"
 	      "                      first byte (default 10)\n"
@@ -344,7 +432,8 @@ static void usage(FILE *f)
 	      "At exit: txbench's keys (transactions = requests answered by the handler,\n"
 	      "txn_per_sec over the whole run, GC and toc figures) and the server's:\n"
 	      "connections, rejected_connections, responses_2xx/4xx/5xx, idle_timeouts,\n"
-	      "read_timeouts, write_errors, bytes_in, bytes_out, status_400 ... status_505.\n",
+	      "read_timeouts, write_errors, bytes_in, bytes_out, status_400 ... status_505,\n"
+	      "and suite.\n",
 	      f);
 }
 
@@ -355,10 +444,11 @@ static int64_t seconds_flag(const char *flag, const char *text)
 
 static void parse(int argc, char **argv)
 {
-	enum { F_MODE = 256, F_HOST, F_PORT, F_PROCS, F_PER, F_LIVE, F_IDLE, F_READ, F_MAXC, F_DUR, F_GOGC,
-	       F_MEMLIMIT, F_JSON, F_HELP };
+	enum { F_MODE = 256, F_SUITE, F_HOST, F_PORT, F_PROCS, F_PER, F_LIVE, F_IDLE, F_READ, F_MAXC, F_DUR,
+	       F_GOGC, F_MEMLIMIT, F_JSON, F_HELP };
 	static const struct option longopts[] = {
-		{"mode", required_argument, NULL, F_MODE},       {"host", required_argument, NULL, F_HOST},
+		{"mode", required_argument, NULL, F_MODE},       {"suite", required_argument, NULL, F_SUITE},
+		{"host", required_argument, NULL, F_HOST},
 		{"port", required_argument, NULL, F_PORT},       {"procs", required_argument, NULL, F_PROCS},
 		{"per-request", no_argument, NULL, F_PER},       {"live-mb", required_argument, NULL, F_LIVE},
 		{"idle-timeout", required_argument, NULL, F_IDLE}, {"read-timeout", required_argument, NULL, F_READ},
@@ -394,6 +484,7 @@ static void parse(int argc, char **argv)
 			cfg.o.mode = (enum txb_mode)bench_lookup("--mode", optarg, names, 3);
 			break;
 		}
+		case F_SUITE: cfg.suite = (enum httpd_suite)bench_lookup("--suite", optarg, suite_names, SUITE_N); break;
 		case F_HOST: cfg.host = optarg; break;
 		case F_PORT:
 			if (sched_knob_int("--port", optarg, 0, 65535, &cfg.port, err, sizeof err))
@@ -407,6 +498,7 @@ static void parse(int argc, char **argv)
 		case F_LIVE:
 			if (sched_knob_int("--live-mb", optarg, 1, 1 << 20, &cfg.o.live_mb, err, sizeof err))
 				bench_fatal(2, "%s", err);
+			cfg.live_mb_set = true;
 			break;
 		case F_IDLE: cfg.idle_ns = seconds_flag("--idle-timeout", optarg); break;
 		case F_READ: cfg.read_ns = seconds_flag("--read-timeout", optarg); break;
@@ -424,6 +516,11 @@ static void parse(int argc, char **argv)
 	}
 	if (optind < argc)
 		bench_fatal(2, "unexpected argument \"%s\" (flags are --name=value; --help lists them)", argv[optind]);
+	if (cfg.suite == SUITE_TFB && cfg.live_mb_set)
+		bench_fatal(2, "--live-mb sizes txbench's store, which --suite=tfb does not build (its live heap "
+			       "is its database)");
+	if (cfg.suite == SUITE_TFB)
+		cfg.o.live_mb = 0;   /* no store: the JSON's live_mb says so */
 	if (!procs)
 		procs = bench_cpus();
 	cfg.o.procs = (int)procs;

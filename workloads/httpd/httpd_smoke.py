@@ -2,7 +2,10 @@
 DIR, in toc and cms modes and with --per-request: valid requests over one
 keep-alive connection and pipelined, every hostile case with its status
 (431, 400, 413, 414, 501, 505, 408 for a slow request), random bytes, then
-SIGINT: the server must exit 0 with its statistics. go-httpd too, when built."""
+SIGINT: the server must exit 0 with its statistics. go-httpd too, when built.
+
+Then --suite=tfb (httpd in toc and cms modes, go-httpd), checked by
+tfb_validate.py as TechEmpower's verifier checks an implementation."""
 import json
 import os
 import random
@@ -12,6 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import tfb_validate  # noqa: E402
 
 D = sys.argv[1]
 REQS = subprocess.run([os.path.join(D, "txbench"), "--dump-requests=40", "--live-mb=4"], capture_output=True,
@@ -65,6 +72,19 @@ def exchange(port, data, expect_close=True, timeout=20):
     return out
 
 
+def stop(p, args):
+    """SIGINT; the server must exit 0 with its statistics (returned)."""
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail(f"{args}: no exit within 60 s of SIGINT")
+    if p.returncode != 0:
+        fail(f"{args}: exit {p.returncode}: {err[-2000:]}")
+    return json.loads(out)
+
+
 def check_server(args, hostile=True):
     p, port = start(args)
     reqs = requests()
@@ -92,15 +112,7 @@ def check_server(args, hostile=True):
         for i in range(50):
             junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
             exchange(port, junk + b"\r\n\r\n", expect_close=False, timeout=3)
-    p.send_signal(signal.SIGINT)
-    try:
-        out, err = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        fail(f"{args}: no exit within 60 s of SIGINT")
-    if p.returncode != 0:
-        fail(f"{args}: exit {p.returncode}: {err[-2000:]}")
-    st = json.loads(out)
+    st = stop(p, args)
     if st.get("transactions", 0) < len(reqs) + 1:
         fail(f"{args}: statistics count {st.get('transactions')} requests")
     print(f"{' '.join(os.path.basename(a) for a in args[:2])}: ok, {int(st['transactions'])} requests, "
@@ -112,6 +124,37 @@ common = ["--port=0", "--live-mb=4", "--json", "--read-timeout=1"]
 check_server([httpd, "--mode=toc"] + common)
 check_server([httpd, "--mode=cms"] + common)
 check_server([httpd, "--mode=toc", "--per-request"] + common, hostile=False)
-if os.path.exists(os.path.join(D, "go-httpd")):
-    check_server([os.path.join(D, "go-httpd"), "--port=0", "--live-mb=4", "--json"], hostile=False)
+go_httpd = os.path.join(D, "go-httpd")
+if os.path.exists(go_httpd):
+    check_server([go_httpd, "--port=0", "--live-mb=4", "--json"], hostile=False)
+
+
+def check_tfb(args):
+    """TechEmpower's checks on one server; returns what tfb_validate saw."""
+    p, port = start(args)
+    try:
+        seen = tfb_validate.validate(port)
+    except tfb_validate.Invalid as e:
+        p.kill()
+        fail(f"{' '.join(args)}: {e}")
+    st = stop(p, args)
+    if st.get("suite") != "tfb" or st.get("transactions", 0) < seen["requests"]:
+        fail(f"{args}: statistics say suite {st.get('suite')}, {st.get('transactions')} requests "
+             f"(the validator made {seen['requests']})")
+    print(f"{' '.join(os.path.basename(a) for a in args[:3])}: TechEmpower checks passed, "
+          f"{seen['requests']} requests, {seen['matched']} rows read back after an update, "
+          f"{int(st.get('gc_cycles', 0))} GC cycles")
+    return seen
+
+
+# GOGC 5: the collector runs every few hundred KiB, often amid the updates.
+tfb_flags = ["--port=0", "--gogc=5", "--json"]
+tfb = [check_tfb([httpd, "--suite=tfb", "--mode=toc"] + tfb_flags),
+       check_tfb([httpd, "--suite=tfb", "--mode=cms"] + tfb_flags)]
+if os.path.exists(go_httpd):
+    tfb.append(check_tfb([go_httpd, "--suite=tfb"] + tfb_flags))
+try:
+    tfb_validate.same_data(tfb)
+except tfb_validate.Invalid as e:
+    fail(f"--suite=tfb servers disagree: {e}")
 print("httpd smoke passed")

@@ -37,13 +37,24 @@ interleaved run by run, each run's order drawn at random from --seed.
                     S_p50_ms, S_p99_ms, S_gc_cycles (S_go_version for a Go
                     build), and the ratios toc_over_S_rps for each Go build,
                     toc_over_cms_rps, toc_over_cms_p99
+  --suite=S         txbench (default): the above; tfb: TechEmpower's test
+                    types instead (httpd and go-httpd --suite=tfb), each
+                    type in turn under plain GETs, a fresh server per type,
+                    server and run: /json, /db, /queries?queries=Q,
+                    /fortunes, /updates?queries=Q. Prints requests/s, p99
+                    and the GC figures (cycles, GC CPU share, longest
+                    pause, KiB allocated per request) per type and server;
+                    --json: <type>_<server>_rps, _p99_ms, _gc_cycles, ...
+  --types=a,b       tfb: a subset of json,db,queries,fortunes,updates
+  --queries=Q       tfb: the N of /queries and /updates (default 20)
   --help            this text
 
 Raw wrk output, each server's stderr and statistics (runs.jsonl: one line
 per run with its server, Go version and figures):
-RESULTS/httpbench-<date>-<commit>/."""
+RESULTS/httpbench-<date>-<commit>/ (tfb: <type>-<server>-<run>.*)."""
 
 SERVERS = ["toc", "cms", "go"]   # go: every Go build of go-httpd
+TFB_TYPES = ["json", "db", "queries", "fortunes", "updates"]
 
 
 def fail(msg, status=2):
@@ -55,9 +66,19 @@ def log(msg):
     print(f"workloads/httpbench: {msg}", file=sys.stderr, flush=True)
 
 
+def subset(flag, value, names, noun):
+    """The comma-separated names of value, each one of names."""
+    chosen = [x for x in value.split(",") if x]
+    bad = [x for x in chosen if x not in names]
+    if bad or not chosen:
+        fail(f"{flag}={value}: unknown {noun} {bad[0] if bad else '(none)'} ({noun}s: {' '.join(names)})")
+    return chosen
+
+
 def parse(argv):
     o = {"duration": 10, "connections": 64, "threads": 2, "live_mb": 256, "runs": 1, "servers": SERVERS,
-         "json": False, "quick": False, "seed": int(time.time())}
+         "json": False, "quick": False, "seed": int(time.time()), "suite": "txbench", "types": TFB_TYPES,
+         "queries": 20}
     for a in argv:
         k, _, v = a.partition("=")
         if a in ("--help", "-h"):
@@ -73,7 +94,13 @@ def parse(argv):
             if bad or not o["servers"]:
                 fail(f"--servers={v}: unknown server {bad[0] if bad else '(none)'} "
                      f"(servers: toc cms go go1.N go1.N-EXPERIMENT)")
-        elif k in ("--duration", "--connections", "--threads", "--live-mb", "--runs", "--seed"):
+        elif k == "--suite":
+            if v not in ("txbench", "tfb"):
+                fail(f"--suite={v}: not txbench or tfb")
+            o["suite"] = v
+        elif k == "--types":
+            o["types"] = subset(k, v, TFB_TYPES, "type")
+        elif k in ("--duration", "--connections", "--threads", "--live-mb", "--runs", "--seed", "--queries"):
             try:
                 x = int(v)
             except ValueError:
@@ -95,7 +122,7 @@ def start(bindir, name, o, out):
         args = [o["go"][name]["path"]]
     else:
         args = [os.path.join(bindir, "httpd"), f"--mode={name}"]
-    args += ["--port=0", f"--live-mb={o['live_mb']}", "--json"]
+    args += ["--port=0", "--json"] + (["--suite=tfb"] if o["suite"] == "tfb" else [f"--live-mb={o['live_mb']}"])
     err = open(out + ".stderr", "w")
     p = subprocess.Popen(args, stdout=open(out + ".json", "w"), stderr=err)
     deadline = time.time() + 300
@@ -131,6 +158,121 @@ def wrk_figures(text):
     return f
 
 
+def wrk_run(bindir, name, o, base, wrk_args):
+    """Starts server name, runs wrk with wrk_args (after the URL's host and
+    port) against it, stops it; returns wrk's figures with the server's
+    statistics under "server", and wrk's command."""
+    p, port = start(bindir, name, o, base)
+    cmd = ["wrk", f"-t{o['threads']}", f"-c{o['connections']}", f"-d{o['duration']}s", "--latency"]
+    cmd += wrk_args(f"http://127.0.0.1:{port}")
+    log(f"{name}: {' '.join(cmd)}")
+    w = subprocess.run(cmd, capture_output=True, text=True)
+    open(base + ".wrk", "w").write(w.stdout + w.stderr)
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail(f"{name} did not exit within 120 s of SIGINT", 1)
+    if w.returncode != 0:
+        fail(f"wrk failed against {name}; see {base}.wrk", 1)
+    if p.returncode != 0:
+        fail(f"{name} exited with {p.returncode} after SIGINT; see {base}.stderr", 1)
+    fig = wrk_figures(w.stdout)
+    try:
+        fig["server"] = json.load(open(base + ".json"))
+    except ValueError:
+        fail(f"{name} printed no statistics; see {base}.json", 1)
+    return fig, cmd
+
+
+def report(out, o, summary, lines):
+    """Keeps the summary and the table (lines) in out; prints the table, or
+    with --json the summary (and the table on stderr)."""
+    json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
+    text = "\n".join(lines)
+    open(os.path.join(out, "table.txt"), "w").write(text + "\n")
+    if o["json"]:
+        print(json.dumps(summary))
+        print(text, file=sys.stderr)
+    else:
+        print(text)
+
+
+# --- --suite=tfb ---------------------------------------------------------------------------------------
+
+def tfb_path(t, o):
+    return f"/{t}?queries={o['queries']}" if t in ("queries", "updates") else f"/{t}"
+
+
+def tfb_figures(fig):
+    """The GC figures of one run, from the server's statistics."""
+    st = fig["server"]
+    n = st.get("transactions") or 0
+    return {"gc_cycles": st.get("gc_cycles"), "gc_cpu_fraction": st.get("gc_cpu_fraction"),
+            "stw_max_us": st.get("stw_max_us"),
+            "kib_per_request": st["allocated_mb"] * 1024 / n if n and st.get("allocated_mb") is not None else None}
+
+
+def run_tfb(bindir, out, commit, machine, o):
+    try:
+        o["go"] = goinfo.resolve(bindir, "go-httpd", o["servers"])
+    except ValueError as e:
+        fail(str(e), 1)
+    servers, types = [s for s in o["servers"] if s in ("toc", "cms")] + list(o["go"]), o["types"]
+    runs = {(t, s): [] for t in types for s in servers}
+    for r, order in enumerate(stats.schedule(o["seed"], o["runs"], servers), 1):
+        for t in types:
+            for name in order:
+                log(f"run {r}/{o['runs']}: {t} on {name}")
+                base = os.path.join(out, f"{t}-{name}-{r}")
+                fig, cmd = wrk_run(bindir, name, o, base, lambda url: [url + tfb_path(t, o)])
+                # Plain wrk prints the line only when some response was not 2xx or 3xx.
+                m = re.search(r"Non-2xx or 3xx responses: (\d+)", open(base + ".wrk").read())
+                fig["non_2xx"] = int(m.group(1)) if m else 0
+                fig.update(tfb_figures(fig))
+                runs[(t, name)].append(fig)
+                with open(os.path.join(out, "runs.jsonl"), "a") as f:
+                    f.write(json.dumps({"suite": "tfb", "type": t, "server": name, "run": r, "seed": o["seed"],
+                                        "commit": commit, "machine": machine,
+                                        "go_version": o["go"].get(name, {}).get("version"),
+                                        "wrk": cmd[:-1], "path": tfb_path(t, o),
+                                        "figures": fig}) + "\n")
+                log(f"{t} on {name}: {fig['rps']} requests/s, p99 {fig['p99_ms']} ms, non-2xx {fig['non_2xx']}, "
+                    f"{fig['gc_cycles']} GC cycles")
+                if fig["non_2xx"]:
+                    fail(f"{name} answered {fig['non_2xx']} requests of {t} with an error; see {base}.wrk", 1)
+
+    metrics = ["rps", "p50_ms", "p99_ms", "gc_cycles", "gc_cpu_fraction", "stw_max_us", "kib_per_request"]
+    summary = {"suite": "tfb"}
+    for (t, s), figs in runs.items():
+        for key in metrics:
+            v = [f[key] for f in figs if f.get(key) is not None]
+            summary[f"{t}_{s}_{key}"] = statistics.median(v) if v else None
+    for t in types:
+        for a, b in [("toc", "cms")] + [("toc", g) for g in o["go"]]:
+            x, y = summary.get(f"{t}_{a}_rps"), summary.get(f"{t}_{b}_rps")
+            summary[f"{t}_{a}_over_{b}_rps"] = x / y if x is not None and y else None
+    summary.update({"runs": o["runs"], "seed": o["seed"], "duration_s": o["duration"], "connections": o["connections"],
+                    "threads": o["threads"], "queries": o["queries"], "results": out,
+                    "go_versions": {g: o["go"][g]["version"] for g in o["go"]}})
+
+    def f(v, p):
+        return "-" if v is None else f"{v:.{p}f}"
+    lines = [f"TechEmpower test types, wrk -t{o['threads']} -c{o['connections']} -d{o['duration']}s per type and "
+             f"server, queries={o['queries']}, medians of {o['runs']} run(s)",
+             f"{'type':<9} {'server':<20} {'requests/s':>11} {'p99 ms':>8} {'GC cycles':>10} {'GC CPU %':>9} "
+             f"{'max pause us':>13} {'KiB/req':>8}"]
+    for t in types:
+        for s in servers:
+            g = lambda key: summary[f"{t}_{s}_{key}"]
+            cpu = g("gc_cpu_fraction")
+            lines.append(f"{t:<9} {s:<20} {f(g('rps'), 0):>11} {f(g('p99_ms'), 2):>8} {f(g('gc_cycles'), 0):>10} "
+                         f"{f(None if cpu is None else cpu * 100, 1):>9} {f(g('stw_max_us'), 0):>13} "
+                         f"{f(g('kib_per_request'), 2):>8}")
+    report(out, o, summary, lines)
+
+
 def main():
     if len(sys.argv) < 5:
         fail("internal: httpbench.py BINDIR RESULTS COMMIT MACHINE [options]")
@@ -138,6 +280,8 @@ def main():
     o = parse(sys.argv[5:])
     out = os.path.join(results, f"httpbench-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{commit}")
     os.makedirs(out, exist_ok=True)
+    if o["suite"] == "tfb":
+        return run_tfb(bindir, out, commit, machine, o)
     reqfile = os.path.join(out, "requests.txt")
     with open(reqfile, "wb") as f:
         subprocess.run([os.path.join(bindir, "txbench"), "--dump-requests=20000", f"--live-mb={o['live_mb']}"],
@@ -153,27 +297,7 @@ def main():
         for name in order:
             base = os.path.join(out, f"{name}-{r}")
             log(f"run {r}/{o['runs']}: starting {name} (store {o['live_mb']} MiB)")
-            p, port = start(bindir, name, o, base)
-            cmd = ["wrk", f"-t{o['threads']}", f"-c{o['connections']}", f"-d{o['duration']}s", "--latency",
-                   "-s", lua, f"http://127.0.0.1:{port}/", "--", reqfile]
-            log(f"run {r}/{o['runs']}: {' '.join(cmd)}")
-            w = subprocess.run(cmd, capture_output=True, text=True)
-            open(base + ".wrk", "w").write(w.stdout + w.stderr)
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                fail(f"{name} did not exit within 120 s of SIGINT", 1)
-            if w.returncode != 0:
-                fail(f"wrk failed against {name}; see {base}.wrk", 1)
-            if p.returncode != 0:
-                fail(f"{name} exited with {p.returncode} after SIGINT; see {base}.stderr", 1)
-            fig = wrk_figures(w.stdout)
-            try:
-                fig["server"] = json.load(open(base + ".json"))
-            except ValueError:
-                fail(f"{name} printed no statistics; see {base}.json", 1)
+            fig, cmd = wrk_run(bindir, name, o, base, lambda url: ["-s", lua, url + "/", "--", reqfile])
             runs[name].append(fig)
             with open(os.path.join(out, "runs.jsonl"), "a") as f:
                 f.write(json.dumps({"server": name, "run": r, "seed": o["seed"], "commit": commit,
@@ -207,7 +331,6 @@ def main():
     summary.update({"runs": o["runs"], "seed": o["seed"], "duration_s": o["duration"],
                     "connections": o["connections"], "threads": o["threads"], "live_mb": o["live_mb"],
                     "results": out})
-    json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
     lines = [f"wrk -t{o['threads']} -c{o['connections']} -d{o['duration']}s, store {o['live_mb']} MiB, "
              f"medians of {o['runs']} run(s), order seed {o['seed']}",
              f"{'server':<20} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'GC cycles':>10}  Go"]
@@ -219,13 +342,7 @@ def main():
     for k, want in targets:
         v = summary.get(k)
         lines.append(f"  {k:<34} {'-' if v is None else f'{v:.2f}'}   (target {want})")
-    text = "\n".join(lines)
-    open(os.path.join(out, "table.txt"), "w").write(text + "\n")
-    if o["json"]:
-        print(json.dumps(summary))
-        print(text, file=sys.stderr)
-    else:
-        print(text)
+    report(out, o, summary, lines)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ GC_TYPE(tx_req_gct, struct tx_req, raw, method, path, key, query, headers, body)
 GC_TYPE(tx_rec_gct, struct tx_rec, key, name, email, profile, tags);
 GC_TYPE(tx_store_gct, struct tx_store, slots, ring);
 GC_TYPE(tx_blob_gct, struct tx_blob, next, data);
+GC_TYPE(tx_fortune_gct, struct tx_fortune, message);
+GC_TYPE(tx_tfb_db_gct, struct tx_tfb_db, world, fortunes);
 
 /* --- the heap the handler runs on (txbench_heap.h) ------------------------------------------ */
 
@@ -44,6 +46,7 @@ static const struct gc_type *const types[TXB_NKINDS] = {
 	[TXB_KV] = &tx_kv_gct,   [TXB_MAP] = &tx_map_gct, [TXB_JV] = &tx_jv_gct,
 	[TXB_REQ] = &tx_req_gct, [TXB_REC] = &tx_rec_gct, [TXB_STORE] = &tx_store_gct,
 	[TXB_BLOB] = &tx_blob_gct,
+	[TXB_FORTUNE] = &tx_fortune_gct, [TXB_TFB_DB] = &tx_tfb_db_gct,
 };
 
 static void *gc_heap_alloc(enum txb_kind k)
@@ -59,7 +62,7 @@ static void *gc_heap_ptrs(size_t n)
 /* Records and churn entries need neither a copy nor a deferred free: the
  * collector (or the transaction layer, at the store into the published slot
  * array) sees to them. */
-static const struct txb_heap heap = {
+const struct txb_heap txb_gc_heap = {
 	.alloc = gc_heap_alloc,
 	.ptrs = gc_heap_ptrs,
 	.bytes = gc_alloc_raw,
@@ -226,7 +229,7 @@ void txb_gc_build_store(const struct txb_options *o)
 	opt = o;
 	gc_add_roots((void **)&store_root, 1);
 	bench_progress("building the store: %llu records", (unsigned long long)o->nkeys);
-	txb_use_heap(&heap);
+	txb_use_heap(&txb_gc_heap);
 	txb_store_build(o, &store_root);
 	if (toc_enabled())
 		toc_end();   /* the store's records were published as they were linked in */

@@ -1,8 +1,8 @@
 /*
  * txbench_gc.h — what txbench's gc backend (txbench_gc.c) lends the servers
- * that run the same handler on toc's runtime (httpd): the store, the
- * handler's whole response, and the figures of a timed part in txbench's
- * JSON keys. Call from goroutines of a runtime started with gc_run.
+ * that run the same handler on toc's runtime (httpd): the heap, the store,
+ * the handler's whole response, and the figures of a timed part in
+ * txbench's JSON keys. Call from goroutines of a runtime started with gc_run.
  */
 #ifndef TXBENCH_GC_H
 #define TXBENCH_GC_H
@@ -10,6 +10,11 @@
 #include "toc/gc.h"
 #include "toc/toc.h"
 #include "txbench.h"
+
+/* The heap of the modes toc, cms and stw (txbench_heap.h): typed objects
+ * from toc's collector, stores through its write barrier. */
+struct txb_heap;
+extern const struct txb_heap txb_gc_heap;
 
 /* Builds the shared store of o->nkeys records under a registered root. */
 void txb_gc_build_store(const struct txb_options *o);

@@ -31,6 +31,7 @@ const size_t txb_kind_size[TXB_NKINDS] = {
 	[TXB_KV] = sizeof(struct tx_kv),   [TXB_MAP] = sizeof(struct tx_map), [TXB_JV] = sizeof(struct tx_jv),
 	[TXB_REQ] = sizeof(struct tx_req), [TXB_REC] = sizeof(struct tx_rec), [TXB_STORE] = sizeof(struct tx_store),
 	[TXB_BLOB] = sizeof(struct tx_blob),
+	[TXB_FORTUNE] = sizeof(struct tx_fortune), [TXB_TFB_DB] = sizeof(struct tx_tfb_db),
 };
 
 /* Set by txb_use_heap before any request runs; read-only afterwards. */
@@ -675,4 +676,42 @@ uint64_t txb_handle(struct tx_store *st, const char *text, size_t len)
 	struct tx_sb out;
 	txb_respond(st, text, len, &out);
 	return txb_fnv(TXB_FNV_INIT, out.b, out.len);
+}
+
+/* --- for other handlers on the same heap (httpd/tfb.c) ----------------------------------------------
+ * Calls, not inline: the handler above keeps its own helpers inline. */
+
+const struct txb_heap *txb_heap_in_use(void)
+{
+	return heap;
+}
+
+void txb_store_ptr(void *obj, void *slot, void *val)
+{
+	store_ptr(obj, slot, val);
+}
+
+struct tx_str *txb_str_new(const char *p, size_t n)
+{
+	return str_new(p, n);
+}
+
+void txb_sb_init(struct tx_sb *sb, uint64_t cap)
+{
+	sb_init(sb, cap);
+}
+
+void txb_sb_put(struct tx_sb *sb, const char *p, size_t n)
+{
+	sb_put(sb, p, n);
+}
+
+void txb_sb_puts(struct tx_sb *sb, const char *s)
+{
+	sb_puts(sb, s);
+}
+
+void txb_sb_int(struct tx_sb *sb, int64_t v)
+{
+	sb_int(sb, v);
 }

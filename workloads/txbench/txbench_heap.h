@@ -110,10 +110,33 @@ struct tx_store {
 	_Atomic uint64_t ring_next;   /* entries published so far: the next slot, mod ring_slots */
 };
 
-/* The structs with pointer fields the handler allocates, one kind each: a
+/* --- the TechEmpower suite's data (httpd's --suite=tfb, httpd/tfb.c) --------------------------- */
+
+/* A row of the World table, pointer-free (txb_heap.bytes). A row object in
+ * the table is never written again: an update publishes a new one. */
+struct tx_world {
+	int64_t id;                   /* 1 .. TFB_WORLD_ROWS */
+	int64_t random_number;        /* 1 .. 10000 */
+};
+
+/* A row of the Fortune table. */
+struct tx_fortune {
+	struct tx_str *message;
+	int64_t id;
+};
+
+/* The suite's database, the live heap of its server. */
+struct tx_tfb_db {
+	struct tx_world **world;      /* nworld + 1 slots: world[id], world[0] NULL */
+	struct tx_fortune **fortunes; /* nfortunes rows, in id order */
+	int64_t nworld, nfortunes;
+};
+
+/* The structs with pointer fields the handlers allocate, one kind each: a
  * backend maps a kind to its descriptor (toc's struct gc_type) or to its
  * size (txb_kind_size). */
-enum txb_kind { TXB_KV, TXB_MAP, TXB_JV, TXB_REQ, TXB_REC, TXB_STORE, TXB_BLOB, TXB_NKINDS };
+enum txb_kind { TXB_KV, TXB_MAP, TXB_JV, TXB_REQ, TXB_REC, TXB_STORE, TXB_BLOB, TXB_FORTUNE, TXB_TFB_DB,
+	       TXB_NKINDS };
 extern const size_t txb_kind_size[TXB_NKINDS];
 
 /* --- the interface -------------------------------------------------------------------------- */
@@ -156,5 +179,21 @@ void txb_respond(struct tx_store *st, const char *text, size_t len, struct tx_sb
 
 /* Handles one request; returns its response's hash (the "write" to a sink). */
 uint64_t txb_handle(struct tx_store *st, const char *text, size_t len);
+
+/* --- what other handlers on the same heap share (txbench_handler.c) -------------------------- */
+
+/* The heap txb_use_heap selected. */
+const struct txb_heap *txb_heap_in_use(void);
+/* *slot = val, slot a pointer field of obj (NULL: a root), through the
+ * heap's write barrier where it has one. */
+void txb_store_ptr(void *obj, void *slot, void *val);
+/* A heap string of n bytes at p. */
+struct tx_str *txb_str_new(const char *p, size_t n);
+/* The response builder: a buffer of cap bytes to start, appends that grow
+ * it by doubling into a fresh buffer (the old one is garbage). */
+void txb_sb_init(struct tx_sb *sb, uint64_t cap);
+void txb_sb_put(struct tx_sb *sb, const char *p, size_t n);
+void txb_sb_puts(struct tx_sb *sb, const char *s);
+void txb_sb_int(struct tx_sb *sb, int64_t v);
 
 #endif /* TXBENCH_HEAP_H */

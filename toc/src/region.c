@@ -35,6 +35,7 @@
 
 #define POOL_MAX 4
 #define FULL_ROUNDS 2   /* cycles a region may wait in the full list before it is retired */
+#define FULL_MAX 1024   /* regions a worker's full list holds at most (512 MiB of 512K regions) */
 
 const char *const toc_region_state_names[] = {"none", "active", "idle", "dead"};
 
@@ -46,6 +47,7 @@ static _Atomic uint32_t claimed_sg;            /* the last sweepgen the claim pa
 static struct toc_region *pools[SCHED_MAX_PROCS];
 static int pool_len[SCHED_MAX_PROCS];
 static struct toc_region *full_head[SCHED_MAX_PROCS], *full_tail[SCHED_MAX_PROCS];   /* FIFO, by pool_next */
+static int full_len[SCHED_MAX_PROCS];
 
 /* The one way a region changes state: a CAS from `from` to `to`, checked
  * against the legal transitions in window.h. Returns whether it won. */
@@ -307,6 +309,20 @@ static void full_append(int w, struct toc_region *r)
 	else
 		full_head[w] = r;
 	full_tail[w] = r;
+	full_len[w]++;
+}
+
+/* The oldest region of w's full list, out of it (IDLE), or NULL. */
+static struct toc_region *full_pop(int w)
+{
+	struct toc_region *r = full_head[w];
+	if (r) {
+		full_head[w] = r->pool_next;
+		if (!full_head[w])
+			full_tail[w] = NULL;
+		full_len[w]--;
+	}
+	return r;
 }
 
 void toc_full_put(struct toc_region *r)
@@ -316,7 +332,22 @@ void toc_full_put(struct toc_region *r)
 		toc_region_retire(r, false);
 		return;
 	}
-	full_append(sched_worker_index(), r);
+	int w = sched_worker_index();
+	full_append(w, r);
+	/* A bound, so that a workload whose windows fill regions faster
+	 * than cycles come holds no more than this: the oldest goes to the
+	 * shared caches, as every full region once did. */
+	if (full_len[w] > FULL_MAX) {
+		struct toc_region *old = full_pop(w);
+		region_settle(old);
+		old->in_full = false;
+		/* Counted whole again before its spans leave as a cached
+		 * region's do (the release uncounts their free slots). */
+		if (region_cas(old, TOC_REGION_IDLE, TOC_REGION_ACTIVE))
+			recache(old);
+		TOC_COUNT(regions_full_retired, 1);
+		toc_region_retire(old, false);
+	}
 }
 
 /* The oldest region of w's full list that a flip has swept since it was
@@ -325,10 +356,8 @@ void toc_full_put(struct toc_region *r)
 static struct toc_region *full_take(int w)
 {
 	struct toc_region *r;
-	while ((r = full_head[w]) && r->parked_sg != gc_layer_sweepgen()) {
-		full_head[w] = r->pool_next;
-		if (!full_head[w])
-			full_tail[w] = NULL;
+	while (full_head[w] && full_head[w]->parked_sg != gc_layer_sweepgen()) {
+		r = full_pop(w);
 		region_settle(r);
 		r->in_full = false;
 		if (!region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE)) {
@@ -482,6 +511,7 @@ void toc_regions_init(void)
 	memset(pool_len, 0, sizeof pool_len);
 	memset(full_head, 0, sizeof full_head);
 	memset(full_tail, 0, sizeof full_tail);
+	memset(full_len, 0, sizeof full_len);
 }
 
 void toc_regions_fini(void)

@@ -70,6 +70,7 @@ bool toc_enabled(void);
 	X(windows, "windows closed (goroutine exits, toc_begin and toc_end)")  \
 	X(rewinds, "windows rewound")                                          \
 	X(regions_recycled, "regions taken back from the full list for a window once a cycle swept them") \
+	X(regions_full_retired, "regions the full list, at its bound, handed to the shared caches") \
 	X(forfeits, "windows given up: the collector claimed the region while its owner was parked through a whole cycle") \
 	X(mark_windows, "windows rewound that a mark phase overlapped (opened before or during a mark, closed during or after it)") \
 	X(mark_reclaimed_bytes, "bytes those windows' rewinds reclaimed")     \

@@ -88,8 +88,12 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan, boo
 	uint32_t idx = 0;
 	bool refilled = false;
 	if (gc_layer && size <= GC_LOCAL_MAX_SIZE) {
-		/* The running transaction's window (toc/). */
+		/* The running transaction's window (toc/). NULL: the window has
+		 * no room for this class until its next rewind or sweep, so the
+		 * shared cache serves it without asking the layer each time. */
 		s = c->local ? c->local[spc] : &gc_empty_span;
+		if (!s)
+			goto shared;
 		if (TOC_CHECK_LEVEL >= 2 && s != &gc_empty_span && s->base - gc_tls_window.lo >= gc_tls_window.len)
 			gc_fatal("worker %d allocates from span %p (window %p) outside the running window [%p, +%zu)",
 				 sched_worker_index(), (void *)s->base, s->layer.window, (void *)gc_tls_window.lo,
@@ -103,6 +107,7 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan, boo
 			}
 		}
 	}
+shared:
 	if (!s) {
 		s = c->alloc[spc];
 		idx = gc_span_next_free(s);

@@ -201,6 +201,9 @@ static void region_sweep_locked(struct toc_region *r)
 	bool cached = !r->in_full;
 	for (struct gc_span *s = r->all; s; s = s->layer.all_next)
 		gc_layer_span_sweep(s, forget_dead, r, cached);
+	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
+		if (!r->spans[i])
+			r->spans[i] = &gc_empty_span;   /* the sweep may have made room: ask again */
 	if (!cached)
 		r->uncached = true;
 	/* Release: whoever acquires sg sees the swept spans. */

@@ -91,7 +91,8 @@ bool toc_enabled(void);
 	X(walked_objects, "objects visited by publish walks")                  \
 	X(large_objects, "local large objects allocated (objects over 2 KiB, in pages of the region)") \
 	X(slow_stores, "stores that took the barrier's slow path with the layer on") \
-	X(shared_bytes, "small-object bytes a full region sent to the shared caches") \
+	X(shared_bytes, "large-object bytes a full region sent to the shared caches") \
+	X(spills, "times a window's region ran out of room for a small class, which the shared caches then served until its next rewind or sweep") \
 	X(marking_bytes, "small-object bytes allocated from the shared caches during a mark because there was no window (no goroutine)") \
 	X(regions_made, "regions reserved")                                    \
 	X(regions_claimed, "regions the sweeper claimed after a flip: owner parked through the whole cycle") \

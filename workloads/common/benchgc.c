@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "toc/gc.h"
+#include "toc/toc.h"
 #include "benchutil.h"
 
 #define PAUSES_MAX ((size_t)1 << 16)   /* pauses read back from gc_read_pauses */
@@ -43,4 +44,14 @@ void bench_gc_cpu_figures(struct bench_cpu_figures *f, const struct gc_stats *b,
 	f->marking_fraction = seconds > 0 ? (double)(a->mark_ns - b->mark_ns) / 1e9 / seconds : NAN;
 	f->heap_inuse_max_mb = (double)a->heap_inuse_max / 1048576.0;
 	f->heap_goal_max_mb = (double)a->heap_goal_max / 1048576.0;
+}
+
+void bench_toc_stats_json(char *buf, size_t len, const struct toc_stats *d)
+{
+	FILE *f = fmemopen(buf, len, "w");
+	if (!f)
+		bench_fatal(1, "cannot format the toc statistics");
+	toc_stats_json(f, d);
+	fclose(f);
+	buf[len - 1] = 0;
 }

@@ -97,6 +97,11 @@ void bench_gc_flag(struct gc_config *cfg, const char *knob, const char *flag, co
 struct gc_stats;
 void bench_gc_cpu_figures(struct bench_cpu_figures *f, const struct gc_stats *before, const struct gc_stats *after,
 			  const struct bench_rusage *ru_before, const struct bench_rusage *ru_after, double seconds);
+/* toc's statistics d (a difference of two toc_read_stats) as JSON members
+ * into buf, NUL-terminated; fatal when they cannot be formatted (benchgc.c,
+ * for the programs linked with the transaction layer). */
+struct toc_stats;
+void bench_toc_stats_json(char *buf, size_t len, const struct toc_stats *d);
 /* CPUs online, at least 1: the default worker count. */
 int bench_cpus(void);
 /* Seconds for flag: more than 0, at most a day; fatal otherwise. */

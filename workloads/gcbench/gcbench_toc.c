@@ -259,12 +259,7 @@ static void toc_main(void *unused)
 	if (toc_enabled()) {
 		struct toc_stats d;
 		toc_stats_since(&d, &toc1, &toc0);
-		FILE *f = fmemopen(res->toc_stats, sizeof res->toc_stats, "w");
-		if (!f)
-			gcb_fatal(1, "cannot format the toc statistics");
-		toc_stats_json(f, &d);
-		fclose(f);
-		res->toc_stats[sizeof res->toc_stats - 1] = 0;
+		bench_toc_stats_json(res->toc_stats, sizeof res->toc_stats, &d);
 	}
 	bench_rusage_now(&ru1);
 

@@ -170,12 +170,7 @@ static void toc_figures(struct txb_result *r, const struct toc_stats *before, co
 	r->published_fraction = local > 0 ? (double)d.published_bytes / local : 0;
 	r->forfeit_fraction = local > 0 ? (double)d.forfeited_bytes / local : 0;
 	r->marking_bytes_fraction = allocated ? (double)d.marking_bytes / (double)allocated : 0;
-	FILE *f = fmemopen(r->toc_stats, sizeof r->toc_stats, "w");
-	if (!f)
-		bench_fatal(1, "cannot format the toc statistics");
-	toc_stats_json(f, &d);
-	fclose(f);
-	r->toc_stats[sizeof r->toc_stats - 1] = 0;
+	bench_toc_stats_json(r->toc_stats, sizeof r->toc_stats, &d);
 }
 
 void txb_gc_snap(struct txb_gc_snap *s, bool begin)

@@ -173,6 +173,10 @@ func main() {
 	if err != nil {
 		fatal(1, "cannot listen: %v", err)
 	}
+	// The handler is in place before the line that tells a harness it may
+	// signal us: a SIGINT that came before it killed the process (exit -2).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	fmt.Fprintf(os.Stderr, "go-httpd: listening on %s (%d procs, %s)\n", ln.Addr(), *procs, data)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
 		MaxHeaderBytes: 16384}
@@ -181,8 +185,6 @@ func main() {
 	t0 := time.Now()
 	done := make(chan struct{})
 	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 		var timeout <-chan time.Time
 		if *duration > 0 {
 			timeout = time.After(time.Duration(*duration * float64(time.Second)))

@@ -176,7 +176,9 @@ void sched_worker_sleep(struct sched_worker *w)
 		atomic_store_explicit(&w->active, 1, memory_order_seq_cst);
 	}
 	sched_chaos_point();
-	if (atomic_exchange(&sched_monitor_sleeping, 0))
+	if (atomic_exchange(&sched_monitor_sleeping, 0)) {
+		atomic_fetch_add(&sched_rt.monitor_wake, 1);   /* a count: see monitor_main */
 		sched_futex_wake(&sched_rt.monitor_wake, 1);
+	}
 }
 

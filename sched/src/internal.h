@@ -238,7 +238,7 @@ struct sched {
 	_Atomic uint32_t main_done;          /* futex for sched_run's thread */
 
 	/* monitor thread (Go's sysmon) */
-	_Atomic uint32_t monitor_wake;       /* futex */
+	_Atomic uint32_t monitor_wake;       /* futex: a count every wake-up of the monitor bumps */
 	_Atomic int64_t last_poll;           /* last netpoll, sched_nanotime() */
 
 	_Atomic uint64_t next_id;            /* goroutine ids */

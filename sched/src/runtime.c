@@ -96,11 +96,20 @@ static void *monitor_main(void *unused)
 {
 	(void)unused;
 	uint64_t *last = calloc((size_t)sched_rt.cfg.procs, sizeof *last);
-	while (!atomic_load(&sched_rt.shutdown)) {
+	/* The futex word is a count: a waker bumps it before its wake, and the
+	 * monitor waits only while it still holds the value read before it
+	 * looked at shutdown and at the sleeping flag. A wake with the word
+	 * unchanged was lost when it came before the wait: sched_run's at
+	 * shutdown then left the monitor asleep for good and sched_run
+	 * joining it (seen under valgrind, where threads run one at a time). */
+	for (;;) {
+		uint32_t seq = atomic_load(&sched_rt.monitor_wake);
+		if (atomic_load(&sched_rt.shutdown))
+			break;
 		if (atomic_load(&sched_monitor_sleeping))
-			sched_futex_wait(&sched_rt.monitor_wake, 0, -1);
+			sched_futex_wait(&sched_rt.monitor_wake, seq, -1);
 		else
-			sched_futex_wait(&sched_rt.monitor_wake, 0, SCHED_TIMESLICE_NS);
+			sched_futex_wait(&sched_rt.monitor_wake, seq, SCHED_TIMESLICE_NS);
 		if (atomic_load(&sched_rt.shutdown))
 			break;
 		for (int i = 0; i < sched_rt.cfg.procs; i++) {
@@ -292,6 +301,7 @@ int sched_run(const struct sched_config *cfg_in, void (*main_fn)(void *), void *
 		sched_futex_wake(&sched_rt.workers[i].wake, 1);
 	}
 	sched_netpoll_break();
+	atomic_fetch_add(&sched_rt.monitor_wake, 1);
 	sched_futex_wake(&sched_rt.monitor_wake, 1);
 	for (int i = 0; i < cfg.procs; i++)
 		pthread_join(worker_threads[i], NULL);

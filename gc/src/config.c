@@ -40,6 +40,9 @@ static const struct knob knobs[] = {
 	{"rewind", "TOC_REWIND", NULL, K_BOOL, "1",
 	 "toc: 0 closes windows without rewinding them: every object is left to the collector with its region "
 	 "(an ablation: windows and the publishing barrier, no reclaim)"},
+	{"fulllist", "TOC_FULLLIST", NULL, K_BOOL, "0",
+	 "toc, experimental: 1 keeps a region mostly holding published objects for the next cycle instead of "
+	 "handing it to the shared caches (a chaos test crashed with it on: docs/toc-algorithm.md)"},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *name, const char *value)
@@ -104,6 +107,8 @@ static int apply(struct gc_config *cfg, const struct knob *k, const char *name, 
 			cfg->poison = (int)i;
 		else if (!strcmp(k->key, "rewind"))
 			cfg->rewind = (int)i;
+		else if (!strcmp(k->key, "fulllist"))
+			cfg->fulllist = (int)i;
 		else
 			cfg->numa = (int)i;
 		return 0;

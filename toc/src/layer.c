@@ -48,6 +48,7 @@ static int init(const struct gc_config *cfg)
 	}
 	gc_local_large_pages = (size_t)toc_region_pages / 4;
 	toc_rewind = cfg->rewind != 0;
+	toc_full_list = cfg->fulllist != 0;
 	toc_stats_reset();
 	toc_regions_init();
 	return 0;

@@ -41,6 +41,7 @@ const char *const toc_region_state_names[] = {"none", "active", "idle", "dead"};
 
 int toc_region_pages;
 bool toc_rewind;
+bool toc_full_list;
 static int reg_lock;
 static struct toc_region *registry;           /* reg_lock */
 static _Atomic uint32_t claimed_sg;            /* the last sweepgen the claim pass finished */

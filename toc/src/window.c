@@ -286,7 +286,10 @@ void toc_window_close(struct sched_g *g)
 		 * spans to the shared caches, where no window would reuse
 		 * what dies in them. */
 		TOC_COUNT(regions_full, 1);
-		toc_full_put(r);
+		if (toc_full_list)
+			toc_full_put(r);
+		else
+			toc_region_retire(r, false);
 		return;
 	}
 	toc_pool_put(r);

@@ -114,7 +114,8 @@ void toc_trace(char *buf, size_t len);
 /* --- regions (region.c) -------------------------------------------------------------------- */
 
 extern int toc_region_pages;                 /* pages per region (TOC_REGION) */
-extern bool toc_rewind;                      /* windows are rewound at their end (TOC_REWIND, default on) */
+extern bool toc_rewind;
+extern bool toc_full_list;                   /* TOC_FULLLIST: full regions wait for a cycle (experimental, default off) */                      /* windows are rewound at their end (TOC_REWIND, default on) */
 /* A fresh region, ACTIVE, in the registry; fatal when out of memory. */
 struct toc_region *toc_region_new(void);
 /* Releases r if nobody did yet and frees the struct (its owner is the caller). */

@@ -21,6 +21,8 @@
 
 #include "internal.h"
 
+#define POLLER_NAP_NS 100000000ll   /* the longest an idle poller sleeps: 100 ms */
+
 /* Wakes w, which the caller has just taken off the idle list. */
 static void notify(struct sched_worker *w, bool in_poll)
 {
@@ -148,12 +150,21 @@ void sched_worker_sleep(struct sched_worker *w)
 	if (atomic_load(&sched_rt.nidle) == sched_rt.cfg.procs)
 		atomic_store(&sched_monitor_sleeping, 1);
 	if (poller) {
-		int64_t timeout = -1, next = sched_timers_next();
+		/* At most POLLER_NAP_NS, never for ever: sched_run's break at
+		 * shutdown is an eventfd write that another poll (the monitor's,
+		 * a worker's) may drain before this one waits, and a poller
+		 * asleep for good kept sched_run joining it (test_stw_stress hung
+		 * once in a fresh-clone CI). Woken, it sees the shutdown. */
+		int64_t timeout = POLLER_NAP_NS, next = sched_timers_next();
 		if (next != INT64_MAX) {
 			timeout = next - sched_nanotime();
 			if (timeout < 0)
 				timeout = 0;
+			if (timeout > POLLER_NAP_NS)
+				timeout = POLLER_NAP_NS;
 		}
+		if (atomic_load(&sched_rt.shutdown))
+			timeout = 0;
 		struct sched_g *batch = NULL;
 		uint32_t n = sched_netpoll(timeout, &batch);
 		atomic_store_explicit(&sched_rt.poller_busy, 0, memory_order_release);

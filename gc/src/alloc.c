@@ -28,34 +28,6 @@ _Noreturn void gc_out_of_memory(size_t request)
 		 gc_st.cfg.memlimit ? "set" : "");
 }
 
-/* Where the object's pointer words are, for the scanner. */
-static void record_type(struct gc_span *s, uint32_t idx, const struct gc_type *t, size_t count)
-{
-	if (s->ptr_bits) {
-		size_t ew = s->elemsize / GC_WORD;
-		size_t tw = t->size / GC_WORD;
-		uint64_t m = t->small_mask;
-		for (size_t i = 1; i < count && i * tw < ew; i++)
-			m |= t->small_mask << (i * tw);
-		if (ew < 64)
-			m &= ((uint64_t)1 << ew) - 1;
-		size_t bit = (size_t)idx * ew;
-		size_t w = bit >> 6, off = bit & 63;
-		/* Clear the slot's old bits and write the new ones, over at most two words. */
-		uint64_t clear = ew >= 64 ? ~0ull : (((uint64_t)1 << ew) - 1);
-		uint64_t lo = atomic_load_explicit(&s->ptr_bits[w], memory_order_relaxed);
-		lo = (lo & ~(clear << off)) | (m << off);
-		atomic_store_explicit(&s->ptr_bits[w], lo, memory_order_relaxed);
-		if (off + ew > 64) {
-			uint64_t hi = atomic_load_explicit(&s->ptr_bits[w + 1], memory_order_relaxed);
-			hi = (hi & ~(clear >> (64 - off))) | (m >> (64 - off));
-			atomic_store_explicit(&s->ptr_bits[w + 1], hi, memory_order_relaxed);
-		}
-	} else if (s->types) {
-		s->types[idx] = t;
-	}
-}
-
 static struct gc_cache *cache_self(void)
 {
 	int w = sched_worker_index();
@@ -140,7 +112,7 @@ shared:
 		}
 	}
 	if (!noscan)
-		record_type(s, idx, t, count);
+		gc_span_record_type(s, idx, t, count);
 	c->alloc_bytes += s->elemsize;
 	c->alloc_objects++;
 	if (atomic_load_explicit(&gc_st.alloc_black, memory_order_relaxed)) {

@@ -184,6 +184,8 @@ struct gc_arena *gc_arena_grow_locked(size_t k)
 
 static struct gc_arena *arena_of(uintptr_t p)
 {
+	if (p >> GC_ADDR_BITS)
+		return NULL;   /* outside the address space the map covers */
 	return atomic_load_explicit(&gc_arena_map[p >> GC_ARENA_SHIFT], memory_order_relaxed);
 }
 

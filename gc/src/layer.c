@@ -167,9 +167,11 @@ void gc_layer_span_release(struct gc_span *s)
 {
 	/* Slots a sweep freed below the window are free only while the window
 	 * owns the span; without it every slot below freeindex counts as
-	 * allocated, so they become allocated garbage until the next sweep. */
+	 * allocated, so they become allocated garbage until the next sweep,
+	 * typeless: their words are poison or stale. */
 	for (uint32_t i = 0; i < s->layer.win_start; i++)
 		if (!gc_bit(s->alloc_bits, i)) {
+			gc_span_forget_type(s, i);
 			gc_layer_span_publish(s, i);
 			s->nalloc++;
 		}

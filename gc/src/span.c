@@ -137,6 +137,16 @@ void gc_span_init_large(struct gc_span *s, const struct gc_type *t, size_t count
 	s->alloc_cache = 0;
 }
 
+void gc_span_forget_type(struct gc_span *s, uint32_t idx)
+{
+	if (s->noscan)
+		return;
+	if (s->large)
+		__atomic_store_n(&s->large_type, NULL, __ATOMIC_RELAXED);
+	else
+		gc_span_record_type(s, idx, NULL, 0);
+}
+
 void gc_span_check(const struct gc_span *s)
 {
 	if (atomic_load(&s->state) != GC_SPAN_INUSE)

@@ -163,6 +163,43 @@ void gc_span_struct_free(struct gc_span *s);
 void gc_span_init_small(struct gc_span *s, int spanclass);
 void gc_span_init_large(struct gc_span *s, const struct gc_type *t, size_t count, size_t size);
 void gc_span_set_state(struct gc_span *s, enum gc_span_state to);
+/* Where slot idx's pointer words are, for the scanner: t's (count
+ * elements), or none when t is NULL. Small scan spans only. */
+static inline void gc_span_record_type(struct gc_span *s, uint32_t idx, const struct gc_type *t, size_t count)
+{
+	if (s->ptr_bits) {
+		size_t ew = s->elemsize / GC_WORD;
+		uint64_t m = 0;
+		if (t) {
+			size_t tw = t->size / GC_WORD;
+			m = t->small_mask;
+			for (size_t i = 1; i < count && i * tw < ew; i++)
+				m |= t->small_mask << (i * tw);
+		}
+		if (ew < 64)
+			m &= ((uint64_t)1 << ew) - 1;
+		size_t bit = (size_t)idx * ew;
+		size_t w = bit >> 6, off = bit & 63;
+		/* Clear the slot's old bits and write the new ones, over at most two words. */
+		uint64_t clear = ew >= 64 ? ~0ull : (((uint64_t)1 << ew) - 1);
+		uint64_t lo = atomic_load_explicit(&s->ptr_bits[w], memory_order_relaxed);
+		lo = (lo & ~(clear << off)) | (m << off);
+		atomic_store_explicit(&s->ptr_bits[w], lo, memory_order_relaxed);
+		if (off + ew > 64) {
+			uint64_t hi = atomic_load_explicit(&s->ptr_bits[w + 1], memory_order_relaxed);
+			hi = (hi & ~(clear >> (64 - off))) | (m >> (64 - off));
+			atomic_store_explicit(&s->ptr_bits[w + 1], hi, memory_order_relaxed);
+		}
+	} else if (s->types) {
+		s->types[idx] = t;
+	}
+}
+/* Slot idx holds garbage that still counts as allocated (a dead object
+ * left inside a window, or a freed slot a released span takes back):
+ * it scans as holding no pointers, so a stale stack word that reaches
+ * it never leads a scan into its poisoned or stale words. The next
+ * allocation of the slot records its type again. */
+void gc_span_forget_type(struct gc_span *s, uint32_t idx);
 void gc_span_free_meta(struct gc_span *s);
 /* Reloads alloc_cache from alloc_bits at freeindex (64-aligned window). */
 void gc_span_refill_cache(struct gc_span *s);

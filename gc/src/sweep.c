@@ -103,7 +103,10 @@ void gc_layer_sweep_end(void)
  * and goes at the window's rewind. Unpublished window objects are the
  * owner's whatever their mark bits say (allocated black, shaded by the
  * barrier, reached from its stack): they keep their alloc bit 0, and
- * freeindex and win_start stay where the owner left them. */
+ * freeindex and win_start stay where the owner left them. A dead one inside
+ * the window is the one kind of garbage that still counts as allocated
+ * there: it is poisoned like any other, and it forgets its type, so a stale
+ * stack word that reaches it before the rewind scans nothing. */
 void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_span *s, uint32_t idx), void *arg,
 			 bool cached)
 {
@@ -125,6 +128,8 @@ void gc_layer_span_sweep(struct gc_span *s, void (*dead)(void *arg, struct gc_sp
 				gc_poison_slot(s, i);
 			if (i < lo || i >= hi)
 				outside++;
+			else
+				gc_span_forget_type(s, i);   /* looks unpublished until the rewind frees it */
 			ndead++;
 			if (dead)
 				dead(arg, s, i);

@@ -46,7 +46,9 @@ static _Noreturn void report(const char *problem, uintptr_t p, uintptr_t from, c
 		describe(stderr, "reached from", from);
 	else
 		fprintf(stderr, "  reached from %s\n", root);
-	if (gc_st.cfg.poison && *(uint64_t *)(p & ~(uintptr_t)7) == GC_POISON_WORD)
+	struct gc_span *ts;
+	uint32_t tidx;
+	if (gc_st.cfg.poison && gc_find_object(p, &ts, &tidx) && *(uint64_t *)(p & ~(uintptr_t)7) == GC_POISON_WORD)
 		fprintf(stderr, "  the target holds the poison pattern: it was reclaimed\n");
 	gc_fatal("heap verification failed");
 }
@@ -55,6 +57,9 @@ static const char *root_desc = "a registered root";
 
 static void check_and_shade(struct gc_marker *m, uintptr_t p, uintptr_t from, bool conservative)
 {
+	if (!conservative && p == GC_POISON_WORD && gc_st.cfg.poison)
+		report("a pointer field holds the poison pattern: its object was reclaimed while reachable, "
+		       "or the value was loaded from a reclaimed slot", from, 0, root_desc);
 	struct gc_span *s = gc_span_of(p);
 	if (!s) {
 		if (!conservative && gc_arena_of(p))

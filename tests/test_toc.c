@@ -866,18 +866,32 @@ static __attribute__((noinline)) bool died_check_before(uint64_t hs, uint64_t hl
 	       !scans_nothing(big);
 }
 
-static void died_body(void *arg)
+/* Publishes two objects, drops them and runs a cycle: true when both died
+ * and are still the window's. Else again: a stale word elsewhere may keep
+ * one (conservatively), or the window was claimed (this goroutine did not
+ * run between the cycle's start and its flip). */
+static __attribute__((noinline)) bool died_attempt(uint64_t *hs, uint64_t *hl)
 {
-	(void)arg;
 	toc_end();
-	uint64_t hs, hl;
-	died_publish(&hs, &hl);
-	TCHECK(died_check_before(hs, hl));
+	died_publish(hs, hl);
+	TCHECK(died_check_before(*hs, *hl));
 	scrub();
 	whole_cycle();      /* neither is marked: both die at the flip */
 	(void)mk(74);       /* the window's next allocation sweeps its region */
+	return local_unpublished((void *)(uintptr_t)(*hs ^ HIDE)) && local_unpublished((void *)(uintptr_t)(*hl ^ HIDE));
+}
+
+static void died_body(void *arg)
+{
+	(void)arg;
+	uint64_t hs, hl;
+	int attempt = 0;
+	while (!died_attempt(&hs, &hl) && ++attempt < 20)
+		;
+	if (!TCHECK(attempt < 20))
+		return;
+	/* Dead, and the window's until its rewind. */
 	struct node *sm = (struct node *)(uintptr_t)(hs ^ HIDE), *big = (struct node *)(uintptr_t)(hl ^ HIDE);
-	TCHECK(local_unpublished(sm) && local_unpublished(big));   /* the window's until the rewind */
 	TCHECK(((uint64_t *)sm)[0] == GC_POISON_WORD && ((uint64_t *)big)[0] == GC_POISON_WORD);
 	TCHECK(scans_nothing(sm) && scans_nothing(big));
 	/* A word on this stack reaches both through a whole verified cycle. */
@@ -891,7 +905,8 @@ static void died_body(void *arg)
 	toc_read_stats(&s0);
 	toc_end();
 	toc_read_stats(&s1);
-	TCHECK(s1.reclaimed_objects - s0.reclaimed_objects >= 2);   /* the rewind frees both */
+	/* The rewind frees both, unless a second claim took the window. */
+	TCHECK(s1.forfeits - s0.forfeits == 1 || s1.reclaimed_objects - s0.reclaimed_objects >= 2);
 }
 
 static void test_died(void)
@@ -1121,6 +1136,36 @@ static bool t_check(struct node *n, int depth)
 	return true;
 }
 
+/* A transaction that publishes most of a region: a chain over about 60%
+ * of it, with a local large array now and then, into a shared slot whose
+ * old chain dies. Its region is mostly published at the window's end, so
+ * it waits in the full list, and comes back to a window once a cycle has
+ * freed the chain it replaced (TOC_FULLLIST, on by default). */
+static void t_bulk(uint64_t *rng)
+{
+	size_t bytes = gc_local_large_pages * 4 * GC_PAGE_SIZE * 6 / 10;   /* a region is 4 times the largest local object */
+	struct node *head = NULL;
+	for (size_t used = 0; used < bytes;) {
+		uint64_t id = harness_rand(rng);
+		struct node *n;
+		if (id % 128 == 0) {
+			n = gc_alloc_array(&node_type, 100);   /* 3.2 KB: a local large object */
+			used += 100 * sizeof *n;
+		} else {
+			n = gc_alloc(&node_type);
+			used += sizeof *n;
+		}
+		n->id = id;
+		n->val = tag(id);
+		gc_store(n, &n->a, head);
+		head = n;
+	}
+	int slot = (int)(harness_rand(rng) % T_SLOTS);
+	gc_lock(&shared_lock);
+	gc_store(NULL, &shared[slot], head);
+	gc_unlock(&shared_lock);
+}
+
 struct t_arg {
 	uint64_t seed;
 	int txns;
@@ -1155,6 +1200,11 @@ static void t_worker(void *argp)
 		if (harness_rand(&rng) % 8 != 0)
 			t_wait_for_mark();
 		toc_begin();
+		if (harness_rand(&rng) % 48 == 0) {
+			t_bulk(&rng);
+			toc_end();
+			continue;
+		}
 		int n = 1 + (int)(harness_rand(&rng) % 40);
 		struct node *local[40];
 		for (int i = 0; i < n; i++) {
@@ -1286,6 +1336,10 @@ static void torture_body(void *argp)
 		       share);
 	TCHECK(D(ts, reclaimed_objects) > 0 && D(ts, published_objects) > 0);
 	TCHECK(D(ts, regions_swept) + D(ts, regions_swept_bg) > 0);   /* windows open at a flip */
+	printf("  full list: %llu regions put there, %llu given back to windows, %llu retired from it\n",
+	       (unsigned long long)D(ts, regions_full), (unsigned long long)D(ts, regions_recycled),
+	       (unsigned long long)D(ts, regions_full_retired));
+	TCHECK(D(ts, regions_full) > 0);   /* the bulk transactions */
 #undef D
 	gc_store(NULL, &root_slot[1], NULL);
 	gc_remove_roots(shared);

@@ -40,9 +40,9 @@ static const struct knob knobs[] = {
 	{"rewind", "TOC_REWIND", NULL, K_BOOL, "1",
 	 "toc: 0 closes windows without rewinding them: every object is left to the collector with its region "
 	 "(an ablation: windows and the publishing barrier, no reclaim)"},
-	{"fulllist", "TOC_FULLLIST", NULL, K_BOOL, "0",
-	 "toc, experimental: 1 keeps a region mostly holding published objects for the next cycle instead of "
-	 "handing it to the shared caches (a chaos test crashed with it on: docs/toc-algorithm.md)"},
+	{"fulllist", "TOC_FULLLIST", NULL, K_BOOL, "1",
+	 "toc: 1 keeps a region mostly holding published objects in the full list until a cycle frees what died "
+	 "in it; 0 hands it to the shared caches at once (an ablation)"},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *name, const char *value)

@@ -4,8 +4,8 @@
  * regions, the page allocator inside a region, and the release of a
  * region's spans and pages to the heap.
  *
- * A rewound region that mostly holds published objects goes to its
- * worker's full list instead of the pool: only a cycle frees published
+ * A rewound region that mostly holds published objects goes to the full
+ * list (one for all workers) instead of the pool: only a cycle frees published
  * objects, and a window in it would soon run out of room. Once a flip has
  * come since it was put there, the pool takes it back: swept in place like
  * any stale region (the published objects that died are freed there, the
@@ -35,7 +35,7 @@
 
 #define POOL_MAX 4
 #define FULL_ROUNDS 2   /* cycles a region may wait in the full list before it is retired */
-#define FULL_MAX 1024   /* regions a worker's full list holds at most (512 MiB of 512K regions) */
+#define FULL_MAX 1024   /* regions the full list holds at most per worker (512 MiB of 512K regions each) */
 
 const char *const toc_region_state_names[] = {"none", "active", "idle", "dead"};
 
@@ -47,8 +47,13 @@ static struct toc_region *registry;           /* reg_lock */
 static _Atomic uint32_t claimed_sg;            /* the last sweepgen the claim pass finished */
 static struct toc_region *pools[SCHED_MAX_PROCS];
 static int pool_len[SCHED_MAX_PROCS];
-static struct toc_region *full_head[SCHED_MAX_PROCS], *full_tail[SCHED_MAX_PROCS];   /* FIFO, by pool_next */
-static int full_len[SCHED_MAX_PROCS];
+/* The full list: one FIFO for every worker, by pool_next, under full_lock.
+ * Shared, because a goroutine may close windows on another worker than
+ * the one it opened them on: per-worker lists then grew on one worker
+ * while the other made new regions. */
+static int full_lock;
+static struct toc_region *full_head, *full_tail;   /* full_lock */
+static int full_len;                                /* full_lock */
 
 /* The one way a region changes state: a CAS from `from` to `to`, checked
  * against the legal transitions in window.h. Returns whether it won. */
@@ -302,30 +307,33 @@ static void recache(struct toc_region *r)
 	r->uncached = false;
 }
 
-static void full_append(int w, struct toc_region *r)
+/* Appends r (IDLE) to the full list; full_lock held. */
+static void full_append(struct toc_region *r)
 {
 	r->in_full = true;
 	r->pool_next = NULL;
 	r->parked_sg = gc_layer_sweepgen();
 	r->full_rounds++;
-	if (full_tail[w])
-		full_tail[w]->pool_next = r;
+	if (full_tail)
+		full_tail->pool_next = r;
 	else
-		full_head[w] = r;
-	full_tail[w] = r;
-	full_len[w]++;
+		full_head = r;
+	full_tail = r;
+	full_len++;
 }
 
-/* The oldest region of w's full list, out of it (IDLE), or NULL. */
-static struct toc_region *full_pop(int w)
+/* The oldest region of the full list, out of it (IDLE), or NULL; when
+ * ready_only, only one a flip has come for since it was put there.
+ * full_lock held. */
+static struct toc_region *full_pop(bool ready_only)
 {
-	struct toc_region *r = full_head[w];
-	if (r) {
-		full_head[w] = r->pool_next;
-		if (!full_head[w])
-			full_tail[w] = NULL;
-		full_len[w]--;
-	}
+	struct toc_region *r = full_head;
+	if (!r || (ready_only && r->parked_sg == gc_layer_sweepgen()))
+		return NULL;
+	full_head = r->pool_next;
+	if (!full_head)
+		full_tail = NULL;
+	full_len--;
 	return r;
 }
 
@@ -336,13 +344,14 @@ void toc_full_put(struct toc_region *r)
 		toc_region_retire(r, false);
 		return;
 	}
-	int w = sched_worker_index();
-	full_append(w, r);
+	gc_lock(&full_lock);
+	full_append(r);
 	/* A bound, so that a workload whose windows fill regions faster
 	 * than cycles come holds no more than this: the oldest goes to the
 	 * shared caches, as every full region once did. */
-	if (full_len[w] > FULL_MAX) {
-		struct toc_region *old = full_pop(w);
+	struct toc_region *old = full_len > FULL_MAX * sched_procs() ? full_pop(false) : NULL;
+	gc_unlock(&full_lock);
+	if (old) {
 		region_settle(old);
 		old->in_full = false;
 		/* Counted whole again before its spans leave as a cached
@@ -354,14 +363,19 @@ void toc_full_put(struct toc_region *r)
 	}
 }
 
-/* The oldest region of w's full list that a flip has swept since it was
+/* The oldest region of the full list that a flip has swept since it was
  * put there and that is at least half free, ACTIVE; or NULL. Regions still
  * mostly live go round once more, then to the shared caches. */
-static struct toc_region *full_take(int w)
+static struct toc_region *full_take(void)
 {
-	struct toc_region *r;
-	while (full_head[w] && full_head[w]->parked_sg != gc_layer_sweepgen()) {
-		r = full_pop(w);
+	for (;;) {
+		if (!__atomic_load_n(&full_head, __ATOMIC_RELAXED))
+			return NULL;   /* the common case, without the lock */
+		gc_lock(&full_lock);
+		struct toc_region *r = full_pop(true);
+		gc_unlock(&full_lock);
+		if (!r)
+			return NULL;
 		region_settle(r);
 		r->in_full = false;
 		if (!region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE)) {
@@ -377,12 +391,13 @@ static struct toc_region *full_take(int w)
 			return r;
 		}
 		if (r->full_rounds < FULL_ROUNDS && region_cas(r, TOC_REGION_ACTIVE, TOC_REGION_IDLE)) {
-			full_append(w, r);
+			gc_lock(&full_lock);
+			full_append(r);
+			gc_unlock(&full_lock);
 			continue;
 		}
 		toc_region_retire(r, false);
 	}
-	return NULL;
 }
 
 struct toc_region *toc_pool_take(void)
@@ -399,7 +414,7 @@ struct toc_region *toc_pool_take(void)
 		}
 		toc_region_retire(r, false);
 	}
-	return full_take(w);
+	return full_take();
 }
 
 void toc_pool_put(struct toc_region *r)
@@ -513,9 +528,9 @@ void toc_regions_init(void)
 	registry = NULL;
 	memset(pools, 0, sizeof pools);
 	memset(pool_len, 0, sizeof pool_len);
-	memset(full_head, 0, sizeof full_head);
-	memset(full_tail, 0, sizeof full_tail);
-	memset(full_len, 0, sizeof full_len);
+	full_head = full_tail = NULL;
+	full_len = 0;
+	full_lock = 0;
 }
 
 void toc_regions_fini(void)

@@ -20,7 +20,7 @@
  * its spans), and their legal transitions (region_cas checks them):
  *
  *   ACTIVE ──window closed, rewound──► IDLE (in its worker's pool, or,
- *            mostly published, in its worker's full list until a cycle)
+ *            mostly published, in the full list until a cycle)
  *   IDLE ──taken for a new window──► ACTIVE
  *   ACTIVE/IDLE ──pool full, still mostly published after its cycles in
  *                 the full list, or claimed after a flip (owner parked
@@ -74,10 +74,10 @@ struct toc_region {
 	int no_run;                                 /* no free run this long (or longer) until the next rewind */
 	uint64_t carved_bytes;                      /* bytes of its carved spans */
 	struct toc_region *reg_next, *reg_prev;     /* the registry; reg_lock */
-	struct toc_region *pool_next;               /* the worker pool or full list; its worker */
+	struct toc_region *pool_next;               /* the worker's pool, or the full list */
 	uint32_t parked_sg;                         /* full list: the sweepgen when it was put there */
 	int full_rounds;                            /* full list: times put there since a window last used it */
-	bool in_full;                               /* in its worker's full list */
+	bool in_full;                               /* in the full list */
 	bool uncached;                              /* swept there: its free slots are not in the paced heap */
 };
 
@@ -114,8 +114,8 @@ void toc_trace(char *buf, size_t len);
 /* --- regions (region.c) -------------------------------------------------------------------- */
 
 extern int toc_region_pages;                 /* pages per region (TOC_REGION) */
-extern bool toc_rewind;
-extern bool toc_full_list;                   /* TOC_FULLLIST: full regions wait for a cycle (experimental, default off) */                      /* windows are rewound at their end (TOC_REWIND, default on) */
+extern bool toc_rewind;                      /* windows are rewound at their end (TOC_REWIND, default on) */
+extern bool toc_full_list;                   /* TOC_FULLLIST: mostly published regions wait for a cycle (default on) */
 /* A fresh region, ACTIVE, in the registry; fatal when out of memory. */
 struct toc_region *toc_region_new(void);
 /* Releases r if nobody did yet and frees the struct (its owner is the caller). */

@@ -274,7 +274,7 @@ struct gc_config {
 	int toc;                 /* TOC_MODE=toc: the transaction layer on */
 	int region_pages;        /* TOC_REGION: pages per transaction window region */
 	int rewind;              /* TOC_REWIND: 1 (default) windows are rewound at their end; 0 left to the collector */
-	int fulllist;            /* TOC_FULLLIST: 1 keeps mostly published regions for the next cycle (experimental) */
+	int fulllist;            /* TOC_FULLLIST: 1 keeps mostly published regions for the next cycle (default) */
 	int gogc;                /* TOC_GOGC / GOGC: percent, or off; default 100 */
 	uint64_t memlimit;       /* TOC_MEMLIMIT / GOMEMLIMIT: soft limit in bytes; 0 none */
 	uint64_t maxheap;        /* TOC_MAXHEAP: hard limit of heap bytes mapped; default 64 GiB */

@@ -835,10 +835,13 @@ static __attribute__((noinline)) void died_publish(uint64_t *hsmall, uint64_t *h
 }
 
 /* A whole cycle run by another goroutine while this one yields: it runs in
- * the cycle, so its window is not claimed. */
+ * the cycle, so its window is not claimed (unless the whole cycle passed
+ * while its worker's thread was descheduled: the caller checks). */
 static void whole_cycle(void)
 {
-	(void)start_mark();
+	/* Resumed once more inside the mark: ran in this cycle for sure. */
+	if (start_mark())
+		sched_gosched();
 	finish_cycle();
 }
 
@@ -878,7 +881,8 @@ static __attribute__((noinline)) bool died_attempt(uint64_t *hs, uint64_t *hl)
 	scrub();
 	whole_cycle();      /* neither is marked: both die at the flip */
 	(void)mk(74);       /* the window's next allocation sweeps its region */
-	return local_unpublished((void *)(uintptr_t)(*hs ^ HIDE)) && local_unpublished((void *)(uintptr_t)(*hl ^ HIDE));
+	void *sm = (void *)(uintptr_t)(*hs ^ HIDE), *big = (void *)(uintptr_t)(*hl ^ HIDE);
+	return local_unpublished(sm) && local_unpublished(big);
 }
 
 static void died_body(void *arg)
@@ -886,9 +890,9 @@ static void died_body(void *arg)
 	(void)arg;
 	uint64_t hs, hl;
 	int attempt = 0;
-	while (!died_attempt(&hs, &hl) && ++attempt < 20)
+	while (!died_attempt(&hs, &hl) && ++attempt < 50)
 		;
-	if (!TCHECK(attempt < 20))
+	if (!TCHECK(attempt < 50))
 		return;
 	/* Dead, and the window's until its rewind. */
 	struct node *sm = (struct node *)(uintptr_t)(hs ^ HIDE), *big = (struct node *)(uintptr_t)(hl ^ HIDE);

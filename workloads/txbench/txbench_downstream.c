@@ -26,6 +26,11 @@
  *           many requests in flight the rest park on the pool's channel,
  *           mid-request all the same.
  *
+ * Requests are in flight together only as long as they wait: with R
+ * requests a second and a delay of D, about R x D wait at once, however
+ * large --inflight is (Little's law). parked_max in the JSON is the most
+ * that waited at once; --inflight is only reached when D is long enough.
+ *
  * The backend runs in the modes on toc's runtime (toc, cms, stw) and never
  * allocates from the collected heap, so it owns no window.
  */
@@ -67,6 +72,9 @@ static struct {
 	int *fds;                    /* socket: 2 * nconns descriptors, request end first */
 	int nconns;
 	struct sched_waitgroup exited; /* the backend's goroutines */
+	void (*ask)(const char *key, size_t n); /* chan_ask or socket_ask */
+	_Atomic int64_t parked;      /* requests in ask now; updated by the requests */
+	_Atomic int64_t parked_max;  /* the most at once */
 } ds;
 
 static void answer_check(uint64_t query, uint64_t answer)
@@ -236,7 +244,20 @@ static void socket_start(const struct txb_options *o)
 			bench_fatal(1, "--downstream=socket: could not start a backend goroutine: %s",
 				    strerror(sched_errno()));
 	}
-	txb_downstream_call = socket_ask;
+}
+
+/* txb_downstream_call: ask, counting the requests inside it. Relaxed: the
+ * counts order nothing. */
+static void counted_ask(const char *key, size_t n)
+{
+	int64_t now = atomic_fetch_add_explicit(&ds.parked, 1, memory_order_relaxed) + 1;
+	int64_t max = atomic_load_explicit(&ds.parked_max, memory_order_relaxed);
+	while (now > max &&
+	       !atomic_compare_exchange_weak_explicit(&ds.parked_max, &max, now, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	ds.ask(key, n);
+	atomic_fetch_sub_explicit(&ds.parked, 1, memory_order_relaxed);
 }
 
 /* --- the run ----------------------------------------------------------------------------------------- */
@@ -250,10 +271,13 @@ void txb_downstream_start(const struct txb_options *o)
 		sched_wg_add(&ds.exited, 1);
 		if (!sched_go(chan_backend, NULL))
 			bench_fatal(1, "--downstream=chan: could not start the backend: %s", strerror(sched_errno()));
-		txb_downstream_call = chan_ask;
+		ds.ask = chan_ask;
 	} else if (o->downstream == TXB_DS_SOCKET) {
 		socket_start(o);
+		ds.ask = socket_ask;
 	}
+	if (ds.ask)
+		txb_downstream_call = counted_ask;
 }
 
 void txb_downstream_stop(void)
@@ -291,14 +315,17 @@ static void fixed2(char *buf, size_t n, double v)
 void txb_downstream_json(char *buf, size_t n, const struct txb_options *o, const struct txb_result *r)
 {
 	double inflight = o->driver == TXB_SPAWN ? o->inflight : NAN;
-	char us[32], rss[32], owned[32];
-	if (o->downstream == TXB_DS_NONE)
+	char us[32], parked[32], rss[32], owned[32];
+	if (o->downstream == TXB_DS_NONE) {
 		snprintf(us, sizeof us, "null");
-	else
+		snprintf(parked, sizeof parked, "null");
+	} else {
 		snprintf(us, sizeof us, "%lld", (long long)o->downstream_us);
+		snprintf(parked, sizeof parked, "%lld", (long long)atomic_load(&ds.parked_max));
+	}
 	fixed2(rss, sizeof rss, r->peak_rss_mb * 1024 / inflight);
 	fixed2(owned, sizeof owned, r->owned_max_mb * 1024 / inflight);
-	snprintf(buf, n, "\"downstream\":\"%s\",\"downstream_us\":%s,\"rss_per_inflight_kb\":%s,"
-			 "\"owned_per_inflight_kb\":%s",
-		 txb_downstream_names[o->downstream], us, rss, owned);
+	snprintf(buf, n, "\"downstream\":\"%s\",\"downstream_us\":%s,\"parked_max\":%s,"
+			 "\"rss_per_inflight_kb\":%s,\"owned_per_inflight_kb\":%s",
+		 txb_downstream_names[o->downstream], us, parked, rss, owned);
 }

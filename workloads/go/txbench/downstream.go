@@ -24,6 +24,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -48,6 +49,23 @@ var ds struct {
 	pool    chan net.Conn
 	conns   []net.Conn // the requests' ends
 	exited  sync.WaitGroup
+	ask     func(key string) // chanAsk or socketAsk
+	parked  int64            // requests in ask now (atomic)
+	// parkedMax is the most at once (atomic). About txn_per_sec x the
+	// delay requests wait at once, however large --inflight is.
+	parkedMax int64
+}
+
+// countedAsk is downstreamCall: ask, counting the requests inside it.
+func countedAsk(key string) {
+	now := atomic.AddInt64(&ds.parked, 1)
+	for max := atomic.LoadInt64(&ds.parkedMax); now > max; max = atomic.LoadInt64(&ds.parkedMax) {
+		if atomic.CompareAndSwapInt64(&ds.parkedMax, max, now) {
+			break
+		}
+	}
+	ds.ask(key)
+	atomic.AddInt64(&ds.parked, -1)
 }
 
 func answerCheck(query, answer uint64) {
@@ -157,7 +175,7 @@ func downstreamStart(o *options) {
 		ds.queries = make(chan *dsQuery, dsQueue)
 		ds.exited.Add(1)
 		go chanBackend()
-		downstreamCall = chanAsk
+		ds.ask = chanAsk
 	case "socket":
 		n := o.workers
 		if o.driver == "spawn" {
@@ -178,7 +196,10 @@ func downstreamStart(o *options) {
 			ds.exited.Add(1)
 			go socketEcho(fileConn(sv[1]))
 		}
-		downstreamCall = socketAsk
+		ds.ask = socketAsk
+	}
+	if ds.ask != nil {
+		downstreamCall = countedAsk
 	}
 }
 

@@ -1571,12 +1571,13 @@ func printResult(o *options, r *result) {
 	j.num("published_fraction", "%.4f", 0)
 	j.num("forfeit_fraction", "%.4f", 0)
 	j.num("marking_bytes_fraction", "%.4f", math.NaN())
-	downstreamUS := math.NaN()
+	downstreamUS, parkedMax := math.NaN(), math.NaN()
 	if o.downstream != "none" {
-		downstreamUS = float64(o.downstreamUS)
+		downstreamUS, parkedMax = float64(o.downstreamUS), float64(atomic.LoadInt64(&ds.parkedMax))
 	}
 	j.str("downstream", o.downstream)
 	j.num("downstream_us", "%.0f", downstreamUS)
+	j.num("parked_max", "%.0f", parkedMax)
 	j.num("rss_per_inflight_kb", "%.2f", r.peakRSSMB*1024/inflight)
 	j.num("owned_per_inflight_kb", "%.2f", math.NaN())
 	j.str("checksum", fmt.Sprintf("%016x", r.checksum))

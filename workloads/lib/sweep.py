@@ -34,6 +34,12 @@ import stats  # noqa: E402
 
 NPROC = os.cpu_count() or 1
 
+# The parked sweep's backend delay per request in flight, µs: requests are
+# in flight together only while they wait (txbench_downstream.c), and a
+# runtime starts them at well under 1e6 / this rate a second on 2 cores.
+PARKED_US_PER_INFLIGHT = 20
+PARKED_SECONDS = 2.0   # its runs' --duration, unless given (or the delay asks for more)
+
 # name: (flag, points, quick points, modes that can run it, doc). "go"
 # stands for every Go build of go-txbench (goinfo.py names their modes).
 ALL_MODES = ["toc", "cms", "stw", "boehm", "arena", "go"]
@@ -50,6 +56,10 @@ SWEEPS = {
                 "worker threads (request loops)"),
     "alloc": ("--items", [4, 8, 16, 32, 64, 128], [4, 64], ALL_MODES,
               "items per request body: the allocation per request"),
+    "parked": ("--inflight", [1000, 10000, 100000, 1000000], [1000, 10000], ["toc", "cms", "go"],
+               "requests in flight, each parked mid-request on a backend (--driver=spawn --downstream=chan, "
+               f"--downstream-us={PARKED_US_PER_INFLIGHT} x inflight, so that all can wait at once: "
+               "parked_max says how many did); 2-s runs unless --duration, and at least 1.5 x the delay"),
     "churn": ("--churn-kb", [0, 1, 4, 16, 64], [0, 16], ALL_MODES,
               "KiB each request publishes into the churn ring (32 MiB): published garbage; "
               "timed after a warm-up of 2 cycles (at most 30 s)"),
@@ -60,7 +70,8 @@ COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_
            "published_fraction", "forfeit_fraction", "toc_owned_bytes_max", "checksum", "commit", "go_version",
            "host", "gogc", "churn_kb", "marking_fraction", "marking_bytes_fraction", "pacer_cycles", "toc_windows",
            "toc_mark_windows", "toc_local_bytes", "toc_reclaimed_bytes", "toc_forfeited_bytes", "toc_marking_bytes",
-           "warmup_ended", "warmup_seconds", "warmup_cycles"]
+           "warmup_ended", "warmup_seconds", "warmup_cycles", "downstream_us", "parked_max", "rss_per_inflight_kb",
+           "owned_per_inflight_kb", "toc_forfeits", "toc_regions_claimed"]
 # The columns read from the JSON's "toc" object (toc mode).
 TOC_COLUMNS = [c for c in COLUMNS if c.startswith("toc_") and c != "toc_reclaimed_fraction"]
 JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_job.py")
@@ -117,7 +128,7 @@ def log(msg):
 def parse(argv):
     o = {"modes": None, "rounds": 3, "duration": 5.0, "points": None, "quick": False, "results": "results",
          "fresh": False, "dry": False, "names": [], "seed": int(time.time()), "emit": None, "merge": False,
-         "gogc": None}
+         "gogc": None, "duration_set": False}
     # --emit-jobs and --merge take their value after = or as the next word.
     joined, i = [], 0
     while i < len(argv):
@@ -146,6 +157,7 @@ def parse(argv):
             if x < 0 or x == 0 and k != "--seed":
                 fail(f"{k}={v}: must be more than 0" if k != "--seed" else f"{k}={v}: must not be negative")
             o[k[2:]] = x
+            o["duration_set"] = o["duration_set"] or k == "--duration"
         elif k == "--points":
             try:
                 o["points"] = [int(p) for p in v.split(",") if p]
@@ -193,13 +205,21 @@ def parse(argv):
 def command(bindir, mode, flag, value, o, name):
     go = o["go"].get(mode)
     prog = go["path"] if go else os.path.join(bindir, "txbench")
-    args = [prog, "--json", f"--duration={o['duration']:g}"]
+    duration = o["duration"]
+    if name == "parked":
+        if not o["duration_set"]:
+            duration = min(duration, PARKED_SECONDS)
+        delay_us = PARKED_US_PER_INFLIGHT * value
+        duration = max(duration, 1.5 * delay_us / 1e6)
+    args = [prog, "--json", f"--duration={duration:g}"]
     if not go:
         args.append(f"--mode={mode}")
     if o["quick"] and flag != "--live-mb":
         args.append("--live-mb=32")
     if name == "inflight":
         args.append("--driver=spawn")
+    if name == "parked":
+        args += ["--driver=spawn", "--downstream=chan", f"--downstream-us={delay_us}"]
     if o["gogc"] is not None:
         args.append(f"--gogc={o['gogc']}")
     if name == "churn":   # timed once every mode collects: toc's first cycle waits for the churn to reach its goal

@@ -333,6 +333,16 @@ static void usage(FILE *f)
 		"                     else 100); boehm: its free-space divisor; arena: ignored\n"
 		"  --memlimit=SIZE    soft memory limit, e.g. 2G (default: TOC_MEMLIMIT or\n"
 		"                     GOMEMLIMIT); boehm: maximum heap size (hard); arena: ignored\n"
+		"  --downstream=D     none: requests run to their end; chan: mid-request (parsed, record\n"
+		"                     found, before the response) each asks a backend goroutine over a\n"
+		"                     channel and parks until the answer, --downstream-us after the\n"
+		"                     query arrived; socket: the same over a socketpair on the poller,\n"
+		"                     from a pool of at most 4096 connections (descriptors are\n"
+		"                     limited: past that many in flight, requests park on the pool).\n"
+		"                     toc, cms, stw only; checksums are those of none. About\n"
+		"                     txn_per_sec x --downstream-us requests wait at once, however\n"
+		"                     large --inflight is: see parked_max (default none)\n"
+		"  --downstream-us=D  the backend's delay, microseconds, 0..10000000 (default 1000)\n"
 		"  --json             print one JSON object on stdout\n"
 		"  --dump-requests=N  write the first N requests of the stream to stdout, each\n"
 		"                     after a line with its length, and exit (wrk's script\n"
@@ -348,7 +358,11 @@ static void usage(FILE *f)
 		"stw_max_us, stw_p99_us, peak_rss_mb, allocated_mb, kb_per_txn, toc_reclaimed_fraction,\n"
 		"published_fraction, forfeit_fraction (of window bytes), marking_bytes_fraction (toc:\n"
 		"bytes allocated from the shared caches during a mark for want of a window, over\n"
-		"allocated bytes), checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
+		"allocated bytes), downstream, downstream_us, parked_max (the most requests waiting\n"
+		"on the backend at once; both null with none), rss_per_inflight_kb\n"
+		"(peak_rss_mb over --inflight, KiB; spawn only), owned_per_inflight_kb (toc, spawn:\n"
+		"the layer's largest owned window bytes, toc_owned_bytes_max, over --inflight, KiB),\n"
+		"checksum (sum of the responses' FNV-1a hashes; with --requests the\n"
 		"same in every mode), warmup_ended (off, cycles or seconds), warmup_seconds,\n"
 		"warmup_cycles, warmup_transactions, in toc mode \"toc\": every statistic of the layer\n"
 		"(toc_local_bytes: window bytes; toc_reclaimed_bytes, toc_forfeited_bytes,\n"
@@ -377,7 +391,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 {
 	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_CHURN_KB,
 	       F_CHURN_MB, F_DURATION, F_REQUESTS, F_WARMUP, F_WARMUP_CYCLES, F_SERIES, F_SEED, F_GOGC,
-	       F_MEMLIMIT, F_JSON, F_HELP, F_DUMP };
+	       F_MEMLIMIT, F_JSON, F_HELP, F_DUMP, F_DOWNSTREAM, F_DOWNSTREAM_US };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},
 		{"driver", required_argument, NULL, F_DRIVER},
@@ -400,6 +414,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		{"json", no_argument, NULL, F_JSON},
 		{"dump-requests", required_argument, NULL, F_DUMP},
 		{"help", no_argument, NULL, F_HELP},
+		{"downstream", required_argument, NULL, F_DOWNSTREAM},
+		{"downstream-us", required_argument, NULL, F_DOWNSTREAM_US},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
@@ -414,6 +430,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		.churn_mb = 32,
 		.duration = 5,
 		.seed = 1,
+		.downstream_us = 1000,
 		.gc_cfg = &gc_cfg,
 	};
 	int64_t procs = scfg.procs, workers = 0, v = 0;
@@ -425,6 +442,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_MODE: o->mode = (enum txb_mode)bench_lookup("--mode", optarg, txb_mode_names, TXB_NMODES); continue;
 		case F_DRIVER: o->driver = (enum txb_driver)bench_lookup("--driver", optarg, txb_driver_names, TXB_NDRIVERS); continue;
 		case F_JSON: o->json = true; continue;
+		case F_DOWNSTREAM: o->downstream = (enum txb_downstream)bench_lookup("--downstream", optarg, txb_downstream_names, TXB_NDOWNSTREAMS); continue;
 		case F_SERIES: o->series = true; continue;
 		case F_WARMUP: {   /* bench_seconds's range, and 0: none */
 			char *end;
@@ -449,6 +467,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_WARMUP_CYCLES: flag = "--warmup-cycles"; dst = &o->warmup_cycles; min = 0; max = 1000000; break;
 		case F_DUMP: flag = "--dump-requests"; dst = &o->dump; max = 10000000; break;
 		case F_SEED: flag = "--seed"; min = 0; max = INT64_MAX; break;
+		case F_DOWNSTREAM_US: flag = "--downstream-us"; dst = &o->downstream_us; min = 0; max = 10000000; break;
 		default: usage(stderr); exit(2);
 		}
 		if (sched_knob_int(flag, optarg, min, max, dst, err, sizeof err))
@@ -473,6 +492,9 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		bench_fatal(2, "--driver=spawn: %s mode runs on plain threads, one request loop each; use "
 			       "--driver=loop",
 			    txb_mode_names[o->mode]);
+	if (!goroutines && o->downstream != TXB_DS_NONE)
+		bench_fatal(2, "--downstream=%s: %s mode has no goroutines to park; use --mode=toc, cms or stw",
+			    txb_downstream_names[o->downstream], txb_mode_names[o->mode]);
 	if (!goroutines && workers && workers != procs)
 		bench_fatal(2, "--workers: %s mode runs one thread per request loop; set --procs instead",
 			    txb_mode_names[o->mode]);
@@ -546,6 +568,9 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "published_fraction", "%.4f", r->has_toc ? r->published_fraction : 0);
 	num(f, &first, "forfeit_fraction", "%.4f", r->has_toc ? r->forfeit_fraction : 0);
 	num(f, &first, "marking_bytes_fraction", "%.4f", r->has_toc ? r->marking_bytes_fraction : NAN);
+	char downstream[512];
+	txb_downstream_json(downstream, sizeof downstream, o, r);
+	fprintf(f, ",%s", downstream);
 	fprintf(f, ",\"checksum\":\"%016llx\"", (unsigned long long)r->checksum);
 	if (r->warmup_ended) {
 		str(f, &first, "warmup_ended", r->warmup_ended);

@@ -31,9 +31,12 @@ struct sched_config;
 
 enum txb_mode { TXB_TOC, TXB_CMS, TXB_STW, TXB_BOEHM, TXB_ARENA, TXB_NMODES };
 enum txb_driver { TXB_LOOP, TXB_SPAWN, TXB_NDRIVERS };
+/* --downstream: what a request waits on mid-way (txbench_downstream.c). */
+enum txb_downstream { TXB_DS_NONE, TXB_DS_CHAN, TXB_DS_SOCKET, TXB_NDOWNSTREAMS };
 
 extern const char *const txb_mode_names[TXB_NMODES];
 extern const char *const txb_driver_names[TXB_NDRIVERS];
+extern const char *const txb_downstream_names[TXB_NDOWNSTREAMS];
 
 struct txb_options {
 	enum txb_mode mode;
@@ -56,6 +59,8 @@ struct txb_options {
 	uint64_t memlimit;          /* bytes, 0 none */
 	bool json;
 	int64_t dump;               /* --dump-requests: write this many requests and exit */
+	enum txb_downstream downstream; /* the backend each request waits on mid-way */
+	int64_t downstream_us;      /* the backend's answer comes this many µs after the query */
 	uint64_t nkeys;             /* store records, from live_mb */
 	const struct gc_config *gc_cfg;   /* toc's knobs (goroutine modes) */
 };
@@ -220,6 +225,7 @@ struct txb_result {
 	struct txb_sample *series;  /* --series: nseries samples, malloc'd */
 	size_t nseries;
 	const char *extra_json;     /* more members for the JSON object (the servers'), or NULL */
+	double owned_max_mb;        /* toc: the layer's largest owned window bytes, MiB (NAN elsewhere) */
 };
 
 /* Sums the workers into r (transactions, checksum, latency percentiles). */
@@ -235,6 +241,20 @@ enum txb_mode txb_config_from_env(struct gc_config *gc, struct sched_config *sch
 /* One JSON object on stdout (the keys --help lists), or a table. */
 void txb_print_json(const struct txb_options *o, const struct txb_result *r);
 void txb_print_table(const struct txb_options *o, const struct txb_result *r);
+
+/* --- the downstream call (txbench_downstream.c) ---------------------------------------------------- */
+
+/* The handler's wait on a backend, mid-request (NULL: --downstream=none):
+ * sends a hash of key (n bytes) and parks until the answer, which must
+ * echo it. Set by txb_downstream_start, on a goroutine of the runtime. */
+extern void (*txb_downstream_call)(const char *key, size_t n);
+/* Starts o's backend (goroutines, and for socket its connection pool);
+ * call from a goroutine. Does nothing with --downstream=none. */
+void txb_downstream_start(const struct txb_options *o);
+/* Stops it once no request waits on it any more. */
+void txb_downstream_stop(void);
+/* The --downstream figures as JSON members (no leading comma) into buf. */
+void txb_downstream_json(char *buf, size_t n, const struct txb_options *o, const struct txb_result *r);
 
 /* --- the backends ------------------------------------------------------------------------ */
 

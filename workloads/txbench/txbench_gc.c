@@ -215,6 +215,7 @@ void txb_gc_figures(struct txb_result *r, const struct txb_gc_snap *before, cons
 	r->pacer_cycles = steady;
 	r->pacer_end_over_goal_max = steady ? worst : NAN;
 	r->pacer_within_fraction = steady ? (double)within / (double)steady : NAN;
+	r->owned_max_mb = toc_enabled() ? (double)after->toc.owned_bytes_max / 1048576.0 : NAN;
 	if (toc_enabled())
 		toc_figures(r, &before->toc, &after->toc, allocated);
 }
@@ -298,6 +299,7 @@ static void gc_main(void *unused)
 	workers = calloc((size_t)nworkers, sizeof *workers);
 	if (!workers)
 		bench_fatal(1, "out of memory for %d workers", nworkers);
+	txb_downstream_start(opt);
 	txb_warmup(opt, &backend);
 	memset(workers, 0, (size_t)nworkers * sizeof *workers);
 	bench_progress("running requests");
@@ -306,6 +308,7 @@ static void gc_main(void *unused)
 	txb_run_start(&run, opt);
 	drive(&run);
 	txb_gc_snap(&after, false);
+	txb_downstream_stop();
 	txb_phases_end(res);
 	res->driver_note = opt->driver == TXB_LOOP ? (toc_mode ? "goroutines, a transaction per request"
 								: "goroutines, one request after another")

@@ -13,7 +13,9 @@
  *   5. with --churn-kb, build an entry of that many KiB (a chain of links,
  *      each a copy of part of the request) and publish it into the
  *      store's churn ring, a bounded cache whose oldest entry it evicts;
- *   6. build a JSON response, an intermediate string per item and a
+ *   6. with --downstream, wait for a backend's answer, parked
+ *      (txbench_downstream.c), everything above still live;
+ *   7. build a JSON response, an intermediate string per item and a
  *      growing buffer, frame it as an HTTP/1.1 response, and "write" it:
  *      the response's FNV-1a hash is the request's checksum.
  * Everything but the store's records and the ring's entries dies with the
@@ -612,6 +614,8 @@ void txb_respond(struct tx_store *st, const char *text, size_t len, struct tx_sb
 			heap->retire(TXB_REC, old);
 		rec = nr;
 	}
+	if (txb_downstream_call)   /* --downstream: parked here, the request's objects live */
+		txb_downstream_call(q->key->b, q->key->len);
 	sb_puts(&sb, "{\"status\":");
 	sb_int(&sb, rec ? 200 : 404);
 	sb_puts(&sb, ",\"method\":");

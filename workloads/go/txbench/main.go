@@ -82,6 +82,8 @@ type options struct {
 	gogc         int     // percent, or gogcOff
 	json         bool
 	nkeys        uint64 // store records, from liveMB
+	downstream   string // "none", "chan" or "socket" (downstream.go)
+	downstreamUS int64  // the backend's delay, µs
 }
 
 // intFlag is an integer flag with bounds; a bad value ends the program with
@@ -181,6 +183,10 @@ checksum equals txbench's for the same flags.
   --seed=N           the request stream (default 1)
   --gogc=N|off       debug.SetGCPercent (default: GOGC, else 100)
   --memlimit=SIZE    debug.SetMemoryLimit, e.g. 2G, or off (default: GOMEMLIMIT)
+  --downstream=D     none, chan or socket: mid-request each request asks a backend
+                     and parks until the answer (see txbench --help; socket: a pool
+                     of at most 4096 socketpair connections) (default none)
+  --downstream-us=D  the backend's delay, microseconds, 0..10000000 (default 1000)
   --json             print one JSON object on stdout
   --help             this text
 
@@ -191,7 +197,7 @@ counter of marking time) and heap_inuse_mb is /memory/classes/heap/objects plus
 `
 
 func parseFlags() *options {
-	o := &options{driver: "loop", duration: 5}
+	o := &options{driver: "loop", duration: 5, downstream: "none", downstreamUS: 1000}
 	var procs, workers int64
 	inflight, liveMB, items, publishPct, requests, seed := int64(64), int64(256), int64(16), int64(5), int64(0), int64(1)
 	o.churnMB = 32
@@ -252,6 +258,13 @@ func parseFlags() *options {
 		}
 		memlimit = int64(parseSize("memlimit", s, 1<<20, 1<<50))
 	}), "memlimit", "")
+	fs.Var(funcFlag(func(s string) {
+		if s != "none" && s != "chan" && s != "socket" {
+			fatal(2, "--downstream: unknown value %q (expected: none chan socket)", s)
+		}
+		o.downstream = s
+	}), "downstream", "")
+	fs.Var(&intFlag{"downstream-us", &o.downstreamUS, 0, 10000000}, "downstream-us", "")
 	fs.BoolVar(&o.json, "json", false, "")
 	help := fs.Bool("help", false, "")
 	err := fs.Parse(os.Args[1:])
@@ -1043,6 +1056,9 @@ func respond(st *store, q *request, sb []byte) []byte {
 		st.slots[slot].Swap(nr)
 		r = nr
 	}
+	if downstreamCall != nil { // --downstream: parked here, the request's objects live
+		downstreamCall(q.key)
+	}
 	status := int64(404)
 	if r != nil {
 		status = 200
@@ -1440,6 +1456,7 @@ func drive(o *options, st *store, r *run) []worker {
 // collector's figures are the differences of MemStats read before and
 // after the timed part.
 func runRequests(o *options, st *store) *result {
+	downstreamStart(o)
 	ph.warmup(o, func(r *run) { drive(o, st, r) })
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -1451,6 +1468,7 @@ func runRequests(o *options, st *store) *result {
 	}
 	ws := drive(o, st, r)
 	res.seconds = time.Since(t0).Seconds()
+	downstreamStop()
 	runtime.ReadMemStats(&after)
 	ph.end(res)
 
@@ -1553,6 +1571,15 @@ func printResult(o *options, r *result) {
 	j.num("published_fraction", "%.4f", 0)
 	j.num("forfeit_fraction", "%.4f", 0)
 	j.num("marking_bytes_fraction", "%.4f", math.NaN())
+	downstreamUS, parkedMax := math.NaN(), math.NaN()
+	if o.downstream != "none" {
+		downstreamUS, parkedMax = float64(o.downstreamUS), float64(atomic.LoadInt64(&ds.parkedMax))
+	}
+	j.str("downstream", o.downstream)
+	j.num("downstream_us", "%.0f", downstreamUS)
+	j.num("parked_max", "%.0f", parkedMax)
+	j.num("rss_per_inflight_kb", "%.2f", r.peakRSSMB*1024/inflight)
+	j.num("owned_per_inflight_kb", "%.2f", math.NaN())
 	j.str("checksum", fmt.Sprintf("%016x", r.checksum))
 	j.str("warmup_ended", r.warmupEnded)
 	j.num("warmup_seconds", "%.3f", r.warmupSeconds)

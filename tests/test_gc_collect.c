@@ -394,6 +394,15 @@ static void test_pacer_goal(void)
 	in.memlimit = 50 * MiB;
 	CU_ASSERT_EQUAL(gc_pacer_goal(&in, &limited), 100 * MiB + 100 * MiB / 16);
 	CU_ASSERT(limited);
+	/* The transaction layer's windows add their bytes to the goal; GOGC's
+	 * share does not grow with them, and the trigger's base moves up. */
+	struct gc_pacer_in win = {.marked = 100 * MiB, .stacks = 2 * MiB, .globals = 1 * MiB, .gogc = 100,
+				  .windows = 50 * MiB};
+	CU_ASSERT_EQUAL(gc_pacer_goal(&win, &limited), 253 * MiB);
+	CU_ASSERT_EQUAL(gc_pacer_trigger(150 * MiB, 253 * MiB, UINT64_MAX), 150 * MiB + 103 * MiB * 7 / 10);
+	win.memlimit = 200 * MiB;   /* a memory limit still caps it */
+	CU_ASSERT_EQUAL(gc_pacer_goal(&win, &limited), 200 * MiB);
+	CU_ASSERT(limited);
 	/* The trigger is goal - runway, between 70% of the way from marked to
 	 * the goal and 95% (or goal - 4 MiB when that is later). */
 	CU_ASSERT_EQUAL(gc_pacer_trigger(100 * MiB, 200 * MiB, 20 * MiB), 180 * MiB);

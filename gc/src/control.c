@@ -140,6 +140,7 @@ void gc_pacer_recompute(void)
 		.gogc = gc_st.cfg.gogc,
 		.memlimit = gc_st.cfg.memlimit,
 		.overhead = gc_st.cfg.memlimit ? memlimit_overhead() : 0,
+		.windows = gc_layer && gc_layer->window_bytes ? gc_layer->window_bytes() : 0,
 	};
 	bool limited;
 	uint64_t goal = gc_pacer_goal(&in, &limited);
@@ -156,7 +157,7 @@ void gc_pacer_recompute(void)
 	uint64_t scan_last = atomic_load(&gc_st.heap_scan_last);
 	uint64_t expected = (scan_last ? scan_last : in.marked) + in.stacks + in.globals;
 	gc_st.runway = gc_st.cons_mark > 0 ? gc_pacer_runway(gc_st.cons_mark, expected) : UINT64_MAX;
-	atomic_store(&gc_st.trigger, gc_pacer_trigger(in.marked, goal, gc_st.runway));
+	atomic_store(&gc_st.trigger, gc_pacer_trigger(in.marked + in.windows, goal, gc_st.runway));
 }
 
 void gc_scavenge_after_sweep(void)

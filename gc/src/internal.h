@@ -276,6 +276,7 @@ struct gc_pacer_in {
 	int gogc;               /* percent or GC_GOGC_OFF */
 	uint64_t memlimit;      /* 0: none */
 	uint64_t overhead;      /* non-heap memory counted against the limit */
+	uint64_t windows;       /* the transaction layer's window spans, counted whole in the heap */
 };
 /* The heap goal (UINT64_MAX when GOGC=off and no limit). Sets *limited when
  * the memory limit lowered it. */

@@ -179,6 +179,23 @@ void gc_layer_span_release(struct gc_span *s)
 	gc_central_put(s);
 }
 
+bool gc_layer_span_free_empty(struct gc_span *s)
+{
+	/* During a mark a marker may still hold a rewound slot gray: span
+	 * structs and pages stay in place until it ends (window.c). */
+	if (s->large || s->nalloc != 0 || s->specials || gc_layer_marking() ||
+	    atomic_load(&s->sweepgen) != gc_layer_sweepgen() + 3)
+		return false;
+	/* Counted whole while cached (gc_layer_span_small). */
+	uint64_t bytes = (uint64_t)s->nelems * s->elemsize;
+	uint64_t live = atomic_load(&gc_st.heap_live);
+	while (!atomic_compare_exchange_weak(&gc_st.heap_live, &live, live > bytes ? live - bytes : 0))
+		;
+	gc_span_free_meta(s);
+	gc_pages_free(s);
+	return true;
+}
+
 void gc_layer_span_kill_large(struct gc_span *s)
 {
 	/* A marker that read the type before this store scans the old

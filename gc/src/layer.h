@@ -61,6 +61,10 @@ struct gc_layer {
 	void (*flip)(void);
 	/* With the world stopped after mark: checks the layer's invariant. */
 	void (*verify)(void);
+	/* Bytes of the windows' spans the paced heap counts whole: memory
+	 * their rewinds reuse, not the collector's cycles. The goal sits
+	 * that much above GOGC's (pacer.c). NULL: none. */
+	uint64_t (*window_bytes)(void);
 	/* Appends the layer's figures to a gctrace line. */
 	void (*trace)(char *buf, size_t len);
 	struct sched_hooks hooks;                    /* chained after the collector's; any may be NULL */
@@ -139,6 +143,12 @@ void gc_layer_sweep_end(void);
 bool gc_layer_span_has_free(struct gc_span *s);
 /* Hands s to the central lists as any cached span (its layer block cleared). */
 void gc_layer_span_release(struct gc_span *s);
+/* Frees s, pages and all, if it is a small span holding no object, swept
+ * and cached, and the collector is not marking; returns whether it did.
+ * An empty span released to the central lists waits there for shared
+ * allocation, which toc mode rarely does, and only a cycle's sweep frees
+ * it: retired regions' empty spans grew the heap with no cycle to come. */
+bool gc_layer_span_free_empty(struct gc_span *s);
 /* An unpublished local large object rewound while the collector marks:
  * its pages stay where they are (a marker may still hold it gray), but
  * nothing in it is scanned again (poisoned in poison mode). */

@@ -5,7 +5,8 @@
  * so tests can check it without a heap.
  *
  * What Go does (mgcpacer.go, the 1.18 redesign, and mgclimit.go):
- *   - Goal: heapMarked + (heapMarked + stacks + globals) * GOGC / 100.
+ *   - Goal: heapMarked + (heapMarked + stacks + globals) * GOGC / 100
+ *     (here + the windows' bytes, below).
  *     heapMarked includes what was allocated during the mark (allocated
  *     black): that floating garbage is part of the next cycle's base.
  *   - Trigger: the mark should end at the goal with the background workers
@@ -37,9 +38,20 @@
  *     collector's CPU (sweep included) over the process's CPU, each plus
  *     the stopped workers' share of the pauses: idle time, such as
  *     goroutines waiting for the mark, is in neither.
+ *   - With the transaction layer, the windows' spans count whole in the
+ *     heap (as a worker's cached spans do, in Go and here), and there may
+ *     be one window per goroutine in a transaction. Their free room is
+ *     reused by rewinds, never by a cycle, so the goal adds their bytes
+ *     at the flip to GOGC's goal, and the trigger's base moves up with
+ *     it: GOGC's budget is what the collector can free. Without it, 1,000
+ *     requests parked mid-transaction held 115 MiB of window spans
+ *     against a 43 MiB goal, and the heap stayed past its goal: cycles
+ *     back to back, and allocators waiting in assists (txbench
+ *     --downstream, docs/log/2026-12-parked.md).
  *
  * Invariant (tested): given correct CPU figures, trigger <= goal; the
- * trigger lies in [marked + 0.7 (goal - marked), goal]; the assist ratio
+ * trigger lies in [base + 0.7 (goal - base), goal], base = marked +
+ * windows; the assist ratio
  * is finite and non-negative.
  */
 #include "internal.h"
@@ -52,7 +64,8 @@ uint64_t gc_pacer_goal(const struct gc_pacer_in *in, bool *limited)
 	uint64_t goal = UINT64_MAX;
 	if (in->gogc != GC_GOGC_OFF) {
 		uint64_t base = in->marked + in->stacks + in->globals;
-		goal = in->marked + base / 100 * (uint64_t)in->gogc + base % 100 * (uint64_t)in->gogc / 100;
+		goal = in->marked + base / 100 * (uint64_t)in->gogc + base % 100 * (uint64_t)in->gogc / 100 +
+		       in->windows;
 		uint64_t floor = GC_HEAP_MIN * (uint64_t)in->gogc / 100;
 		if (goal < floor)
 			goal = floor;

@@ -32,6 +32,7 @@ static void hook_resume(struct sched_g *g)
 static void flip(void)
 {
 	gc_layer_detach_all();
+	atomic_store(&toc_open_recent, atomic_load(&toc_open_windows));
 }
 
 static bool claim(void)
@@ -72,6 +73,7 @@ const struct gc_layer toc_layer = {
 	.claim = claim,
 	.flip = flip,
 	.verify = toc_verify,
+	.window_bytes = toc_window_bytes,
 	.trace = toc_trace,
 	.hooks = {.spawn = toc_hook_spawn, .exit = hook_exit, .park = NULL, .resume = hook_resume,
 		  .send = toc_hook_send},

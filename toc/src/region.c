@@ -33,7 +33,8 @@
 
 #include "window.h"
 
-#define POOL_MAX 4
+#define POOL_MAX 4       /* idle regions a worker keeps for its next windows */
+#define SHARED_POOL_MIN 64   /* and all workers beyond that, at least (32 MiB of 512K regions) */
 #define FULL_ROUNDS 2   /* cycles a region may wait in the full list before it is retired */
 #define FULL_MAX 1024   /* regions the full list holds at most per worker (512 MiB of 512K regions each) */
 
@@ -47,6 +48,14 @@ static struct toc_region *registry;           /* reg_lock */
 static _Atomic uint32_t claimed_sg;            /* the last sweepgen the claim pass finished */
 static struct toc_region *pools[SCHED_MAX_PROCS];
 static int pool_len[SCHED_MAX_PROCS];
+/* Idle regions beyond the workers' pools, for any worker: a goroutine
+ * that parks mid-transaction often ends its window on another worker than
+ * the one where new windows open, and per-worker pools alone then retired
+ * regions on one worker while the other reserved new ones (a region made
+ * for every other window with 10,000 requests parked). */
+static int shared_pool_lock;
+static struct toc_region *shared_pool;    /* shared_pool_lock */
+static int shared_pool_len;               /* shared_pool_lock */
 /* The full list: one FIFO for every worker, by pool_next, under full_lock.
  * Shared, because a goroutine may close windows on another worker than
  * the one it opened them on: per-worker lists then grew on one worker
@@ -54,6 +63,7 @@ static int pool_len[SCHED_MAX_PROCS];
 static int full_lock;
 static struct toc_region *full_head, *full_tail;   /* full_lock */
 static int full_len;                                /* full_lock */
+static _Atomic uint64_t full_carved;                /* the carved bytes of the regions in it */
 
 /* The one way a region changes state: a CAS from `from` to `to`, checked
  * against the legal transitions in window.h. Returns whether it won. */
@@ -130,12 +140,23 @@ struct toc_region *toc_region_new(void)
 static void region_release(struct toc_region *r, bool count_forfeit)
 {
 	uint64_t forfeited = 0;
+	uint64_t freed = 0;
 	for (struct gc_span *s = r->all, *next; s; s = next) {
 		next = s->layer.all_next;
 		if (count_forfeit)
 			forfeited += (uint64_t)gc_layer_span_unpublished(s) * s->elemsize;
+		/* A retired (rewound) region's empty spans go back to the
+		 * page heap, where the next region finds their pages; a
+		 * claimed one's hold the window's objects. */
+		uint64_t bytes = (uint64_t)s->npages * GC_PAGE_SIZE;
+		if (!count_forfeit && gc_layer_span_free_empty(s)) {
+			freed += bytes;
+			continue;
+		}
 		gc_layer_span_release(s);
 	}
+	if (freed)
+		TOC_COUNT(retired_empty_bytes, freed);
 	r->all = r->all_tail = NULL;
 	for (int i = 0; i < GC_NUM_SPANCLASSES; i++) {
 		r->spans[i] = &gc_empty_span;
@@ -287,6 +308,16 @@ bool toc_region_sweep_stale(void)
 	return any;
 }
 
+uint64_t toc_window_bytes(void)
+{
+	/* The full list's regions wait for a cycle to free their objects:
+	 * after the flip the paced heap counts only what survived in them
+	 * (region_sweep_locked), so they are the collector's business. */
+	uint64_t owned = atomic_load_explicit(&toc_owned_bytes, memory_order_relaxed);
+	uint64_t full = atomic_load_explicit(&full_carved, memory_order_relaxed);
+	return owned > full ? owned - full : 0;
+}
+
 /* --- pools --------------------------------------------------------------------------------------- */
 
 /* The paced heap and a region of the full list. Put there, the region
@@ -320,6 +351,7 @@ static void full_append(struct toc_region *r)
 		full_head = r;
 	full_tail = r;
 	full_len++;
+	atomic_fetch_add_explicit(&full_carved, r->carved_bytes, memory_order_relaxed);
 }
 
 /* The oldest region of the full list, out of it (IDLE), or NULL; when
@@ -334,6 +366,7 @@ static struct toc_region *full_pop(bool ready_only)
 	if (!full_head)
 		full_tail = NULL;
 	full_len--;
+	atomic_fetch_sub_explicit(&full_carved, r->carved_bytes, memory_order_relaxed);
 	return r;
 }
 
@@ -400,6 +433,19 @@ static struct toc_region *full_take(void)
 	}
 }
 
+/* r (IDLE), settled, made ACTIVE for a window; false when the sweeper
+ * claimed it meanwhile (then retired). */
+static bool pool_hand_out(struct toc_region *r)
+{
+	region_settle(r);   /* swept (by the sweeper's pass or here) before it is handed out */
+	if (region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE)) {
+		atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
+		return true;
+	}
+	toc_region_retire(r, false);
+	return false;
+}
+
 struct toc_region *toc_pool_take(void)
 {
 	int w = sched_worker_index();
@@ -407,31 +453,55 @@ struct toc_region *toc_pool_take(void)
 		struct toc_region *r = pools[w];
 		pools[w] = r->pool_next;
 		pool_len[w]--;
-		region_settle(r);   /* swept (by the sweeper's pass or here) before it is handed out */
-		if (region_cas(r, TOC_REGION_IDLE, TOC_REGION_ACTIVE)) {
-			atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
+		if (pool_hand_out(r))
 			return r;
+	}
+	while (__atomic_load_n(&shared_pool, __ATOMIC_RELAXED)) {
+		gc_lock(&shared_pool_lock);
+		struct toc_region *r = shared_pool;
+		if (r) {
+			shared_pool = r->pool_next;
+			shared_pool_len--;
 		}
-		toc_region_retire(r, false);
+		gc_unlock(&shared_pool_lock);
+		if (r && pool_hand_out(r))
+			return r;
 	}
 	return full_take();
 }
 
 void toc_pool_put(struct toc_region *r)
 {
-	int w = sched_worker_index();
-	if (pool_len[w] >= POOL_MAX) {
-		toc_region_retire(r, false);
-		return;
-	}
 	/* ACTIVE -> IDLE: only its owner holds it, but the sweeper may race to DEAD. */
 	if (!region_cas(r, TOC_REGION_ACTIVE, TOC_REGION_IDLE)) {
 		toc_region_retire(r, false);
 		return;
 	}
-	r->pool_next = pools[w];
-	pools[w] = r;
-	pool_len[w]++;
+	int w = sched_worker_index();
+	if (pool_len[w] < POOL_MAX) {
+		r->pool_next = pools[w];
+		pools[w] = r;
+		pool_len[w]++;
+		return;
+	}
+	gc_lock(&shared_pool_lock);
+	/* As many as windows were open at once lately: in a steady state
+	 * every window that ends is followed by one that opens. A region
+	 * retired instead gives its empty spans back, but its pages stay
+	 * the heap's all the same, and the next region is made and its
+	 * spans carved and faulted in again. */
+	uint64_t recent = atomic_load_explicit(&toc_open_recent, memory_order_relaxed);
+	bool kept = (uint64_t)shared_pool_len < (recent > SHARED_POOL_MIN ? recent : SHARED_POOL_MIN);
+	if (kept) {
+		r->pool_next = shared_pool;
+		shared_pool = r;
+		shared_pool_len++;
+	}
+	gc_unlock(&shared_pool_lock);
+	if (!kept) {
+		TOC_COUNT(regions_retired, 1);
+		toc_region_retire(r, false);
+	}
 }
 
 /* --- pages inside a region ---------------------------------------------------------------------- */
@@ -528,8 +598,12 @@ void toc_regions_init(void)
 	registry = NULL;
 	memset(pools, 0, sizeof pools);
 	memset(pool_len, 0, sizeof pool_len);
+	shared_pool = NULL;
+	shared_pool_len = 0;
+	shared_pool_lock = 0;
 	full_head = full_tail = NULL;
 	full_len = 0;
+	atomic_store(&full_carved, 0);
 	full_lock = 0;
 }
 

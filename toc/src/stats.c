@@ -12,6 +12,7 @@ TOC_KEEP_LAYER;
 
 struct toc_counters *toc_counters;
 _Atomic uint64_t toc_owned_bytes, toc_owned_max, toc_reserved_bytes, toc_open_windows, toc_open_max;
+_Atomic uint64_t toc_open_recent;
 
 /* --- statistics ------------------------------------------------------------------------- */
 
@@ -98,4 +99,5 @@ void toc_stats_reset(void)
 	atomic_store(&toc_reserved_bytes, 0);
 	atomic_store(&toc_open_windows, 0);
 	atomic_store(&toc_open_max, 0);
+	atomic_store(&toc_open_recent, 0);
 }

@@ -98,6 +98,9 @@ struct toc_counters {
 
 extern struct toc_counters *toc_counters;   /* one per worker, plus one for other threads */
 extern _Atomic uint64_t toc_owned_bytes, toc_owned_max, toc_reserved_bytes, toc_open_windows, toc_open_max;
+/* The most windows open at once since the last flip (which resets it to
+ * the windows open then): how many idle regions are worth keeping. */
+extern _Atomic uint64_t toc_open_recent;
 struct toc_counters *toc_my_counters(void);
 #define TOC_COUNT(field, v)                                                                \
 	do {                                                                               \
@@ -131,6 +134,9 @@ void toc_pool_put(struct toc_region *r);
  * worker's full list until a cycle has swept it, when the objects that died
  * leave room for windows again (toc_pool_take). */
 void toc_full_put(struct toc_region *r);
+/* Bytes of the regions windows use or will use (open, in a pool), for the
+ * pacer's goal (gc_layer.window_bytes): not the full list's. */
+uint64_t toc_window_bytes(void);
 /* Window.c's part of taking a region back from the full list: every span
  * restarted at its first free slot (the sweep freed slots below where the
  * last window stopped), the current span per class chosen, the pages of

@@ -95,6 +95,8 @@ bool toc_enabled(void);
 	X(spills, "times a window's region ran out of room for a small class, which the shared caches then served until its next rewind or sweep") \
 	X(marking_bytes, "small-object bytes allocated from the shared caches during a mark because there was no window (no goroutine)") \
 	X(regions_made, "regions reserved")                                    \
+	X(regions_retired, "rewound regions handed to the collector because no pool had room") \
+	X(retired_empty_bytes, "bytes of empty spans those regions gave back to the page heap") \
 	X(regions_claimed, "regions the sweeper claimed after a flip: owner parked through the whole cycle") \
 	X(regions_swept, "regions swept in place after a flip by their owner's worker") \
 	X(regions_swept_bg, "regions swept in place after a flip by the sweeper (owner parked, or idle in a pool)") \

@@ -317,6 +317,10 @@ static void usage(FILE *f)
 		"                     rate, 0..4096 (default 0: no ring)\n"
 		"  --churn-mb=M       the churn ring's capacity, MiB, 1..65536 (default 32): it\n"
 		"                     holds M x 1024 / N entries, live on top of --live-mb\n"
+		"  --publish-bytes-pct=P  share of what a request allocates that it publishes into\n"
+		"                     the churn ring (an entry sized from the request's items, so\n"
+		"                     that toc's published_fraction comes out near P), 0..90\n"
+		"                     (default 0: none); not with --churn-kb\n"
 		"  --duration=S       seconds of requests (default 5)\n"
 		"  --requests=N       run exactly N requests instead of --duration\n"
 		"  --warmup=S         at most S seconds of warm-up before the timed part (default 0:\n"
@@ -349,9 +353,10 @@ static void usage(FILE *f)
 		"                     replays them against the servers; match --live-mb)\n"
 		"  --help             this text\n\n"
 		"JSON keys (null where a mode has no such figure): mode, driver, driver_note, procs,\n"
-		"workers, inflight, live_mb, items, publish_pct, churn_kb, churn_mb, gogc, seed,\n"
-		"transactions, seconds, txn_per_sec, txn_p50_us, txn_p99_us, busiest_worker_share (spawn:\n"
-		"the busiest scheduler worker's share of the requests), gc_cycles, gc_cpu_seconds,\n"
+		"workers, inflight, live_mb, items, publish_pct, churn_kb, churn_mb, publish_bytes_pct,\n"
+		"gogc, seed, transactions, seconds, txn_per_sec, txn_p50_us, txn_p99_us,\n"
+		"busiest_worker_share (spawn: the busiest scheduler worker's share of the requests),\n"
+		"gc_cycles, gc_cpu_seconds,\n"
 		"gc_cpu_fraction (collector CPU / (seconds x procs)), gc_cpu_us_per_txn, the CPU split\n"
 		"(below), pacer_cycles (cycles the trigger started), pacer_end_over_goal_max (their\n"
 		"largest heap at mark end / goal), pacer_within_fraction (the share within 1.10x),\n"
@@ -391,7 +396,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 {
 	enum { F_MODE = 256, F_DRIVER, F_PROCS, F_WORKERS, F_INFLIGHT, F_LIVE, F_ITEMS, F_PUB, F_CHURN_KB,
 	       F_CHURN_MB, F_DURATION, F_REQUESTS, F_WARMUP, F_WARMUP_CYCLES, F_SERIES, F_SEED, F_GOGC,
-	       F_MEMLIMIT, F_JSON, F_HELP, F_DUMP, F_DOWNSTREAM, F_DOWNSTREAM_US };
+	       F_MEMLIMIT, F_JSON, F_HELP, F_DUMP, F_DOWNSTREAM, F_DOWNSTREAM_US, F_PUB_BYTES };
 	static const struct option longopts[] = {
 		{"mode", required_argument, NULL, F_MODE},
 		{"driver", required_argument, NULL, F_DRIVER},
@@ -403,6 +408,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		{"publish-pct", required_argument, NULL, F_PUB},
 		{"churn-kb", required_argument, NULL, F_CHURN_KB},
 		{"churn-mb", required_argument, NULL, F_CHURN_MB},
+		{"publish-bytes-pct", required_argument, NULL, F_PUB_BYTES},
 		{"duration", required_argument, NULL, F_DURATION},
 		{"requests", required_argument, NULL, F_REQUESTS},
 		{"warmup", required_argument, NULL, F_WARMUP},
@@ -463,6 +469,7 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 		case F_PUB: flag = "--publish-pct"; min = 0; max = 100; break;
 		case F_CHURN_KB: flag = "--churn-kb"; dst = &o->churn_kb; min = 0; max = 4096; break;
 		case F_CHURN_MB: flag = "--churn-mb"; dst = &o->churn_mb; max = 65536; break;
+		case F_PUB_BYTES: flag = "--publish-bytes-pct"; min = 0; max = 90; break;
 		case F_REQUESTS: flag = "--requests"; dst = &o->requests; max = INT64_MAX / 2; break;
 		case F_WARMUP_CYCLES: flag = "--warmup-cycles"; dst = &o->warmup_cycles; min = 0; max = 1000000; break;
 		case F_DUMP: flag = "--dump-requests"; dst = &o->dump; max = 10000000; break;
@@ -478,6 +485,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 			o->items = (int)v;
 		else if (c == F_PUB)
 			o->publish_pct = (int)v;
+		else if (c == F_PUB_BYTES)
+			o->publish_bytes_pct = (int)v;
 		else if (c == F_SEED)
 			o->seed = (uint64_t)v;
 	}
@@ -498,6 +507,8 @@ void txb_parse(int argc, char **argv, struct txb_options *o)
 	if (!goroutines && workers && workers != procs)
 		bench_fatal(2, "--workers: %s mode runs one thread per request loop; set --procs instead",
 			    txb_mode_names[o->mode]);
+	if (o->publish_bytes_pct && o->churn_kb)
+		bench_fatal(2, "--publish-bytes-pct and --churn-kb both size the churn ring's entries; set one");
 	o->gogc = gc_cfg.gogc;
 	o->memlimit = gc_cfg.memlimit;
 	o->nkeys = (uint64_t)o->live_mb * 1048576 / TXB_RECORD_BYTES;
@@ -540,7 +551,8 @@ void txb_print_json(const struct txb_options *o, const struct txb_result *r)
 	num(f, &first, "items", "%.0f", o->items >= 0 ? o->items : NAN);   /* -1: the client's (httpd) */
 	num(f, &first, "publish_pct", "%.0f", o->publish_pct >= 0 ? o->publish_pct : NAN);
 	num(f, &first, "churn_kb", "%.0f", (double)o->churn_kb);
-	num(f, &first, "churn_mb", "%.0f", o->churn_kb ? (double)o->churn_mb : NAN);
+	num(f, &first, "churn_mb", "%.0f", o->churn_kb || o->publish_bytes_pct ? (double)o->churn_mb : NAN);
+	num(f, &first, "publish_bytes_pct", "%.0f", (double)o->publish_bytes_pct);
 	num(f, &first, "gogc", "%.0f", o->gogc);
 	num(f, &first, "seed", "%.0f", (double)o->seed);
 	num(f, &first, "transactions", "%.0f", (double)r->transactions);

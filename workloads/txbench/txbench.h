@@ -49,6 +49,8 @@ struct txb_options {
 	int publish_pct;            /* requests that replace a store record */
 	int64_t churn_kb;           /* KiB each request publishes into the churn ring (0: no ring) */
 	int64_t churn_mb;           /* the churn ring's capacity, MiB */
+	int publish_bytes_pct;      /* share of its allocation a request publishes into the churn
+	                               ring, % (0: none; not with churn_kb) */
 	double duration;            /* seconds of timed requests (when requests == 0) */
 	int64_t requests;           /* a fixed number of requests instead (0: --duration) */
 	double warmup;              /* most seconds of warm-up before the timed part (0: see below) */

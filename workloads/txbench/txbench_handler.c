@@ -13,6 +13,8 @@
  *   5. with --churn-kb, build an entry of that many KiB (a chain of links,
  *      each a copy of part of the request) and publish it into the
  *      store's churn ring, a bounded cache whose oldest entry it evicts;
+ *      with --publish-bytes-pct, an entry sized so that it is that share
+ *      of what the request allocates, entry included;
  *   6. with --downstream, wait for a backend's answer, parked
  *      (txbench_downstream.c), everything above still live;
  *   7. build a JSON response, an intermediate string per item and a
@@ -336,6 +338,8 @@ static struct tx_str *jv_str(const struct tx_jv *v)
 
 /* --- the shared store ----------------------------------------------------------------------------- */
 
+static void ring_build(struct tx_store *st, const struct txb_options *o);
+
 static struct tx_rec *rec_make(uint64_t key)
 {
 	struct txb_recgen g;
@@ -383,17 +387,8 @@ void txb_store_build(const struct txb_options *o, struct tx_store **root)
 			bench_progress("store: %llu of %llu records", (unsigned long long)(k + 1),
 				       (unsigned long long)o->nkeys);
 	}
-	if (o->churn_kb) {
-		/* Links of TXB_BLOB_BYTES up to churn_kb KiB; as many entries as
-		 * churn_mb MiB hold, at least one. */
-		uint64_t entry = (uint64_t)o->churn_kb * 1024;
-		st->churn_blobs = (entry + TXB_BLOB_BYTES - 1) / TXB_BLOB_BYTES;
-		st->ring_slots = (uint64_t)o->churn_mb * 1048576 / (st->churn_blobs * TXB_BLOB_BYTES);
-		if (!st->ring_slots)
-			st->ring_slots = 1;
-		struct tx_blob **ring = heap->ptrs(st->ring_slots);
-		store_ptr(st, &st->ring, ring);
-	}
+	if (o->churn_kb || o->publish_bytes_pct)
+		ring_build(st, o);
 }
 
 /* The slot holding key's record, or -1. */
@@ -437,19 +432,50 @@ static struct tx_rec *rec_from_json(const struct tx_jv *j, struct tx_str *key, i
 
 /* --- the churn ring ---------------------------------------------------------------------------------- */
 
+/* The links of the entry a request publishes with --publish-bytes-pct=pct:
+ * its own allocation estimated from its body's items and whether it is a put
+ * (x100, put_pct the share of puts, for a typical request), times pct /
+ * (100 - pct), rounded to whole links. */
+static uint64_t pubshare_blobs(uint64_t pct, uint64_t nitems, uint64_t put_pct)
+{
+	uint64_t own = 100 * (TXB_PUBSHARE_BASE + TXB_PUBSHARE_PER_ITEM * nitems) + TXB_PUBSHARE_PER_PUT * put_pct;
+	return (own * pct / (100 - pct) + 50 * TXB_BLOB_BYTES) / (100 * TXB_BLOB_BYTES);
+}
+
+/* The ring holds as many entries as churn_mb MiB do, at least one: entries of
+ * churn_kb KiB (links of TXB_BLOB_BYTES, rounded up), or with
+ * --publish-bytes-pct the entry of a request with the mean items and
+ * puts. */
+static void ring_build(struct tx_store *st, const struct txb_options *o)
+{
+	uint64_t entry;
+	if (o->churn_kb) {
+		st->churn_blobs = ((uint64_t)o->churn_kb * 1024 + TXB_BLOB_BYTES - 1) / TXB_BLOB_BYTES;
+		entry = st->churn_blobs;
+	} else {
+		st->pubshare_pct = (uint64_t)o->publish_bytes_pct;
+		entry = pubshare_blobs(st->pubshare_pct, (uint64_t)o->items, (uint64_t)o->publish_pct);
+	}
+	st->ring_slots = (uint64_t)o->churn_mb * 1048576 / ((entry ? entry : 1) * TXB_BLOB_BYTES);
+	if (!st->ring_slots)
+		st->ring_slots = 1;
+	struct tx_blob **ring = heap->ptrs(st->ring_slots);
+	store_ptr(st, &st->ring, ring);
+}
+
 static uint64_t blob_check(const struct tx_str *d)
 {
 	return txb_fnv(txb_fnv(TXB_FNV_INIT, d->b, 16), d->b + d->len - 16, 16);
 }
 
-/* A churn entry: st->churn_blobs links, link i holding TXB_BLOB_DATA bytes of
- * raw from offset 977 i (mod its length), wrapping to its start; *sum gets
- * the sum of the links' checks. */
-static struct tx_blob *churn_entry(const struct tx_store *st, const struct tx_str *raw, uint64_t *sum)
+/* A churn entry: nblobs links, link i holding TXB_BLOB_DATA bytes of raw
+ * from offset 977 i (mod its length), wrapping to its start; *sum gets the
+ * sum of the links' checks. */
+static struct tx_blob *churn_entry(uint64_t nblobs, const struct tx_str *raw, uint64_t *sum)
 {
 	struct tx_blob *head = NULL;
 	*sum = 0;
-	for (uint64_t i = 0; i < st->churn_blobs; i++) {
+	for (uint64_t i = 0; i < nblobs; i++) {
 		struct tx_str *d = heap->bytes(sizeof *d + TXB_BLOB_DATA + 1);
 		d->len = TXB_BLOB_DATA;
 		size_t off = (size_t)(i * 977 % raw->len);
@@ -470,13 +496,13 @@ static struct tx_blob *churn_entry(const struct tx_store *st, const struct tx_st
 	return head;
 }
 
-/* Publishes a churn entry built from raw into the ring's next slot and
- * checks the first link of the entry it evicts; returns the sum of the new
- * entry's checks. */
-static uint64_t churn_publish(struct tx_store *st, const struct tx_str *raw)
+/* Publishes a churn entry of nblobs links built from raw into the ring's
+ * next slot and checks the first link of the entry it evicts; returns the
+ * sum of the new entry's checks. */
+static uint64_t churn_publish(struct tx_store *st, const struct tx_str *raw, uint64_t nblobs)
 {
 	uint64_t sum;
-	struct tx_blob *e = publish_copy(TXB_BLOB, churn_entry(st, raw, &sum));
+	struct tx_blob *e = publish_copy(TXB_BLOB, churn_entry(nblobs, raw, &sum));
 	uint64_t i = atomic_fetch_add_explicit(&st->ring_next, 1, memory_order_relaxed) % st->ring_slots;
 	struct tx_blob *old = shared_replace(st->ring, &st->ring[i], e);
 	if (old && old->check != blob_check(old->data))
@@ -656,8 +682,10 @@ void txb_respond(struct tx_store *st, const char *text, size_t len, struct tx_sb
 	sb_puts(&sb, ",\"tags\":");
 	sb_int(&sb, tags && tags->kind == JV_ARR ? tags->n : 0);
 	if (st->ring_slots) {
+		uint64_t nitems = items && items->kind == JV_ARR ? items->n : 0, put = rec && str_eq(op, "put", 3);
+		uint64_t nblobs = st->churn_blobs ? st->churn_blobs : pubshare_blobs(st->pubshare_pct, nitems, 100 * put);
 		char hex[24];
-		int n = snprintf(hex, sizeof hex, "\"%016llx\"", (unsigned long long)churn_publish(st, q->raw));
+		int n = snprintf(hex, sizeof hex, "\"%016llx\"", (unsigned long long)churn_publish(st, q->raw, nblobs));
 		sb_puts(&sb, ",\"churn\":");
 		sb_put(&sb, hex, (size_t)n);
 	}

@@ -95,6 +95,17 @@ struct tx_blob {
 #define TXB_BLOB_DATA 247
 #define TXB_BLOB_BYTES (sizeof(struct tx_blob) + sizeof(struct tx_str) + TXB_BLOB_DATA + 1)
 
+/* --publish-bytes-pct: a request publishes an entry of pct / (100 - pct)
+ * times its own allocation, which the handler estimates from the request
+ * as BASE + PER_ITEM x its body's items (+ PER_PUT for a put), bytes. The
+ * constants are toc's window bytes per request (toc_local_bytes over
+ * transactions) at --items 2, 4 and 16 and --publish-pct 0 and 50, fitted
+ * by hand; the estimate depends on the request alone, so the entry (and
+ * the checksum) is the same in every mode and in go-txbench. */
+#define TXB_PUBSHARE_BASE 4096
+#define TXB_PUBSHARE_PER_ITEM 736
+#define TXB_PUBSHARE_PER_PUT 1400
+
 /* The shared store: an open-addressing hash map over the records' keys,
  * and the churn ring. The ring is a bounded cache: each request with
  * --churn-kb publishes an entry of churn_blobs links into the slot after
@@ -106,7 +117,8 @@ struct tx_store {
 	uint64_t nslots, nkeys;
 	struct tx_blob **ring;        /* ring_slots churn entries; NULL: empty, or no ring */
 	uint64_t ring_slots;          /* 0: --churn-kb=0, no ring */
-	uint64_t churn_blobs;         /* links per entry */
+	uint64_t churn_blobs;         /* links per entry (0: sized per request, --publish-bytes-pct) */
+	uint64_t pubshare_pct;        /* --publish-bytes-pct (0: none) */
 	_Atomic uint64_t ring_next;   /* entries published so far: the next slot, mod ring_slots */
 };
 
@@ -170,7 +182,7 @@ void txb_use_heap(const struct txb_heap *h);
 /* --- the handler (txbench_handler.c) ------------------------------------------------------- */
 
 /* Builds the store of o->nkeys records at *root (a root slot), and its
- * churn ring when o->churn_kb is set. */
+ * churn ring when o->churn_kb or o->publish_bytes_pct is set. */
 void txb_store_build(const struct txb_options *o, struct tx_store **root);
 
 /* Handles one request (len bytes at text): the whole HTTP response in *out

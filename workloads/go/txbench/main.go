@@ -10,7 +10,8 @@
 // shared store of about --live-mb MiB and, for --publish-pct of the
 // requests, replaces that record with one built from the body; with
 // --churn-kb it publishes that many KiB into a bounded ring of --churn-mb
-// MiB that evicts its oldest entry; then it builds and "writes" a JSON
+// MiB that evicts its oldest entry (with --publish-bytes-pct, an entry of
+// that share of what it allocates); then it builds and "writes" a JSON
 // response. Everything but the store's records and the ring's entries dies
 // with the request.
 //
@@ -73,6 +74,7 @@ type options struct {
 	publishPct   int    // requests that replace a store record
 	churnKB      int64  // KiB each request publishes into the churn ring (0: no ring)
 	churnMB      int64  // the churn ring's capacity, MiB
+	pubBytesPct  int64  // share of its allocation a request publishes into the ring, % (0: none)
 	duration     float64
 	requests     int64   // a fixed number of requests instead (0: --duration)
 	warmup       float64 // most seconds of warm-up before the timed part (0: see phases.go)
@@ -169,6 +171,10 @@ checksum equals txbench's for the same flags.
                      rate, 0..4096 (default 0: no ring)
   --churn-mb=M       the churn ring's capacity, MiB, 1..65536 (default 32): it
                      holds M x 1024 / N entries, live on top of --live-mb
+  --publish-bytes-pct=P  share of what a request allocates that it publishes into
+                     the churn ring (an entry sized from the request's items as
+                     txbench sizes it, so the entries are txbench's), 0..90
+                     (default 0: none); not with --churn-kb
   --duration=S       seconds of requests (default 5)
   --requests=N       run exactly N requests instead of --duration
   --warmup=S         at most S seconds of warm-up before the timed part (default 0:
@@ -223,6 +229,7 @@ func parseFlags() *options {
 	fs.Var(&intFlag{"publish-pct", &publishPct, 0, 100}, "publish-pct", "")
 	fs.Var(&intFlag{"churn-kb", &o.churnKB, 0, 4096}, "churn-kb", "")
 	fs.Var(&intFlag{"churn-mb", &o.churnMB, 1, 65536}, "churn-mb", "")
+	fs.Var(&intFlag{"publish-bytes-pct", &o.pubBytesPct, 0, 90}, "publish-bytes-pct", "")
 	fs.Var(&intFlag{"requests", &requests, 1, math.MaxInt64 / 2}, "requests", "")
 	fs.Var(&intFlag{"warmup-cycles", &o.warmupCycles, 0, 1000000}, "warmup-cycles", "")
 	fs.BoolVar(&o.series, "series", false, "")
@@ -301,6 +308,9 @@ func parseFlags() *options {
 	}
 	if memlimit >= 0 {
 		debug.SetMemoryLimit(memlimit)
+	}
+	if o.pubBytesPct > 0 && o.churnKB > 0 {
+		fatal(2, "--publish-bytes-pct and --churn-kb both size the churn ring's entries; set one")
 	}
 	o.nkeys = uint64(o.liveMB) * 1048576 / recordBytes
 	if o.nkeys < 16 {
@@ -533,6 +543,13 @@ type blob struct {
 const (
 	blobData  = 247 // a link's bytes (txbench's TXB_BLOB_DATA)
 	blobBytes = 280 // what a link counts for --churn-kb (txbench's TXB_BLOB_BYTES)
+
+	// --publish-bytes-pct's estimate of a request's own allocation,
+	// bytes: txbench's TXB_PUBSHARE_* (txbench_heap.h says how they were
+	// fitted), so that an entry has as many links as in txbench.
+	pubshareBase    = 4096
+	pubsharePerItem = 736
+	pubsharePerPut  = 1400
 )
 
 // store is an open-addressing hash map over the records' keys, linear
@@ -542,11 +559,12 @@ const (
 // taken (ringNext), and the entry it replaces, len(ring) requests old,
 // becomes garbage.
 type store struct {
-	slots      []atomic.Pointer[rec]
-	nkeys      uint64
-	ring       []atomic.Pointer[blob] // nil: --churn-kb=0
-	churnBlobs uint64                 // links per entry
-	ringNext   atomic.Uint64          // entries published so far
+	slots       []atomic.Pointer[rec]
+	nkeys       uint64
+	ring        []atomic.Pointer[blob] // nil: --churn-kb=0
+	churnBlobs  uint64                 // links per entry (0: sized per request, --publish-bytes-pct)
+	pubsharePct uint64                 // --publish-bytes-pct (0: none)
+	ringNext    atomic.Uint64          // entries published so far
 }
 
 // --- maps ------------------------------------------------------------------------------------------
@@ -818,15 +836,8 @@ func buildStore(o *options) *store {
 			progressf("store: %d of %d records", k+1, o.nkeys)
 		}
 	}
-	if o.churnKB > 0 {
-		// Links of blobBytes up to churnKB KiB; as many entries as churnMB
-		// MiB hold, at least one.
-		st.churnBlobs = (uint64(o.churnKB)*1024 + blobBytes - 1) / blobBytes
-		n := uint64(o.churnMB) * 1048576 / (st.churnBlobs * blobBytes)
-		if n == 0 {
-			n = 1
-		}
-		st.ring = make([]atomic.Pointer[blob], n)
+	if o.churnKB > 0 || o.pubBytesPct > 0 {
+		st.buildRing(o)
 	}
 	return st
 }
@@ -871,16 +882,49 @@ func recFromJSON(j *jv, key string, id int64) *rec {
 
 // --- the churn ring ----------------------------------------------------------------------------------
 
+// pubshareBlobs is the links of the entry a request publishes with
+// --publish-bytes-pct=pct: its own allocation estimated from its body's
+// items and whether it is a put (x100, putPct the share of puts, for a
+// typical request), times pct / (100 - pct), rounded to whole links
+// (txbench's pubshare_blobs, in the same integers).
+func pubshareBlobs(pct, nitems, putPct uint64) uint64 {
+	own := 100*(pubshareBase+pubsharePerItem*nitems) + pubsharePerPut*putPct
+	return (own*pct/(100-pct) + 50*blobBytes) / (100 * blobBytes)
+}
+
+// buildRing makes the ring hold as many entries as churnMB MiB do, at
+// least one: entries of churnKB KiB (links of blobBytes, rounded up), or
+// with --publish-bytes-pct the entry of a request with the mean items and
+// puts.
+func (st *store) buildRing(o *options) {
+	var entry uint64
+	if o.churnKB > 0 {
+		st.churnBlobs = (uint64(o.churnKB)*1024 + blobBytes - 1) / blobBytes
+		entry = st.churnBlobs
+	} else {
+		st.pubsharePct = uint64(o.pubBytesPct)
+		entry = pubshareBlobs(st.pubsharePct, uint64(o.items), uint64(o.publishPct))
+	}
+	if entry == 0 {
+		entry = 1
+	}
+	n := uint64(o.churnMB) * 1048576 / (entry * blobBytes)
+	if n == 0 {
+		n = 1
+	}
+	st.ring = make([]atomic.Pointer[blob], n)
+}
+
 func blobCheck(d string) uint64 {
 	return fnv(fnv(fnvInit, d[:16]), d[len(d)-16:])
 }
 
-// churnEntry is a churn entry: st.churnBlobs links, link i holding blobData
-// bytes of raw from offset 977 i (mod its length), wrapping to its start;
-// sum is the sum of the links' checks.
-func churnEntry(st *store, raw []byte) (head *blob, sum uint64) {
+// churnEntry is a churn entry: nblobs links, link i holding blobData bytes
+// of raw from offset 977 i (mod its length), wrapping to its start; sum is
+// the sum of the links' checks.
+func churnEntry(nblobs uint64, raw []byte) (head *blob, sum uint64) {
 	var d [blobData]byte
-	for i := uint64(0); i < st.churnBlobs; i++ {
+	for i := uint64(0); i < nblobs; i++ {
 		off := int(i * 977 % uint64(len(raw)))
 		for n := 0; n < blobData; off = 0 {
 			n += copy(d[n:], raw[off:])
@@ -893,11 +937,11 @@ func churnEntry(st *store, raw []byte) (head *blob, sum uint64) {
 	return head, sum
 }
 
-// churnPublish publishes a churn entry built from raw into the ring's next
-// slot and checks the first link of the entry it evicts; it returns the sum
-// of the new entry's checks.
-func churnPublish(st *store, raw []byte) uint64 {
-	e, sum := churnEntry(st, raw)
+// churnPublish publishes a churn entry of nblobs links built from raw into
+// the ring's next slot and checks the first link of the entry it evicts; it
+// returns the sum of the new entry's checks.
+func churnPublish(st *store, raw []byte, nblobs uint64) uint64 {
+	e, sum := churnEntry(nblobs, raw)
 	i := (st.ringNext.Add(1) - 1) % uint64(len(st.ring))
 	if old := st.ring[i].Swap(e); old != nil && old.check != blobCheck(old.data) {
 		fatal(1, "churn ring: the entry evicted from slot %d changed while it was published", i)
@@ -1103,7 +1147,18 @@ func respond(st *store, q *request, sb []byte) []byte {
 	}
 	sb = sbInt(append(sb, `,"tags":`...), int64(ntags))
 	if st.ring != nil {
-		sb = append(appendHex16(append(sb, `,"churn":"`...), churnPublish(st, q.raw)), '"')
+		nblobs := st.churnBlobs
+		if nblobs == 0 {
+			var nitems, put uint64
+			if items := jvGet(q.body, "items"); items != nil && items.kind == jvArr {
+				nitems = uint64(len(items.items))
+			}
+			if r != nil && op == "put" {
+				put = 100
+			}
+			nblobs = pubshareBlobs(st.pubsharePct, nitems, put)
+		}
+		sb = append(appendHex16(append(sb, `,"churn":"`...), churnPublish(st, q.raw, nblobs)), '"')
 	}
 	return append(sb, '}')
 }
@@ -1546,11 +1601,12 @@ func printResult(o *options, r *result) {
 	j.num("items", "%.0f", float64(o.items))
 	j.num("publish_pct", "%.0f", float64(o.publishPct))
 	churnMB := math.NaN()
-	if o.churnKB > 0 {
+	if o.churnKB > 0 || o.pubBytesPct > 0 {
 		churnMB = float64(o.churnMB)
 	}
 	j.num("churn_kb", "%.0f", float64(o.churnKB))
 	j.num("churn_mb", "%.0f", churnMB)
+	j.num("publish_bytes_pct", "%.0f", float64(o.pubBytesPct))
 	j.num("gogc", "%.0f", float64(o.gogc))
 	j.num("seed", "%.0f", float64(o.seed))
 	j.num("transactions", "%.0f", float64(r.transactions))

@@ -63,12 +63,20 @@ SWEEPS = {
     "churn": ("--churn-kb", [0, 1, 4, 16, 64], [0, 16], ALL_MODES,
               "KiB each request publishes into the churn ring (32 MiB): published garbage; "
               "timed after a warm-up of 2 cycles (at most 30 s)"),
+    "pubshare": ("--publish-bytes-pct", [0, 10, 25, 50, 75, 90], [0, 50], ALL_MODES,
+                 "share of what a request allocates that it publishes into the churn ring (32 MiB), %: "
+                 "where toc stops paying (workloads/lib/breakeven.py); timed after a warm-up of 2 cycles "
+                 "(at most 30 s)"),
 }
+# Sweeps whose published garbage takes a while to start cycles: each run is
+# timed after a warm-up of cycles, once every mode collects (toc's first
+# cycle waits for the published bytes to reach its goal).
+WARM_SWEEPS = ("churn", "pubshare")
 COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_per_txn", "gc_cpu_seconds",
            "gc_cpu_fraction", "gc_cycles", "stw_max_us", "stw_p99_us", "txn_p50_us", "txn_p99_us",
            "peak_rss_mb", "allocated_mb", "kb_per_txn", "transactions", "seconds", "toc_reclaimed_fraction",
            "published_fraction", "forfeit_fraction", "toc_owned_bytes_max", "checksum", "commit", "go_version",
-           "host", "gogc", "churn_kb", "marking_fraction", "marking_bytes_fraction", "pacer_cycles", "toc_windows",
+           "host", "gogc", "churn_kb", "publish_bytes_pct", "marking_fraction", "marking_bytes_fraction", "pacer_cycles", "toc_windows",
            "toc_mark_windows", "toc_local_bytes", "toc_reclaimed_bytes", "toc_forfeited_bytes", "toc_marking_bytes",
            "warmup_ended", "warmup_seconds", "warmup_cycles", "downstream_us", "parked_max", "rss_per_inflight_kb",
            "owned_per_inflight_kb", "toc_forfeits", "toc_regions_claimed"]
@@ -222,7 +230,7 @@ def command(bindir, mode, flag, value, o, name):
         args += ["--driver=spawn", "--downstream=chan", f"--downstream-us={delay_us}"]
     if o["gogc"] is not None:
         args.append(f"--gogc={o['gogc']}")
-    if name == "churn":   # timed once every mode collects: toc's first cycle waits for the churn to reach its goal
+    if name in WARM_SWEEPS:
         args += ["--warmup-cycles=1", "--warmup=5"] if o["quick"] else ["--warmup-cycles=2", "--warmup=30"]
     args.append(f"{flag}={value}")
     return args

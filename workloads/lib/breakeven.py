@@ -9,12 +9,16 @@ points have intervals, the shares at which the interval's bounds cross 1.0
 bound the crossing roughly (the points are not independent of one another,
 so this is no confidence interval).
 
-With --model=G,C (cost units per byte, e.g. instructions): the break-even a
-barrier-cost model predicts. toc gains G per byte of window garbage (what
-cms spends collecting it, less toc's rewind) and pays C per published byte
-(the publishing walk and its bits): a request allocating A bytes, a share p
-of them published, gains G (1 - p) A - C p A, which is 0 at p = G / (G + C).
-docs/log/2026-12-pubshare.md says how G and C were counted.
+The barrier-cost model: toc gains G per byte of window garbage (what cms
+spends collecting it, less toc's rewind) and pays C per published byte (the
+publishing walk and its bits, and whatever else publishing costs it): a
+request allocating A bytes, a share p of them published, gains
+G (1 - p) A - C p A, which is 0 at p = G / (G + C). The script fits G and C
+in time to the sweep's first and last points (the medians' time per request
+of each mode, toc's kb_per_txn and published fraction) and prints the
+break-even they predict for the points between; with --model=G,C (cost per
+byte, e.g. the instructions pubshare_model.py counts) it also prints that
+model's. docs/log/2026-12-pubshare.md says how they compare.
 
 Writes breakeven.json beside points.csv and prints a table.
 
@@ -58,6 +62,21 @@ def fmt_cell(c):
 
 def fmt_x(x, unit=""):
     return "none in the range" if x is None else f"{x:.1f}{unit}"
+
+
+def fit_ends(ends):
+    """G and C in ns per byte from two points, each (time per request of
+    cms less toc's in ns, window bytes per request, published fraction):
+    the two equations gain = G (1 - p) A - C p A, solved. None if they are
+    degenerate."""
+    (d0, a0, p0), (d1, a1, p1) = ends
+    # [ (1-p0) a0  -p0 a0 ] [G]   [d0]
+    # [ (1-p1) a1  -p1 a1 ] [C] = [d1]
+    m00, m01, m10, m11 = (1 - p0) * a0, -p0 * a0, (1 - p1) * a1, -p1 * a1
+    det = m00 * m11 - m01 * m10
+    if not det:
+        return None
+    return (d0 * m11 - m01 * d1) / det, (m00 * d1 - m10 * d0) / det
 
 
 def parse_model(arg):
@@ -115,11 +134,25 @@ def main(argv):
     if "knob_pct_bounds" in be:
         lo, hi = be["knob_pct_bounds"]
         print(f"  its intervals' lower bounds cross at {fmt_x(lo)}, their upper bounds at {fmt_x(hi)}")
+    ends = []
+    for v in (points[0], points[-1]):
+        t_toc, t_cms = stats.median(runs(v, "toc", "txn_per_sec")), stats.median(runs(v, "cms", "txn_per_sec"))
+        a, p = stats.median(runs(v, "toc", "kb_per_txn")), stats.median(runs(v, "toc", "published_fraction"))
+        if None in (t_toc, t_cms, a, p) or not t_toc or not t_cms:
+            break
+        ends.append((1e9 / t_cms - 1e9 / t_toc, 1024 * a, p))
+    fit = fit_ends(ends) if len(ends) == 2 else None
+    if fit:
+        g, c = fit
+        pred = 100 * g / (g + c) if g > 0 and g + c > 0 else None
+        out["model_fitted_to_ends"] = {"G_ns_per_byte": g, "C_ns_per_byte": c, "break_even_published_pct": pred}
+        print(f"model fitted in time to the points {points[0]} and {points[-1]}: G {g:.3f} ns per window byte, "
+              f"C {c:.3f} ns per published byte: break-even at {fmt_x(pred, '%')} published")
     if model:
         g, c = model
         out["model"] = {"gain_per_local_byte": g, "cost_per_published_byte": c,
                         "break_even_published_pct": 100 * g / (g + c)}
-        print(f"model: G {g:g}, C {c:g} per byte: break-even at {100 * g / (g + c):.1f}% of the bytes published")
+        print(f"model given: G {g:g}, C {c:g} per byte: break-even at {100 * g / (g + c):.1f}% published")
     with open(os.path.join(folder, "breakeven.json"), "w") as f:
         json.dump(out, f, indent=1)
 

@@ -74,6 +74,9 @@ static struct {
 	struct reading edge_end;      /* under mu: the last edge, the old phase's end */
 	struct reading edge_start;    /* under mu: and the new phase's start */
 	int64_t t0_ns;                /* the first phase's start */
+	enum phase first_phase;       /* the first phase, its run and its start, for the sampler to begin with */
+	const struct txb_run *first_run;
+	struct reading first_from;
 	struct txb_sample *samples;   /* the sampler's */
 	size_t n, cap;
 	struct txb_run warm;          /* the warm-up's run */
@@ -131,10 +134,12 @@ static void add_sample(const struct reading *a, const struct reading *b, bool ti
 static void *sampler_main(void *unused)
 {
 	(void)unused;
+	/* The first phase as it was when the thread was made: by the time
+	 * it runs, the warm-up may be over (its edge is then pending). */
 	pthread_mutex_lock(&ph.mu);
-	enum phase phase = ph.phase;
-	const struct txb_run *run = ph.run;
-	struct reading from = ph.edge_start;
+	enum phase phase = ph.first_phase;
+	const struct txb_run *run = ph.first_run;
+	struct reading from = ph.first_from;
 	pthread_mutex_unlock(&ph.mu);
 	while (phase != PH_DONE) {
 		struct timespec wake;   /* the condition variable's clock; the samples' is bench_now_ns */
@@ -191,6 +196,9 @@ static void enter_phase(enum phase p, const struct txb_run *r)
 	if (was != PH_NONE)
 		return;
 	ph.t0_ns = start.ns;
+	ph.first_phase = p;
+	ph.first_run = r;
+	ph.first_from = start;
 	int err = pthread_create(&ph.thread, NULL, sampler_main, NULL);
 	if (err)
 		bench_fatal(1, "could not start the sampler thread: %s", strerror(err));

@@ -403,19 +403,28 @@ bool gc_flush_barrier_buffers(void)
  * (toc/) keeps it current. Zero: no window. */
 __thread struct gc_tls_window gc_tls_window;
 
-void gc_store_slow(void *obj, void **slot, void *val)
+/* Go's hybrid barrier while the collector marks: shade the pointer being
+ * overwritten (Yuasa) and the one being written (Dijkstra). */
+static void shade_store(void **slot, void *val)
 {
-	int w = __atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED);
-	if (w & GC_BARRIER_MARK) {
-		/* Go's hybrid barrier: shade the pointer being overwritten
-		 * (Yuasa) and the one being written (Dijkstra). */
-		uintptr_t old = (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED);
-		gc_shade_barrier(old);
+	if (__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) & GC_BARRIER_MARK) {
+		gc_shade_barrier((uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED));
 		gc_shade_barrier((uintptr_t)val);
 	}
+}
+
+void gc_store_mark(void **slot, void *val)
+{
+	shade_store(slot, val);
+	__atomic_store_n(slot, val, __ATOMIC_RELAXED);
+}
+
+void gc_store_slow(void *obj, void **slot, void *val)
+{
+	shade_store(slot, val);
 	/* Publication before the store: no other goroutine can load val from
 	 * obj while val is still unpublished. */
-	if ((w & GC_BARRIER_TOC) && gc_layer)
+	if ((__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) & GC_BARRIER_TOC) && gc_layer)
 		gc_layer->store(obj, val);
 	__atomic_store_n(slot, val, __ATOMIC_RELAXED);
 }

@@ -136,7 +136,11 @@ struct gc_tls_window {
 	const uint64_t *pub;   /* bit (p - lo) / 8: the object starting at p is published */
 };
 extern __thread struct gc_tls_window gc_tls_window;
+/* The barrier's calls: gc_store_slow publishes val (the layer's slow path)
+ * and shades while the collector marks; gc_store_mark only shades, for a
+ * store the inline test found nothing to publish in. Both store. */
 void gc_store_slow(void *obj, void **slot, void *val);
+void gc_store_mark(void **slot, void *val);
 static inline bool gc_window_pub(const uint64_t *pub, uintptr_t off)
 {
 	return (pub[off >> 9] >> ((off >> 3) & 63)) & 1;
@@ -178,37 +182,45 @@ static inline void gc_store_ptr(void *obj, void **slot, void *val)
 	/* The store when no barrier is on. */
 	GC_PRIV_STORE_UNLESS(-1, slot, val, gc_priv_barrier);
 	return;
-gc_priv_barrier:
-	if (__atomic_load_n(&gc_barrier_on, __ATOMIC_RELAXED) == GC_BARRIER_TOC) {
-		uintptr_t lo, len;
+gc_priv_barrier:;
+	/* The publishing test needs no flag: without the transaction layer,
+	 * or outside a window, the window is empty (len 0) and every value
+	 * falls outside it. One thread-pointer offset serves the three loads;
+	 * the bitmap is read only for a value inside the window. */
+	uintptr_t tp, lo, len;
+	__asm__ volatile("movq gc_tls_window@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %1\n\t"
+			 "movq %%fs:8(%0), %2"
+			 : "=&r"(tp), "=&r"(lo), "=r"(len));
+	uintptr_t v = (uintptr_t)val - lo;
+	if (v < len) {
 		const uint64_t *pub;
-		__asm__ volatile("movq gc_tls_window@gottpoff(%%rip), %%rax\n\t"
-				 "movq %%fs:(%%rax), %0\n\t"
-				 "movq %%fs:8(%%rax), %1\n\t"
-				 "movq %%fs:16(%%rax), %2"
-				 : "=r"(lo), "=r"(len), "=r"(pub)
-				 :
-				 : "rax");
-		uintptr_t v = (uintptr_t)val - lo;
+		__asm__ volatile("movq %%fs:16(%1), %0" : "=r"(pub) : "r"(tp));
 		uintptr_t o = (uintptr_t)obj - lo;
-		/* Into an unpublished window object (the common store of a
-		 * transaction: one bitmap load), or val not an unpublished
-		 * window object: nothing to publish. The goroutine may be
-		 * stopped anywhere in this test (asynchronous preemption): its
-		 * answer depends only on the running goroutine's own window
-		 * (its worker's thread-local copy, which only that thread
-		 * writes, and the goroutine is never moved off it at a signal)
-		 * and the window's published bits, which only the goroutine
-		 * itself sets. A stop changes neither (a flip that makes the
-		 * window stale leaves both as they were: the goroutine learns
-		 * of it at its next allocation, as after a poll); what a stop
-		 * may change, the mark bit, is tested again with the store. */
-		if ((o < len && !gc_window_pub(pub, o)) || v >= len || gc_window_pub(pub, v)) {
-			GC_PRIV_STORE_UNLESS(GC_BARRIER_MARK, slot, val, gc_priv_slow);
-			return;
-		}
+		/* val is a window object: published already, or stored into
+		 * an unpublished object of the window (the common store of a
+		 * transaction building its own data), there is nothing to
+		 * publish. The goroutine may be stopped anywhere in this test
+		 * or after it (asynchronous preemption): its answer depends
+		 * only on the running goroutine's own window (its worker's
+		 * thread-local copy, which only that thread writes, and the
+		 * goroutine is never moved off it at a signal) and the
+		 * window's published bits of objects the goroutine holds,
+		 * which only the goroutine itself sets and which a sweep
+		 * keeps (held objects are marked). A stop changes neither (a
+		 * flip that makes the window stale leaves both as they were:
+		 * the goroutine learns of it at its next allocation, as after
+		 * a poll); what a stop may change, the mark bit, is tested
+		 * again with the store. */
+		if ((o >= len || gc_window_pub(pub, o)) && !gc_window_pub(pub, v))
+			goto gc_priv_publish;
 	}
-gc_priv_slow:
+	GC_PRIV_STORE_UNLESS(GC_BARRIER_MARK, slot, val, gc_priv_mark);
+	return;
+gc_priv_mark:
+	gc_store_mark(slot, val);
+	return;
+gc_priv_publish:
 	gc_store_slow(obj, slot, val);
 }
 #define gc_store(obj, slotp, val)                                              \

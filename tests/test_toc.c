@@ -814,6 +814,55 @@ static void test_parked(void)
 	toc_down();
 }
 
+/* A long-lived goroutine's window that fills its region and stays open
+ * through a whole cycle: claimed at the flip like a parked one (its
+ * region's dead objects freed by the collector, the ones its goroutine
+ * holds kept), after which the goroutine allocates from the shared caches
+ * until its window would have ended; toc_end gives it windows again. */
+static __attribute__((noinline)) void outlived_fill(uint64_t spills)
+{
+	struct toc_stats st;
+	do {
+		for (int i = 0; i < 1000; i++)
+			(void)mk(0);   /* garbage that only the claim lets the collector free */
+		toc_read_stats(&st);
+	} while (st.spills == spills);
+}
+
+static void outlived_body(void *arg)
+{
+	(void)arg;
+	toc_end();
+	struct toc_stats s0, s1;
+	toc_read_stats(&s0);
+	struct node *held = chain(30, 21000);
+	TCHECK(local_unpublished(held));
+	outlived_fill(s0.spills);
+	gc_collect();   /* the window opened before this cycle began: outlived at its flip */
+	TCHECK(chain_ok(held, 30, 21000));
+	TCHECK(!in_window(held));
+	struct node *shared = mk(22000);
+	TCHECK(!in_window(shared));
+	gc_collect();
+	TCHECK(chain_ok(held, 30, 21000));
+	toc_read_stats(&s1);
+	TCHECK(s1.regions_outlived - s0.regions_outlived == 1);
+	TCHECK(s1.forfeits - s0.forfeits == 1);
+	toc_end();
+	struct node *fresh = mk(23000);
+	TCHECK(local_unpublished(fresh));
+	TCHECK(chain_ok(held, 30, 21000) && shared->val == 22000);
+	gc_keep_alive(held);
+	gc_keep_alive(shared);
+}
+
+static void test_outlived(void)
+{
+	toc_up();
+	harness_run(2, outlived_body, NULL);
+	toc_down();
+}
+
 /* A published object that dies while its window is still open, small and
  * local large: the flip's sweep of the window frees it (poisoned), and
  * until the window's rewind it counts as an unpublished window object. It
@@ -1409,6 +1458,7 @@ int main(void)
 		{"toc_run; gc_copy_ptrs and gc_sort_ptrs publish what they store", test_run_and_arrays},
 		{"windows through a mark, a flip and two cycles", test_overlap},
 		{"a window whose goroutine is parked through a cycle is claimed", test_parked},
+		{"a full window open through a cycle is claimed, its goroutine windowless until toc_end", test_outlived},
 		{"a published object that dies inside its window scans as nothing", test_died},
 		{"the verifier reports another goroutine's stack", test_suspect},
 		{"the verifier catches what a broken rewind would do", test_broken},

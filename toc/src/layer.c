@@ -18,10 +18,10 @@ static void hook_exit(struct sched_g *g)
  * It ran in this cycle: the sweeper does not claim its region. */
 static void hook_resume(struct sched_g *g)
 {
-	struct toc_region *r = *toc_g_window(g);
+	struct toc_region *r = toc_g_region(g);
 	if (r)
 		atomic_store_explicit(&r->ran_cycle, gc_layer_cycle(), memory_order_relaxed);
-	toc_attach(r);
+	toc_attach(*toc_g_window(g));
 }
 
 /* Mark termination (world stopped, sweepgen moved): every window's spans

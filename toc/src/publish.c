@@ -140,7 +140,7 @@ void toc_hook_spawn(struct sched_g *parent, struct sched_g *child)
 {
 	if (!parent)
 		return;
-	struct toc_region *r = *toc_g_window(parent);
+	struct toc_region *r = toc_g_region(parent);
 	if (r && parent == sched_self() && toc_region_ready(r))
 		toc_publish_in(r, (uintptr_t)sched_g_arg(child), TOC_PUB_SPAWN);
 }

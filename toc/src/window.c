@@ -13,7 +13,8 @@
  *     another window object) make it live for the collector, not reachable
  *     by another goroutine: the publishing barrier alone decides that, and
  *     it runs whether or not the collector marks (both halves of
- *     gc_store_slow run, the shading first).
+ *     gc_store_slow run, the shading first; gc_store_mark only shades,
+ *     for a store the inline test found nothing to publish in).
  *   - The collector still traces window objects (they may hold the only
  *     pointer to a shared object), so its correctness is the hybrid
  *     barrier's, unchanged; the layer only has to keep it from freeing the
@@ -25,8 +26,10 @@
  *     region's lock; gc_layer_span_sweep keeps unpublished objects
  *     whatever their marks, drops dead published ones (the region's bit
  *     too), and clears the mark bits. Only a window whose owner was parked
- *     through a whole cycle is given up (claimed: its spans go to the
- *     collector, which keeps what is marked); its owner opens a new one.
+ *     through a whole cycle, or one that outlived it full (region.c), is
+ *     given up (claimed: its spans go to the collector, which keeps what
+ *     is marked); its owner opens a new one, or, after a full one, goes
+ *     windowless until its window would have ended (toc_windowless).
  *   - A slot the marker still holds gray when the owner rewinds and reuses
  *     it: the marker then scans whatever the slot holds (poison, zeros,
  *     the new object half written). That is safe because a scan validates
@@ -48,8 +51,15 @@ TOC_KEEP_LAYER;
  * not: after a flip the window's objects are still the goroutine's, and a
  * store of one into shared memory must still publish it (the slow path
  * sweeps the region first). Allocation is attached only to swept spans. */
+struct toc_region toc_windowless;
+
 void toc_attach(struct toc_region *r)
 {
+	if (r == &toc_windowless) {
+		gc_tls_window = (struct gc_tls_window){0, 0, NULL};
+		gc_layer_attach(toc_windowless.spans);
+		return;
+	}
 	if (r && atomic_load_explicit(&r->state, memory_order_acquire) != TOC_REGION_DEAD)
 		gc_tls_window = (struct gc_tls_window){r->lo, r->len, r->pub};
 	else
@@ -62,7 +72,7 @@ struct toc_region *toc_current(void)
 	struct sched_g *g = sched_self();
 	if (!g)
 		return NULL;
-	struct toc_region *r = *toc_g_window(g);
+	struct toc_region *r = toc_g_region(g);
 	return r && toc_region_ready(r) ? r : NULL;
 }
 
@@ -79,7 +89,8 @@ static void window_given_up(struct toc_region *r)
 }
 
 /* The running goroutine's window, opened if it has none; NULL when there
- * is no goroutine. */
+ * is no goroutine or it is windowless (then attached as such: its worker
+ * allocates from the shared caches without asking again). */
 static struct toc_region *window_of_running(void)
 {
 	struct sched_g *g = sched_self();
@@ -87,6 +98,10 @@ static struct toc_region *window_of_running(void)
 		return NULL;
 	struct toc_region **slot = toc_g_window(g);
 	struct toc_region *r = *slot;
+	if (r == &toc_windowless) {
+		toc_attach(r);
+		return NULL;
+	}
 	if (r) {
 		/* Attached again after a flip detached every worker; swept
 		 * first if the sweeper has not come to it yet. */
@@ -95,13 +110,20 @@ static struct toc_region *window_of_running(void)
 			toc_attach(r);
 			return r;
 		}
-		*slot = NULL;
+		/* Claimed. A full window (outlived, or parked while full)
+		 * would be full again: its goroutine goes without one. */
+		bool full = atomic_load_explicit(&r->full, memory_order_relaxed);
+		*slot = full ? &toc_windowless : NULL;
 		window_given_up(r);
+		if (full) {
+			toc_attach(&toc_windowless);
+			return NULL;
+		}
 	}
 	r = toc_pool_take();
 	if (!r)
 		r = toc_region_new();
-	r->cycle = gc_layer_cycle();
+	atomic_store_explicit(&r->cycle, gc_layer_cycle(), memory_order_relaxed);
 	r->opened_marking = gc_layer_marking();
 	r->owner = g;
 	*slot = r;
@@ -118,7 +140,8 @@ struct gc_span *toc_refill(int spc)
 {
 	struct toc_region *r = window_of_running();
 	if (!r) {
-		if (gc_layer_marking())
+		struct sched_g *g = sched_self();
+		if (gc_layer_marking() && !(g && *toc_g_window(g) == &toc_windowless))
 			TOC_COUNT(marking_bytes, gc_classes[spc >> 1].size);
 		return NULL;
 	}
@@ -141,8 +164,10 @@ struct gc_span *toc_refill(int spc)
 		 * cache directly (r->spans[spc] NULL) until the rewind or an
 		 * in-place sweep makes room. A long-lived goroutine's window
 		 * asked here at every allocation once its region was carved:
-		 * 28% of gcbench's instructions in toc mode. */
+		 * 28% of gcbench's instructions in toc mode. A window still
+		 * full at a flip after a whole cycle is claimed (region.c). */
 		TOC_COUNT(spills, 1);
+		atomic_store_explicit(&r->full, true, memory_order_relaxed);
 		r->spans[spc] = NULL;
 		return NULL;
 	}
@@ -214,11 +239,12 @@ static uint64_t rewind_spans(struct toc_region *r, bool count)
 	}
 	r->all_tail = last;
 	r->no_run = toc_region_pages + 1;
+	atomic_store_explicit(&r->full, false, memory_order_relaxed);
 	free_bytes += (uint64_t)(toc_region_pages - __builtin_popcountll(r->pages_used)) * GC_PAGE_SIZE;
 	if (!count)
 		return free_bytes;
 	TOC_COUNT(rewinds, 1);
-	if (r->opened_marking || marking || r->cycle != gc_layer_cycle()) {
+	if (r->opened_marking || marking || atomic_load_explicit(&r->cycle, memory_order_relaxed) != gc_layer_cycle()) {
 		TOC_COUNT(mark_windows, 1);
 		TOC_COUNT(mark_reclaimed_bytes, bytes);
 	}
@@ -245,6 +271,12 @@ void toc_window_close(struct sched_g *g)
 	struct toc_region *r = *slot;
 	if (!r)
 		return;
+	if (r == &toc_windowless) {
+		/* The next window is a new chance: a transaction may fit. */
+		*slot = NULL;
+		toc_attach(NULL);
+		return;
+	}
 	/* TOC_GCVERIFY=2, or =1 in checked builds, checks what the rewind acts
 	 * on first (the region, its objects and the roots: verify.c), with the
 	 * world stopped; the stop is a safepoint (a flip may come before it),
@@ -316,7 +348,7 @@ GC_NO_ASAN static void boundary_spilled(void *sp, void *arg)
 	struct toc_region *r = *toc_g_window(g);
 	if (!r)
 		return;
-	if (toc_region_ready(r)) {
+	if (r != &toc_windowless && toc_region_ready(r)) {
 		const uintptr_t *top = sched_g_stack_top(g);
 		for (const uintptr_t *p = sp; p < top; p++) {
 			uintptr_t v = *p;

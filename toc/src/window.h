@@ -24,6 +24,7 @@
  *   IDLE ──taken for a new window──► ACTIVE
  *   ACTIVE/IDLE ──pool full, still mostly published after its cycles in
  *                 the full list, or claimed after a flip (owner parked
+ *                 through the whole cycle, or its window full and open
  *                 through the whole cycle)──► DEAD
  *
  * Orthogonal to the state, the sweep: a flip makes every region stale
@@ -63,7 +64,9 @@ struct toc_region {
 	_Atomic uint32_t sg;                        /* sweepgen its spans are swept for; written under `lock` */
 	_Atomic int lock;                           /* held by whoever sweeps or claims the region after a flip */
 	_Atomic uint64_t ran_cycle;                 /* cycles started when its owner last ran with it; owner-written */
-	uint64_t cycle;                             /* cycles started when the window opened */
+	_Atomic uint64_t cycle;                     /* cycles started when the window opened; owner-written */
+	_Atomic bool full;                          /* a class found no room since the window opened (toc_refill);
+	                                               owner-written, cleared by the rewind; read by claims after a flip */
 	struct sched_g *owner;                      /* the goroutine whose window it is; NULL when idle */
 	bool opened_marking;                        /* the collector was marking when it opened */
 	bool zeroed;                                /* uncarved pages read as zero */
@@ -173,10 +176,24 @@ static inline bool toc_region_ready(struct toc_region *r)
 {
 	return toc_fresh(r) || toc_region_settle(r);
 }
-/* The goroutine's window slot (its sched_g slot). */
+/* The goroutine's window slot (its sched_g slot): NULL (no window yet),
+ * its window's region, or &toc_windowless. */
 static inline struct toc_region **toc_g_window(struct sched_g *g)
 {
 	return (struct toc_region **)sched_g_slot(g);
+}
+/* The slot of a goroutine whose window outlived a cycle with a class out of
+ * room and was claimed (region.c): a long-lived goroutine the layer cannot
+ * help. It allocates from the shared caches, as without the layer, until
+ * its window would have ended (toc_begin, toc_end, exit), and publishes
+ * nothing, having no window objects. Never in the registry; its spans are
+ * all NULL (no class has room) and its range is empty. */
+extern struct toc_region toc_windowless;
+/* g's window's region; NULL when it has none or is windowless. */
+static inline struct toc_region *toc_g_region(struct sched_g *g)
+{
+	struct toc_region *r = *toc_g_window(g);
+	return r == &toc_windowless ? NULL : r;
 }
 /* Points this worker's allocation and barrier at r (NULL, or stale: none). */
 void toc_attach(struct toc_region *r);

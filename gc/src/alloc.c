@@ -59,11 +59,13 @@ alloc_small(const struct gc_type *t, size_t count, size_t size, bool noscan, boo
 	struct gc_span *s = NULL;
 	uint32_t idx = 0;
 	bool refilled = false;
-	if (gc_layer && size <= GC_LOCAL_MAX_SIZE) {
+	struct gc_span **local = c->local;   /* NULL without the layer */
+	if (local && size <= GC_LOCAL_MAX_SIZE) {
 		/* The running transaction's window (toc/). NULL: the window has
-		 * no room for this class until its next rewind or sweep, so the
-		 * shared cache serves it without asking the layer each time. */
-		s = c->local ? c->local[spc] : &gc_empty_span;
+		 * no room for this class until its next rewind or sweep, or the
+		 * goroutine is windowless, so the shared cache serves it without
+		 * asking the layer each time. */
+		s = local[spc];
 		if (!s)
 			goto shared;
 		if (TOC_CHECK_LEVEL >= 2 && s != &gc_empty_span && s->base - gc_tls_window.lo >= gc_tls_window.len)
@@ -212,7 +214,7 @@ void *gc_alloc_large(const struct gc_type *t, size_t count, size_t size)
  * layer can place one, else the shared class. */
 static void *alloc_mid(const struct gc_type *t, size_t count, size_t size, bool noscan, bool zero)
 {
-	if (gc_layer && size > GC_LOCAL_MAX_SIZE) {
+	if (size > GC_LOCAL_MAX_SIZE && gc_layer) {
 		void *obj = local_large(noscan ? NULL : t, count, size, zero);
 		if (obj)
 			return obj;

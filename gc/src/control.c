@@ -278,6 +278,7 @@ int gc_init(const struct gc_config *cfg)
 		if (gc_registered_layer->init(&gc_st.cfg))
 			return -1;
 		gc_layer = gc_registered_layer;
+		gc_layer_detach_all();
 		gc_barrier_on = GC_BARRIER_TOC;
 	}
 	services_started = 0;

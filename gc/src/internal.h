@@ -92,7 +92,7 @@ struct gc_cache {
 	uint64_t alloc_bytes;                      /* counters merged on read */
 	uint64_t alloc_objects;
 	struct gc_marker *barrier;                 /* gray buffer of the barrier and stack visits here */
-	struct gc_span **local;                    /* the running transaction's spans per class (toc), or NULL */
+	struct gc_span **local;                    /* the running transaction's spans per class (toc); NULL without the layer */
 } __attribute__((aligned(64)));
 extern struct gc_cache *gc_caches;        /* one per worker */
 

@@ -34,16 +34,24 @@ const struct gc_config *gc_layer_config(void)
 
 /* --- the running worker ------------------------------------------------------------------------ */
 
+/* What a worker attached to no window allocates from: the empty span for
+ * every class, so each class's next allocation asks the layer. A cache's
+ * local stays NULL only without the layer, which lets the allocation fast
+ * path test one word for both (alloc.c). */
+static struct gc_span *ask_spans[GC_NUM_SPANCLASSES];
+
 void gc_layer_attach(struct gc_span **spans)
 {
-	gc_caches[sched_worker_index()].local = spans;
+	gc_caches[sched_worker_index()].local = spans ? spans : ask_spans;
 }
 
 void gc_layer_detach_all(void)
 {
+	for (int i = 0; i < GC_NUM_SPANCLASSES; i++)
+		ask_spans[i] = &gc_empty_span;
 	int n = gc_ncaches();
 	for (int w = 0; w < n; w++)
-		gc_caches[w].local = NULL;
+		gc_caches[w].local = ask_spans;
 }
 
 /* --- pages ------------------------------------------------------------------------------------------ */

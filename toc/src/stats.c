@@ -22,15 +22,20 @@ struct toc_counters *toc_my_counters(void)
 	return &toc_counters[w >= 0 ? w : SCHED_MAX_PROCS];
 }
 
+void toc_max_raise(_Atomic uint64_t *max, uint64_t now)
+{
+	uint64_t m = atomic_load(max);
+	while (now > m && !atomic_compare_exchange_weak(max, &m, now))
+		;
+}
+
 /* Adds v to a gauge and raises its high-water mark (max NULL: none kept). */
-void toc_gauge_add(_Atomic uint64_t *g, _Atomic uint64_t *max, int64_t v)
+uint64_t toc_gauge_add(_Atomic uint64_t *g, _Atomic uint64_t *max, int64_t v)
 {
 	uint64_t now = atomic_fetch_add(g, (uint64_t)v) + (uint64_t)v;
-	if (!max)
-		return;
-	uint64_t m = atomic_load(max);
-	while (v > 0 && now > m && !atomic_compare_exchange_weak(max, &m, now))
-		;
+	if (max && v > 0)
+		toc_max_raise(max, now);
+	return now;
 }
 
 void toc_read_stats(struct toc_stats *out)

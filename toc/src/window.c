@@ -127,11 +127,7 @@ static struct toc_region *window_of_running(void)
 	r->opened_marking = gc_layer_marking();
 	r->owner = g;
 	*slot = r;
-	toc_gauge_add(&toc_open_windows, &toc_open_max, 1);
-	uint64_t open = atomic_load_explicit(&toc_open_windows, memory_order_relaxed);
-	uint64_t recent = atomic_load_explicit(&toc_open_recent, memory_order_relaxed);
-	while (open > recent && !atomic_compare_exchange_weak(&toc_open_recent, &recent, open))
-		;
+	toc_max_raise(&toc_open_recent, toc_gauge_add(&toc_open_windows, &toc_open_max, 1));
 	toc_attach(r);
 	return r;
 }

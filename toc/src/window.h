@@ -113,7 +113,9 @@ struct toc_counters *toc_my_counters(void);
 				 __ATOMIC_RELAXED);                                        \
 	} while (0)
 /* Adds v to a gauge and raises its high-water mark (max NULL: none kept). */
-void toc_gauge_add(_Atomic uint64_t *g, _Atomic uint64_t *max, int64_t v);
+uint64_t toc_gauge_add(_Atomic uint64_t *g, _Atomic uint64_t *max, int64_t v);   /* returns the new value */
+/* Raises a high-water mark to now. */
+void toc_max_raise(_Atomic uint64_t *max, uint64_t now);
 void toc_stats_reset(void);
 void toc_trace(char *buf, size_t len);
 

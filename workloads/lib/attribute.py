@@ -2,8 +2,8 @@
 comes from (docs/measurement.md, "Attribution").
 
   1. faultbench: µs per minor fault on this machine;
-  2. timed txbench runs of every configuration, interleaved, the order
-     rotated each round: CPU per txn and its split from the JSON;
+  2. timed txbench runs of every configuration, interleaved, each round's
+     order drawn from --order-seed: CPU per txn and its split from the JSON;
   3. cachegrind runs at two request counts per configuration (--procs=1,
      a fixed seed): the mutator's instructions and misses per request;
   4. the model fitted on the ablations, the attribution for toc vs cms.
@@ -21,6 +21,7 @@ sys.dont_write_bytecode = True   # no __pycache__ beside the sources
 import attribute_counts as counts  # noqa: E402
 import attribute_model as model  # noqa: E402
 import attribute_table  # noqa: E402
+import stats  # noqa: E402
 
 # name: (txbench mode, extra flags, environment, doc)
 CONFIGS = {
@@ -57,6 +58,14 @@ Options:
   --calibration=a,b   the configurations the model is fitted on (default: every
                       one measured both ways but cms and toc)
   --seed=N            the cachegrind runs' request stream (default 1)
+  --order-seed=N      the seed of each timed round's random order of the
+                      configurations (default: from the clock; kept in
+                      attribution.json)
+  --cg-from=DIR       take the cachegrind counts from an earlier run's folder
+                      (its attribution.json and cachegrind.json) instead of
+                      counting again: its cachegrind settings must equal this
+                      run's, and the sources txbench is built from must not
+                      have changed between its commit and this one
   --txbench-args=...  more txbench flags for every run, timed and counted
                       (one string, split as a shell would)
   --cg-txbench-args=...  the cachegrind runs' instead (default: --txbench-args;
@@ -111,7 +120,7 @@ def parse(argv):
     o = {"runs": 5, "duration": 5.0, "off_requests": 150000, "configs": list(CONFIGS),
          "cg_configs": list(CONFIGS), "cg_requests": (5000, 25000), "cg_live_mb": None, "calibration": None,
          "seed": 1, "txbench_args": [], "cg_txbench_args": None, "live_mb": None, "results": "results",
-         "quick": False, "check_only": False}
+         "quick": False, "check_only": False, "order_seed": None, "cg_from": None}
     explicit = set()
     for a in argv:
         if a in ("--help", "-h"):
@@ -148,6 +157,12 @@ def parse(argv):
             o["cg_live_mb"] = positive(k, v)
         elif k == "--seed":
             o["seed"] = int(v) if v.isdigit() else fail(f"{k}={v}: expected a non-negative integer")
+        elif k == "--order-seed":
+            o["order_seed"] = int(v) if v.isdigit() else fail(f"{k}={v}: expected a non-negative integer")
+        elif k == "--cg-from":
+            if not os.path.isfile(os.path.join(v, "attribution.json")):
+                fail(f"{k}={v}: no attribution.json there (a folder written by workloads/attribute)")
+            o["cg_from"] = v
         elif k == "--txbench-args":
             o["txbench_args"] = shlex.split(v)
         elif k == "--cg-txbench-args":
@@ -165,6 +180,8 @@ def parse(argv):
         o["live_mb"] = 32
     if not o["configs"] and not o["cg_configs"]:
         fail("--configs=none and --cg-configs=none: nothing to run")
+    if o["order_seed"] is None:
+        o["order_seed"] = int(time.time() * 1000) % 1000000007
     return o
 
 
@@ -213,9 +230,8 @@ def timed_runs(bindir, o, out, commit, machine):
     per = {n: [] for n in names}
     if not names:
         return {}
-    log(f"timed: {o['runs']} round(s) of {', '.join(names)}")
-    for i in range(o["runs"]):
-        order = names[i % len(names):] + names[:i % len(names)]
+    log(f"timed: {o['runs']} round(s) of {', '.join(names)}, order seed {o['order_seed']}")
+    for i, order in enumerate(stats.schedule(o["order_seed"], o["runs"], names)):
         for n in order:
             extra = [f"--requests={o['off_requests']}"] if n == "cms-gogc-off" else [f"--duration={o['duration']}"]
             cmd, env = txbench_cmd(bindir, n, o, extra)
@@ -231,7 +247,44 @@ def timed_runs(bindir, o, out, commit, machine):
         med[n] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         med[n]["runs"] = len(runs)
         med[n]["cpu_us_spread"] = [min(r["cpu_us"] for r in runs), max(r["cpu_us"] for r in runs)]
-    return med
+        med[n]["ci95"] = {k: stats.median_ci([r[k] for r in runs]) for k in ("txn_per_sec", "cpu_us", "gc_us")}
+    return med, per
+
+
+# The cachegrind settings two runs must share for one's counts to stand in
+# for the other's, and the folders txbench is built from.
+CG_KEYS = ("cg_requests", "seed", "cg_live_mb", "cg_txbench_args")
+TXBENCH_SOURCES = ("CMakeLists.txt", "gc", "toc", "sched", "workloads/CMakeLists.txt", "workloads/common",
+                   "workloads/txbench")
+
+
+def cachegrind_from(o, conf, repo, commit):
+    """The counts of an earlier run (--cg-from), checked against this run's
+    settings and sources; fails naming what differs."""
+    with open(os.path.join(o["cg_from"], "attribution.json")) as f:
+        old = json.load(f)
+    with open(os.path.join(o["cg_from"], "cachegrind.json")) as f:
+        cg = json.load(f)
+    oc = old["configuration"]
+    for k in CG_KEYS:
+        a, b = oc.get(k), conf[k]
+        if k == "cg_requests":
+            a, b = list(a or []), list(b)
+        if a != b:
+            fail(f"--cg-from={o['cg_from']}: its {k} is {a!r}, this run's {b!r}")
+    missing = [n for n in o["cg_configs"] if n not in cg]
+    if missing:
+        fail(f"--cg-from={o['cg_from']}: no counts for {', '.join(missing)} there")
+    then = old["commit"]
+    if then.endswith("-dirty") or commit.endswith("-dirty"):
+        fail(f"--cg-from={o['cg_from']}: commit {then} against {commit}: a dirty tree cannot be compared")
+    if then != commit:
+        p = subprocess.run(["git", "-C", repo, "diff", "--quiet", then, commit, "--", *TXBENCH_SOURCES])
+        if p.returncode != 0:
+            fail(f"--cg-from={o['cg_from']}: txbench's sources changed between {then} and {commit} "
+                 f"({' '.join(TXBENCH_SOURCES)}): count again")
+    log(f"cachegrind counts from {o['cg_from']} (commit {then})")
+    return {n: cg[n] for n in o["cg_configs"]}, then
 
 
 def cachegrind_runs(bindir, o, out, repo):
@@ -297,6 +350,18 @@ def cache_geometry():
     return args
 
 
+def saving_intervals(per_run, base="cms", new="toc"):
+    """Bootstrap 95% intervals of the measured parts of the saving
+    (differences of medians, both sides resampled independently) and of
+    the throughput ratio new/base."""
+    b, n = per_run[base], per_run[new]
+    out = {"txn_ratio": stats.ratio_ci([r["txn_per_sec"] for r in n], [r["txn_per_sec"] for r in b])}
+    for key, fig in (("X", "cpu_us"), ("gc", "gc_us"), ("sweep", "sweep_us"), ("mutator", "mutator_us"),
+                     ("faults_per_txn", "faults_per_txn")):
+        out[key] = stats.difference_ci([r[fig] for r in b], [r[fig] for r in n])
+    return out
+
+
 def faultbench(bindir, o, out):
     cmd = [os.path.join(bindir, "faultbench"), "--json"] + (["--mib=32", "--trials=3"] if o["quick"] else [])
     log("faultbench: " + " ".join(cmd[1:]))
@@ -320,23 +385,28 @@ def main():
     log(f"results in {out}")
     fb = faultbench(bindir, o, out)
     fault_us = fb["populate_ns_per_fault"] / 1e3
-    timed = timed_runs(bindir, o, out, commit, machine)
-    cg = cachegrind_runs(bindir, o, out, repo)
+    timed, per_run = timed_runs(bindir, o, out, commit, machine) if o["configs"] else ({}, {})
+    conf = {k: o[k] for k in ("runs", "duration", "off_requests", "cg_requests", "seed", "order_seed", "quick")}
+    cg_args = o["txbench_args"] if o["cg_txbench_args"] is None else o["cg_txbench_args"]
+    conf.update(txbench_args=" ".join(o["txbench_args"]), cg_txbench_args=" ".join(cg_args),
+                live_mb=o["live_mb"] or TXBENCH_LIVE_MB,
+                cg_live_mb=o["cg_live_mb"] or o["live_mb"] or TXBENCH_LIVE_MB,
+                timed_configs=o["configs"], cg_configs=o["cg_configs"], cg_from=o["cg_from"], cg_commit=commit,
+                configs={n: {"mode": CONFIGS[n][0], "flags": CONFIGS[n][1], "env": CONFIGS[n][2]} for n in CONFIGS})
+    if o["cg_from"]:
+        cg, conf["cg_commit"] = cachegrind_from(o, conf, repo, commit)
+    else:
+        cg = cachegrind_runs(bindir, o, out, repo)
     with open(os.path.join(out, "cachegrind.json"), "w") as f:
         json.dump(cg, f, indent=1)
     held_out = [n for n in CONFIGS if n not in o["calibration"]] if o["calibration"] else HELD_OUT
     fitted = model.fit(timed, cg, fault_us, held_out)
     coef = fitted["coefficients"]
     att = model.attribute(timed, cg, coef, fault_us)
+    if att:
+        att["ci95"] = saving_intervals(per_run)
     for n in timed:
         timed[n]["model_parts_us"] = model.parts(cg.get(n), coef)
-    conf = {k: o[k] for k in ("runs", "duration", "off_requests", "cg_requests", "seed", "quick")}
-    cg_args = o["txbench_args"] if o["cg_txbench_args"] is None else o["cg_txbench_args"]
-    conf.update(txbench_args=" ".join(o["txbench_args"]), cg_txbench_args=" ".join(cg_args),
-                live_mb=o["live_mb"] or TXBENCH_LIVE_MB,
-                cg_live_mb=o["cg_live_mb"] or o["live_mb"] or TXBENCH_LIVE_MB,
-                timed_configs=o["configs"], cg_configs=o["cg_configs"],
-                configs={n: {"mode": CONFIGS[n][0], "flags": CONFIGS[n][1], "env": CONFIGS[n][2]} for n in CONFIGS})
     doc = {"commit": commit, "machine": machine, "configuration": conf, "faultbench": fb,
            "fault_us": fault_us, "timed": timed, "cachegrind": cg, "fit": fitted, "attribution": att}
     with open(os.path.join(out, "attribution.json"), "w") as f:

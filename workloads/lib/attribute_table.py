@@ -7,6 +7,13 @@ def fmt(v, f="{:.2f}"):
     return "-" if v is None else f.format(v)
 
 
+def ci(c, f="{:.2f}"):
+    """' [low, high]' of a cell, or ' (no interval: N runs)'."""
+    if not c or c.get("ci95_low") is None:
+        return f" (no interval: {c['runs'] if c else 0} runs)"
+    return f" [{f.format(c['ci95_low'])}, {f.format(c['ci95_high'])}]"
+
+
 def render(doc):
     timed, cg, fit, att = doc["timed"], doc["cachegrind"], doc["fit"], doc["attribution"]
     conf = doc["configuration"]
@@ -102,4 +109,12 @@ def render(doc):
                      f"D1 {fmt(d['d1'])}, LL {fmt(d['ll'])}")
         lines.append(f"  (wall: toc saves {att['wall_core_us']:.2f} core-us/txn; assist wait "
                      f"{att['assist_wait_us']:.2f} us/txn less; a positive figure is a saving, a negative one a cost)")
+        k = att.get("ci95")
+        if k:
+            lines.append(f"  95% intervals (bootstrap, differences of medians): saving {k['X']['median']:.2f}"
+                         f"{ci(k['X'])} us/txn; GC CPU and sweep {k['gc']['median']:.2f}{ci(k['gc'])}; sweep "
+                         f"{k['sweep']['median']:.2f}{ci(k['sweep'])}; mutator {k['mutator']['median']:.2f}"
+                         f"{ci(k['mutator'])}; minor faults/txn {k['faults_per_txn']['median']:.3f}"
+                         f"{ci(k['faults_per_txn'], '{:.3f}')}")
+            lines.append(f"  toc/cms throughput {k['txn_ratio']['median']:.2f}{ci(k['txn_ratio'])}")
     return "\n".join(lines) + "\n"

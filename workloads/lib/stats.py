@@ -108,6 +108,21 @@ def ratio_ci(num, den, resamples=RESAMPLES):
     return cell(a / b, *interval(ratios), runs)
 
 
+def difference_ci(a, b, resamples=RESAMPLES):
+    """median(A) - median(B) and its bootstrap 95% interval, both sides
+    resampled independently; runs is the smaller side's count."""
+    a, b = known(a), known(b)
+    runs = min(len(a), len(b))
+    if not a or not b:
+        return cell(None, None, None, runs)
+    d = median(a) - median(b)
+    if runs < MIN_RUNS:
+        return cell(d, None, None, runs)
+    rng = random.Random(BOOTSTRAP_SEED)
+    return cell(d, *interval([x - y for x, y in zip(resampled_medians(a, rng, resamples),
+                                                     resampled_medians(b, rng, resamples))]), runs)
+
+
 def wide(c, limit=WIDE):
     """Whether cell C's interval reaches past +-LIMIT of its median (a
     median of 0 with a non-zero bound is wide)."""

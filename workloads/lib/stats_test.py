@@ -99,6 +99,32 @@ class RatioCI(unittest.TestCase):
         self.assertEqual((c["median"], c["ci95_low"], c["runs"]), (2.0, None, 3))
 
 
+class DifferenceCI(unittest.TestCase):
+    def test_constant_sides(self):
+        c = stats.difference_ci([6.0] * 5, [3.5] * 5)
+        self.assertEqual((c["median"], c["ci95_low"], c["ci95_high"], c["runs"]), (2.5, 2.5, 2.5, 5))
+
+    def test_contains_the_difference(self):
+        a, b = gauss(8, 4, mu=30, sigma=2), gauss(8, 3, mu=20, sigma=2)
+        c = stats.difference_ci(a, b)
+        self.assertAlmostEqual(c["median"], stats.median(a) - stats.median(b))
+        self.assertLess(c["ci95_low"], c["median"])
+        self.assertGreater(c["ci95_high"], c["median"])
+        self.assertGreater(c["ci95_low"], 0)
+
+    def test_sides_resampled_independently(self):
+        x = gauss(10, 6)
+        c = stats.difference_ci(x, x)
+        self.assertEqual(c["median"], 0.0)
+        self.assertLess(c["ci95_low"], 0.0)
+        self.assertGreater(c["ci95_high"], 0.0)
+
+    def test_few_runs(self):
+        c = stats.difference_ci([2] * 5, [1] * 3)
+        self.assertEqual((c["median"], c["ci95_low"], c["runs"]), (1, None, 3))
+        self.assertIsNone(stats.difference_ci([], [1] * 5)["median"])
+
+
 class Wide(unittest.TestCase):
     def test_marks(self):
         self.assertFalse(stats.wide(stats.cell(100, 96, 104, 5)))

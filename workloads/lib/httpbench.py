@@ -25,10 +25,14 @@ requests/s and latency percentiles per server and the ratios. Servers are
 interleaved run by run, each run's order drawn at random from --seed.
 
   --duration=S      seconds of wrk per run (default 10)
+  --warmup=S        seconds of wrk before each run, on the same server and
+                    path, not counted (default 3; --quick: 0); the servers'
+                    GC figures (cycles, GC CPU, pauses) cover both
   --connections=N   wrk connections (default 64)
   --threads=N       wrk threads (default 2)
   --live-mb=N       the servers' store (default 256, txbench's default)
-  --runs=N          runs of each server (default 1; medians over runs)
+  --runs=N          runs of each server (default 1; medians over runs, with
+                    bootstrap 95% intervals from 5 runs)
   --seed=N          the seed of the run order (default: from the clock)
   --servers=a,b     a subset of toc, cms and the Go builds (go1.26,
                     go1.26-nogreenteagc, go1.19; go: all of them)
@@ -76,7 +80,7 @@ def subset(flag, value, names, noun):
 
 
 def parse(argv):
-    o = {"duration": 10, "connections": 64, "threads": 2, "live_mb": 256, "runs": 1, "servers": SERVERS,
+    o = {"duration": 10, "warmup": None, "connections": 64, "threads": 2, "live_mb": 256, "runs": 1, "servers": SERVERS,
          "json": False, "quick": False, "seed": int(time.time()), "suite": "txbench", "types": TFB_TYPES,
          "queries": 20}
     for a in argv:
@@ -100,18 +104,21 @@ def parse(argv):
             o["suite"] = v
         elif k == "--types":
             o["types"] = subset(k, v, TFB_TYPES, "type")
-        elif k in ("--duration", "--connections", "--threads", "--live-mb", "--runs", "--seed", "--queries"):
+        elif k in ("--duration", "--warmup", "--connections", "--threads", "--live-mb", "--runs", "--seed", "--queries"):
             try:
                 x = int(v)
             except ValueError:
                 fail(f"{k}={v}: not an integer")
-            if x < (0 if k == "--seed" else 1):
-                fail(f"{k}={v}: must be at least {0 if k == '--seed' else 1}")
+            least = 0 if k in ("--seed", "--warmup") else 1
+            if x < least:
+                fail(f"{k}={v}: must be at least {least}")
             o[k[2:].replace("-", "_")] = x
         else:
             fail(f"unknown option '{a}' (see --help)")
     if o["quick"]:
         o["duration"], o["live_mb"] = 2, 32
+    if o["warmup"] is None:
+        o["warmup"] = 0 if o["quick"] else 3
     if o["connections"] < o["threads"]:
         fail("--connections must be at least --threads (wrk's rule)")
     return o
@@ -165,6 +172,13 @@ def wrk_run(bindir, name, o, base, wrk_args):
     p, port = start(bindir, name, o, base)
     cmd = ["wrk", f"-t{o['threads']}", f"-c{o['connections']}", f"-d{o['duration']}s", "--latency"]
     cmd += wrk_args(f"http://127.0.0.1:{port}")
+    if o["warmup"]:
+        warm = cmd[:3] + [f"-d{o['warmup']}s"] + cmd[4:]
+        w = subprocess.run(warm, capture_output=True, text=True)
+        open(base + ".warmup.wrk", "w").write(w.stdout + w.stderr)
+        if w.returncode != 0:
+            p.kill()
+            fail(f"wrk's warm-up failed against {name}; see {base}.warmup.wrk", 1)
     log(f"{name}: {' '.join(cmd)}")
     w = subprocess.run(cmd, capture_output=True, text=True)
     open(base + ".wrk", "w").write(w.stdout + w.stderr)
@@ -249,18 +263,27 @@ def run_tfb(bindir, out, commit, machine, o):
         for key in metrics:
             v = [f[key] for f in figs if f.get(key) is not None]
             summary[f"{t}_{s}_{key}"] = statistics.median(v) if v else None
+    cells = {}
+    for (t, s), figs in runs.items():
+        for key in ("rps", "p99_ms"):
+            cells[f"{t}_{s}_{key}"] = stats.median_ci([f[key] for f in figs])
+    pairs = [(a, b) for a, b in [("toc", "cms")] + [("toc", g) for g in o["go"]] if a in servers and b in servers]
     for t in types:
-        for a, b in [("toc", "cms")] + [("toc", g) for g in o["go"]]:
-            x, y = summary.get(f"{t}_{a}_rps"), summary.get(f"{t}_{b}_rps")
-            summary[f"{t}_{a}_over_{b}_rps"] = x / y if x is not None and y else None
-    summary.update({"runs": o["runs"], "seed": o["seed"], "duration_s": o["duration"], "connections": o["connections"],
+        for a, b in pairs:
+            c = stats.ratio_ci([f["rps"] for f in runs[(t, a)]], [f["rps"] for f in runs[(t, b)]])
+            summary[f"{t}_{a}_over_{b}_rps"] = c["median"]
+            cells[f"{t}_{a}_over_{b}_rps"] = c
+    summary["ci95"] = cells
+    summary.update({"runs": o["runs"], "seed": o["seed"], "duration_s": o["duration"], "warmup_s": o["warmup"],
+                    "connections": o["connections"],
                     "threads": o["threads"], "queries": o["queries"], "results": out,
                     "go_versions": {g: o["go"][g]["version"] for g in o["go"]}})
 
     def f(v, p):
         return "-" if v is None else f"{v:.{p}f}"
     lines = [f"TechEmpower test types, wrk -t{o['threads']} -c{o['connections']} -d{o['duration']}s per type and "
-             f"server, queries={o['queries']}, medians of {o['runs']} run(s)",
+             f"server after a {o['warmup']}-s warm-up, queries={o['queries']}, medians of {o['runs']} run(s), "
+             f"order seed {o['seed']}",
              f"{'type':<9} {'server':<20} {'requests/s':>11} {'p99 ms':>8} {'GC cycles':>10} {'GC CPU %':>9} "
              f"{'max pause us':>13} {'KiB/req':>8}"]
     for t in types:
@@ -270,7 +293,22 @@ def run_tfb(bindir, out, commit, machine, o):
             lines.append(f"{t:<9} {s:<20} {f(g('rps'), 0):>11} {f(g('p99_ms'), 2):>8} {f(g('gc_cycles'), 0):>10} "
                          f"{f(None if cpu is None else cpu * 100, 1):>9} {f(g('stw_max_us'), 0):>13} "
                          f"{f(g('kib_per_request'), 2):>8}")
+    lines.append("")
+    lines.append("requests/s ratios, medians with bootstrap 95% intervals (none under 5 runs; * wider than +-5%):")
+    lines.append(f"{'type':<9} " + " ".join(f"{a + '/' + b:>28}" for a, b in pairs))
+    for t in types:
+        lines.append(f"{t:<9} " + " ".join(f"{ci_text(cells[f'{t}_{a}_over_{b}_rps']):>28}" for a, b in pairs))
     report(out, o, summary, lines)
+
+
+def ci_text(c, p=2):
+    """'1.23 [1.10, 1.40]' (with a * when wide), or the median alone."""
+    if c["median"] is None:
+        return "-"
+    if c["ci95_low"] is None:
+        return f"{c['median']:.{p}f}"
+    return (f"{c['median']:.{p}f} [{c['ci95_low']:.{p}f}, {c['ci95_high']:.{p}f}]"
+            + ("*" if stats.wide(c) else ""))
 
 
 def main():
@@ -323,12 +361,17 @@ def main():
         return x / y if x is not None and y else None
 
     targets = [(f"toc_over_{g}_rps", ">= 1.5") for g in o["go"]]
+    cells = {}
+    for b in ["cms"] + list(o["go"]):
+        if "toc" in runs and b in runs:
+            cells[f"toc_over_{b}_rps"] = stats.ratio_ci([f["rps"] for f in runs["toc"]], [f["rps"] for f in runs[b]])
+    summary["ci95"] = cells
     for g in o["go"]:
         summary[f"toc_over_{g}_rps"] = ratio("toc_rps", f"{g}_rps")
     summary["toc_over_cms_rps"] = ratio("toc_rps", "cms_rps")
     summary["toc_over_cms_p99"] = ratio("toc_p99_ms", "cms_p99_ms")
     targets += [("toc_over_cms_rps", ">= 1.3"), ("toc_over_cms_p99", "<= 1.0")]
-    summary.update({"runs": o["runs"], "seed": o["seed"], "duration_s": o["duration"],
+    summary.update({"runs": o["runs"], "seed": o["seed"], "duration_s": o["duration"], "warmup_s": o["warmup"],
                     "connections": o["connections"], "threads": o["threads"], "live_mb": o["live_mb"],
                     "results": out})
     lines = [f"wrk -t{o['threads']} -c{o['connections']} -d{o['duration']}s, store {o['live_mb']} MiB, "
@@ -341,7 +384,8 @@ def main():
                      f"{summary.get(s + '_go_version', '')}")
     for k, want in targets:
         v = summary.get(k)
-        lines.append(f"  {k:<34} {'-' if v is None else f'{v:.2f}'}   (target {want})")
+        shown = ci_text(cells[k]) if k in cells else ("-" if v is None else f"{v:.2f}")
+        lines.append(f"  {k:<34} {shown}   (target {want})")
     report(out, o, summary, lines)
 
 

@@ -1,8 +1,9 @@
 """The parameter sweeps behind the paper's figures (workloads/sweep).
 
-Each sweep varies one txbench flag over a range of points; at each point it
-runs every mode once per round, the modes in an order drawn at random per
-round from --seed (stats.py), every Go build of go-txbench among them
+Each sweep varies one txbench flag over a range of points; each round runs
+every mode once at every point, the (point, mode) pairs in an order drawn at
+random per round from --seed (stats.py), so that a drift of the machine
+lands on points and modes at random, every Go build of go-txbench among them
 (goinfo.py: go1.26, go1.26-nogreenteagc, go1.19).
 
 A sweep is a list of jobs, one run each (point, mode, round). A job is one
@@ -46,10 +47,12 @@ ALL_MODES = ["toc", "cms", "stw", "boehm", "arena", "go"]
 GOROUTINE_MODES = ["toc", "cms", "stw", "go"]
 SWEEPS = {
     "live": ("--live-mb", [64, 128, 256, 512, 1024, 2048], [16, 32, 64], ALL_MODES,
-             "live heap (the store), MiB: the heap-size sweep"),
+             "live heap (the store), MiB; timed after a warm-up of 2 cycles (at most 30 s)"),
     "publish": ("--publish-pct", [0, 5, 10, 25, 50, 75, 100], [0, 50, 100], ALL_MODES,
                 "share of requests that publish a record, %"),
-    "gogc": ("--gogc", [25, 50, 100, 200, 400], [50, 200], ALL_MODES, "GOGC, %"),
+    "gogc": ("--gogc", [25, 50, 100, 200, 400], [50, 200], ALL_MODES,
+             "GOGC, %: the heap-size sweep at a fixed live size (plot throughput against peak RSS); "
+             "timed after a warm-up of 2 cycles (at most 30 s)"),
     "inflight": ("--inflight", [10, 100, 1000, 10000, 100000], [10, 1000], GOROUTINE_MODES,
                  "requests in flight, a goroutine each (--driver=spawn)"),
     "workers": ("--procs", list(range(1, NPROC + 1)), [1, NPROC], ALL_MODES,
@@ -68,10 +71,10 @@ SWEEPS = {
                  "where toc stops paying (workloads/lib/breakeven.py); timed after a warm-up of 2 cycles "
                  "(at most 30 s)"),
 }
-# Sweeps whose published garbage takes a while to start cycles: each run is
-# timed after a warm-up of cycles, once every mode collects (toc's first
-# cycle waits for the published bytes to reach its goal).
-WARM_SWEEPS = ("churn", "pubshare")
+# Sweeps timed in steady state: each run after a warm-up of cycles, once
+# every mode collects (toc's first cycle waits for the published bytes to
+# reach its goal; the heap-size sweeps compare heaps at their working size).
+WARM_SWEEPS = ("churn", "pubshare", "gogc", "live")
 COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_per_txn", "gc_cpu_seconds",
            "gc_cpu_fraction", "gc_cycles", "stw_max_us", "stw_p99_us", "txn_p50_us", "txn_p99_us",
            "peak_rss_mb", "allocated_mb", "kb_per_txn", "transactions", "seconds", "toc_reclaimed_fraction",
@@ -101,8 +104,12 @@ Options:
   --points=a,b,...  the points instead of the sweep's own
   --gogc=N|off      pass --gogc to every run (not with the gogc sweep); the
                     results go to DIR/sweep-NAME-gogcN/
-  --seed=N          the seed of each round's random mode order (default:
-                    from the clock; kept in meta.json)
+  --seed=N          the seed of each round's random order of points and
+                    modes (default: from the clock; kept in meta.json)
+  --txbench-args=S  more flags for every run, txbench's and go-txbench's
+                    (one string, split as a shell would; kept in meta.json),
+                    e.g. --txbench-args=--churn-kb=4: a sweep where toc
+                    collects too; not the swept flag
   --quick           few points, 1 round, 1 s runs, small stores (a smoke run)
   --results=DIR     results folder (default results/)
   --fresh           discard the runs already collected for this sweep
@@ -136,7 +143,7 @@ def log(msg):
 def parse(argv):
     o = {"modes": None, "rounds": 3, "duration": 5.0, "points": None, "quick": False, "results": "results",
          "fresh": False, "dry": False, "names": [], "seed": int(time.time()), "emit": None, "merge": False,
-         "gogc": None, "duration_set": False}
+         "gogc": None, "duration_set": False, "txbench_args": []}
     # --emit-jobs and --merge take their value after = or as the next word.
     joined, i = [], 0
     while i < len(argv):
@@ -173,6 +180,8 @@ def parse(argv):
                 fail(f"--points={v}: expected integers separated by commas")
             if not o["points"]:
                 fail("--points: empty")
+        elif k == "--txbench-args":
+            o["txbench_args"] = shlex.split(v)
         elif k == "--gogc":
             if v != "off" and not (v.isdigit() and int(v) > 0):
                 fail(f"--gogc={v}: expected a percentage more than 0, or off")
@@ -202,6 +211,10 @@ def parse(argv):
         fail("no sweep named (see --help)")
     if o["gogc"] is not None and "gogc" in o["names"]:
         fail("--gogc: the gogc sweep sets --gogc itself")
+    for n in o["names"]:
+        swept = SWEEPS[n][0]
+        if any(a == swept or a.startswith(swept + "=") for a in o["txbench_args"]):
+            fail(f"--txbench-args: {swept} is what the {n} sweep varies")
     if o["merge"] and (o["emit"] or o["dry"] or o["fresh"]):
         fail("--merge only reads job files: not with --emit-jobs, --dry-run or --fresh")
     if o["quick"]:   # its sizes, where not given
@@ -232,6 +245,7 @@ def command(bindir, mode, flag, value, o, name):
         args.append(f"--gogc={o['gogc']}")
     if name in WARM_SWEEPS:
         args += ["--warmup-cycles=1", "--warmup=5"] if o["quick"] else ["--warmup-cycles=2", "--warmup=30"]
+    args += o["txbench_args"]
     args.append(f"{flag}={value}")
     return args
 
@@ -267,26 +281,28 @@ def folder_name(name, o):
 
 
 def plan(name, o, bindir, commit):
-    """The sweep's jobs in run order: (id, argv), each round's modes shuffled."""
+    """The sweep's jobs in run order: (id, argv), each round's (point, mode) pairs shuffled."""
     flag, points, quick_points, can, doc = SWEEPS[name]
     points = o["points"] or (quick_points if o["quick"] else points)
     modes = modes_of(name, o)
     folder = os.path.abspath(os.path.join(o["results"], folder_name(name, o)))
-    orders = iter(stats.schedule(o["seed"], len(points) * o["rounds"], modes))
+    pairs = [f"{v} {m}" for v in points for m in modes]
     jobs = []
-    for v in points:
-        for r in range(1, o["rounds"] + 1):
-            for m in next(orders):
-                jid = f"{v}-{m}-{r}"
-                fields = [f"sweep={name}", f"flag={flag}", f"value={v}", f"mode={m}", f"round={r}",
-                          f"commit={commit}"]
-                if m in o["go"]:
-                    fields.append(f"go_version={o['go'][m]['version']}")
-                argv = ["python3", JOB, os.path.join(folder, "jobs", jid + ".json"), *fields, "--",
-                        *command(bindir, m, flag, v, o, name)]
-                jobs.append((jid, argv))
+    for r, order in enumerate(stats.schedule(o["seed"], o["rounds"], pairs), 1):
+        for pair in order:
+            v, m = pair.split(" ")
+            v = int(v)
+            jid = f"{v}-{m}-{r}"
+            fields = [f"sweep={name}", f"flag={flag}", f"value={v}", f"mode={m}", f"round={r}",
+                      f"commit={commit}"]
+            if m in o["go"]:
+                fields.append(f"go_version={o['go'][m]['version']}")
+            argv = ["python3", JOB, os.path.join(folder, "jobs", jid + ".json"), *fields, "--",
+                    *command(bindir, m, flag, v, o, name)]
+            jobs.append((jid, argv))
     meta = {"sweep": name, "flag": flag, "doc": doc, "points": points, "modes": modes, "rounds": o["rounds"],
             "duration": o["duration"], "quick": o["quick"], "seed": o["seed"], "gogc": o["gogc"],
+            "txbench_args": " ".join(o["txbench_args"]),
             "go_versions": {m: o["go"][m]["version"] for m in modes if m in o["go"]},
             "jobs": [j for j, _ in jobs]}
     return folder, jobs, meta

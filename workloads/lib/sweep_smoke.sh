@@ -54,4 +54,12 @@ if len({r["mode"] for r in go}) != int(sys.argv[3]):
     sys.exit(f"FAIL: Go modes {sorted({r['mode'] for r in go})}, expected {sys.argv[3]}")
 print(f"merged {len(par)} rows; Go modes: {', '.join(sorted({r['mode'] + ' (' + r['go_version'] + ')' for r in go}))}")
 PY
+# --txbench-args reaches every job, after the sweep's own flags; the swept flag is refused.
+extra=$(python3 "$lib/sweep.py" "$dir" smoke publish --quick --modes=toc,cms --points=0,100 --seed=7 \
+	--txbench-args="--churn-kb=1 --items=8" --results="$out/extra" --dry-run)
+[ "$(grep -c -- '--churn-kb=1 --items=8 --publish-pct=' <<<"$extra")" -eq 4 ] || fail "--txbench-args missing: $extra"
+if python3 "$lib/sweep.py" "$dir" smoke publish --txbench-args=--publish-pct=5 --dry-run 2>"$out/err"; then
+	fail "--txbench-args with the swept flag was accepted"
+fi
+grep -q -- "--publish-pct is what the publish sweep varies" "$out/err" || fail "refusal: $(cat "$out/err")"
 echo "sweep smoke passed"

@@ -48,6 +48,11 @@ fitted on the ablations), and what is left. Configurations:
 Options:
   --runs=N            timed rounds; every configuration once per round (default 5)
   --duration=S        seconds of requests per timed run (default 5)
+  --warmup-cycles=N   a timed run starts after N cycles of its own collector
+                      (default 2; 0: no warm-up), or --warmup seconds, whichever
+                      first; cms-gogc-off (a fixed request count, no cycles)
+                      has none, the arena (no collector) 3 s
+  --warmup=S          the warm-up's cap in seconds (default 15)
   --gogc-off-requests=N  cms-gogc-off's fixed request count, as its heap only
                       grows (default 150000: about 2.4 GB at 16 KB per request)
   --configs=a,b,...   configurations to time (default: all; none: cachegrind only)
@@ -120,7 +125,8 @@ def parse(argv):
     o = {"runs": 5, "duration": 5.0, "off_requests": 150000, "configs": list(CONFIGS),
          "cg_configs": list(CONFIGS), "cg_requests": (5000, 25000), "cg_live_mb": None, "calibration": None,
          "seed": 1, "txbench_args": [], "cg_txbench_args": None, "live_mb": None, "results": "results",
-         "quick": False, "check_only": False, "order_seed": None, "cg_from": None}
+         "quick": False, "check_only": False, "order_seed": None, "cg_from": None, "warmup_cycles": 2,
+         "warmup": 15.0}
     explicit = set()
     for a in argv:
         if a in ("--help", "-h"):
@@ -157,6 +163,10 @@ def parse(argv):
             o["cg_live_mb"] = positive(k, v)
         elif k == "--seed":
             o["seed"] = int(v) if v.isdigit() else fail(f"{k}={v}: expected a non-negative integer")
+        elif k == "--warmup-cycles":
+            o["warmup_cycles"] = int(v) if v.isdigit() else fail(f"{k}={v}: expected a non-negative integer")
+        elif k == "--warmup":
+            o["warmup"] = positive(k, v, float)
         elif k == "--order-seed":
             o["order_seed"] = int(v) if v.isdigit() else fail(f"{k}={v}: expected a non-negative integer")
         elif k == "--cg-from":
@@ -172,7 +182,7 @@ def parse(argv):
         else:
             fail(f"unknown option '{a}' (see --help)")
     if o["quick"]:
-        quick = {"--runs": ("runs", 1), "--duration": ("duration", 1.0), "--gogc-off-requests": ("off_requests", 20000),
+        quick = {"--runs": ("runs", 1), "--duration": ("duration", 1.0), "--warmup-cycles": ("warmup_cycles", 0), "--gogc-off-requests": ("off_requests", 20000),
                  "--cg-requests": ("cg_requests", (300, 900)), "--cg-live-mb": ("cg_live_mb", 4)}
         for flag, (key, val) in quick.items():
             if flag not in explicit:
@@ -225,6 +235,17 @@ def per_txn_figures(res):
     return f
 
 
+def warmup_args(name, o):
+    """A timed run's warm-up: N cycles of its own, capped; none for the
+    configuration without cycles, seconds alone for the one without a
+    collector."""
+    if not o["warmup_cycles"] or name == "cms-gogc-off":
+        return []
+    if CONFIGS[name][0] == "arena":
+        return [f"--warmup={min(o['warmup'], 3.0):g}"]
+    return [f"--warmup-cycles={o['warmup_cycles']}", f"--warmup={o['warmup']:g}"]
+
+
 def timed_runs(bindir, o, out, commit, machine):
     names = o["configs"]
     per = {n: [] for n in names}
@@ -234,6 +255,7 @@ def timed_runs(bindir, o, out, commit, machine):
     for i, order in enumerate(stats.schedule(o["order_seed"], o["runs"], names)):
         for n in order:
             extra = [f"--requests={o['off_requests']}"] if n == "cms-gogc-off" else [f"--duration={o['duration']}"]
+            extra += warmup_args(n, o)
             cmd, env = txbench_cmd(bindir, n, o, extra)
             log(f"round {i + 1}/{o['runs']}: {n}: {' '.join(cmd[1:])}")
             res = run_json(cmd, env, os.path.join(out, f"timed-{n}-{i + 1}.stderr"))
@@ -386,7 +408,8 @@ def main():
     fb = faultbench(bindir, o, out)
     fault_us = fb["populate_ns_per_fault"] / 1e3
     timed, per_run = timed_runs(bindir, o, out, commit, machine) if o["configs"] else ({}, {})
-    conf = {k: o[k] for k in ("runs", "duration", "off_requests", "cg_requests", "seed", "order_seed", "quick")}
+    conf = {k: o[k] for k in ("runs", "duration", "warmup_cycles", "warmup", "off_requests", "cg_requests", "seed",
+                              "order_seed", "quick")}
     cg_args = o["txbench_args"] if o["cg_txbench_args"] is None else o["cg_txbench_args"]
     conf.update(txbench_args=" ".join(o["txbench_args"]), cg_txbench_args=" ".join(cg_args),
                 live_mb=o["live_mb"] or TXBENCH_LIVE_MB,

@@ -37,8 +37,10 @@ def render(doc):
     lo, hi = conf["cg_requests"]
     if timed:
         lines.append(f"Attribution per transaction at commit {doc['commit']}: timed medians of {conf['runs']} "
-                     f"interleaved round(s) of {conf['duration']} s (cms-gogc-off: {conf['off_requests']} "
-                     f"requests), store {conf['live_mb']} MiB;")
+                     f"interleaved round(s) of {conf['duration']} s"
+                     + (f" after a warm-up of {conf['warmup_cycles']} cycles (at most {conf['warmup']:g} s)"
+                        if conf.get("warmup_cycles") else "")
+                     + f" (cms-gogc-off: {conf['off_requests']} requests), store {conf['live_mb']} MiB;")
     else:
         lines.append(f"Counts per transaction at commit {doc['commit']} (no timed runs);")
     lines.append(f"cachegrind: ({hi} - {lo} requests) / {hi - lo}, --procs=1, "

@@ -47,12 +47,12 @@ ALL_MODES = ["toc", "cms", "stw", "boehm", "arena", "go"]
 GOROUTINE_MODES = ["toc", "cms", "stw", "go"]
 SWEEPS = {
     "live": ("--live-mb", [64, 128, 256, 512, 1024, 2048], [16, 32, 64], ALL_MODES,
-             "live heap (the store), MiB; timed after a warm-up of 2 cycles (at most 30 s)"),
+             "live heap (the store), MiB"),
     "publish": ("--publish-pct", [0, 5, 10, 25, 50, 75, 100], [0, 50, 100], ALL_MODES,
                 "share of requests that publish a record, %"),
     "gogc": ("--gogc", [25, 50, 100, 200, 400], [50, 200], ALL_MODES,
-             "GOGC, %: the heap-size sweep at a fixed live size (plot throughput against peak RSS); "
-             "timed after a warm-up of 2 cycles (at most 30 s)"),
+             "GOGC, %: the heap-size sweep at a fixed live size (lib/heapcurve.py: throughput "
+             "against peak RSS)"),
     "inflight": ("--inflight", [10, 100, 1000, 10000, 100000], [10, 1000], GOROUTINE_MODES,
                  "requests in flight, a goroutine each (--driver=spawn)"),
     "workers": ("--procs", list(range(1, NPROC + 1)), [1, NPROC], ALL_MODES,
@@ -64,17 +64,16 @@ SWEEPS = {
                f"--downstream-us={PARKED_US_PER_INFLIGHT} x inflight, so that all can wait at once: "
                "parked_max says how many did); 2-s runs unless --duration, and at least 1.5 x the delay"),
     "churn": ("--churn-kb", [0, 1, 4, 16, 64], [0, 16], ALL_MODES,
-              "KiB each request publishes into the churn ring (32 MiB): published garbage; "
-              "timed after a warm-up of 2 cycles (at most 30 s)"),
+              "KiB each request publishes into the churn ring (32 MiB): published garbage"),
     "pubshare": ("--publish-bytes-pct", [0, 10, 25, 50, 75, 90], [0, 50], ALL_MODES,
                  "share of what a request allocates that it publishes into the churn ring (32 MiB), %: "
-                 "where toc stops paying (workloads/lib/breakeven.py); timed after a warm-up of 2 cycles "
-                 "(at most 30 s)"),
+                 "where toc stops paying (workloads/lib/breakeven.py)"),
 }
-# Sweeps timed in steady state: each run after a warm-up of cycles, once
-# every mode collects (toc's first cycle waits for the published bytes to
-# reach its goal; the heap-size sweeps compare heaps at their working size).
-WARM_SWEEPS = ("churn", "pubshare", "gogc", "live")
+# Sweeps timed in steady state: each run after a warm-up of 2 cycles of its
+# own (at most 30 s), once every mode collects (toc's first cycle waits for
+# the published bytes to reach its goal). All but parked, whose runs are as
+# short as its delay allows and whose figures are the open windows'.
+WARM_SWEEPS = ("live", "publish", "gogc", "inflight", "workers", "alloc", "churn", "pubshare")
 COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_per_txn", "gc_cpu_seconds",
            "gc_cpu_fraction", "gc_cycles", "stw_max_us", "stw_p99_us", "txn_p50_us", "txn_p99_us",
            "peak_rss_mb", "allocated_mb", "kb_per_txn", "transactions", "seconds", "toc_reclaimed_fraction",
@@ -92,6 +91,8 @@ USAGE = """usage: workloads/sweep NAME [options]
 Sweeps (NAME), each over the default txbench configuration but one flag:
 {sweeps}
   all        every sweep above, in turn
+Every sweep but parked times each run after a warm-up of 2 cycles of the
+run's own collector, at most 30 s (--quick: 1 cycle, at most 1 s).
 
 Options:
   --modes=a,b,...   modes to run (default: every mode the sweep can run:
@@ -244,7 +245,7 @@ def command(bindir, mode, flag, value, o, name):
     if o["gogc"] is not None:
         args.append(f"--gogc={o['gogc']}")
     if name in WARM_SWEEPS:
-        args += ["--warmup-cycles=1", "--warmup=5"] if o["quick"] else ["--warmup-cycles=2", "--warmup=30"]
+        args += ["--warmup-cycles=1", "--warmup=1"] if o["quick"] else ["--warmup-cycles=2", "--warmup=30"]
     args += o["txbench_args"]
     args.append(f"{flag}={value}")
     return args

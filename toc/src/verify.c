@@ -15,13 +15,25 @@
  *      sweepgen before the mark began (a stale region's mark bits would
  *      be this cycle's and its alloc bits the last one's).
  *
+ * Invariant 1 is about pointers a program can follow. At mark termination
+ * the collector's own verifier has just traced the heap again from every
+ * root and found each object it reached marked, so an unmarked object is
+ * one nothing reaches: a dead object, which a window keeps until its
+ * rewind whatever the marks say. Its fields may hold anything a dead
+ * object can (a pointer to an object of an earlier window, freed since,
+ * whose slot another window now owns), and no program can load them, so
+ * the heap walk reads marked objects only. At a window's end every
+ * unpublished object of the closing region is garbage the rewind frees:
+ * what it points to no longer matters, and the check reads the region's
+ * published objects (which stay) and the roots.
+ *
  * Where each is checked:
  *   - every cycle's mark termination (toc_verify): all three over the
  *     whole heap, the roots and the stacks;
  *   - every window's end with TOC_GCVERIFY=2, or =1 in checked builds
  *     (toc_check_window, before the rewind; toc_check_region after it):
- *     invariant 2 for the closing region, and invariant 1 for the objects
- *     of its spans and for the roots. That is the part a rewind acts on:
+ *     invariant 2 for the closing region, and invariant 1 for the published
+ *     objects of its spans and for the roots. That is the part a rewind acts on:
  *     it frees the unpublished slots, so a published object or a root
  *     pointing to one, or a published bit that disagrees with the alloc
  *     bit, is the dangling pointer it would make. The cost is the
@@ -74,6 +86,8 @@ static void report(const char *what, uintptr_t from, struct gc_span *fs, uintptr
 }
 
 struct check {
+	bool marked_only;          /* mark termination: skip what the trace did not reach */
+	bool published_only;       /* a window's end: skip what the rewind frees */
 	struct toc_region *from_r; /* the object's own window when it is unpublished there */
 	struct gc_span *from_s;
 	uintptr_t from;
@@ -92,9 +106,13 @@ static void check_field(void *arg, uintptr_t v)
 static void check_object(void *arg, struct gc_span *s, uint32_t idx, uintptr_t obj)
 {
 	struct check *c = arg;
+	if (c->marked_only && !gc_bit(s->mark_bits, idx))
+		return;
 	struct toc_region *w = s->layer.window;
 	c->from_r = w && atomic_load_explicit(&w->state, memory_order_acquire) != TOC_REGION_DEAD &&
 			    toc_unpublished(w, s, idx) ? w : NULL;
+	if (c->published_only && c->from_r)
+		return;
 	c->from_s = s;
 	c->from = obj;
 	gc_layer_object_fields(s, idx, obj, check_field, c);
@@ -112,7 +130,7 @@ static void check_root(void *arg, void **slot, uintptr_t v)
 
 static void check_heap(void)
 {
-	struct check c = {0};
+	struct check c = {.marked_only = true};
 	gc_layer_walk_objects(check_object, &c);
 	gc_layer_walk_roots(check_root, NULL);
 }
@@ -146,7 +164,7 @@ void toc_check_region(const struct toc_region *r)
 void toc_check_window(struct toc_region *r)
 {
 	toc_check_region(r);
-	struct check c = {0};
+	struct check c = {.published_only = true};
 	for (struct gc_span *s = r->all; s; s = s->layer.all_next)
 		for (uint32_t i = 0; !s->noscan && i < s->nelems; i++)
 			if (gc_span_allocated(s, i))

@@ -27,4 +27,14 @@ bad += ["toc's allocation path (counted nothing)"] if cg["toc"]["classes"]["allo
 if bad:
     sys.exit("FAIL: missing or empty: " + ", ".join(bad))
 PY
+# --refit: the model again over the same runs, fitted on what --calibration names.
+python3 "$lib/attribute.py" "$dir" smoke '{}' --refit="$res" --calibration=cms-gogc-off,arena >"$out/refit" 2>&1 ||
+	{ echo "FAIL: --refit exited $?"; cat "$out/refit"; exit 1; }
+[ -f "$res/attribution.json.before-refit" ] || { echo "FAIL: --refit kept no copy of the former fit"; exit 1; }
+python3 - "$res/attribution.json" <<'PY' || exit 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+if d["fit"]["calibration"] != ["cms-gogc-off", "arena"] or d["configuration"]["refit_calibration"] != ["cms-gogc-off", "arena"]:
+    sys.exit(f"FAIL: --refit fitted on {d['fit']['calibration']}")
+PY
 echo "attribute smoke passed"

@@ -1433,8 +1433,21 @@ func gcCPUNs(ms *runtime.MemStats) float64 {
 	return ms.GCCPUFraction * integral
 }
 
+// procUsage is the process's CPU time (user and system, every thread) and
+// its minor faults so far, from getrusage; NaN where it fails.
+func procUsage() (cpuSeconds, minorFaults float64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN(), math.NaN()
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime), float64(ru.Minflt)
+}
+
 // result holds txbench's figures.
 type result struct {
+	procCPUSeconds     float64 // the timed part's process CPU, every thread
+	minorFaults        float64 // the timed part's minor faults
 	driverNote         string
 	seconds            float64
 	transactions       uint64
@@ -1515,6 +1528,7 @@ func runRequests(o *options, st *store) *result {
 	ph.warmup(o, func(r *run) { drive(o, st, r) })
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0, flt0 := procUsage()
 	r := newRun(o)
 	t0 := time.Now()
 	res := &result{procs: runtime.GOMAXPROCS(0), driverNote: "goroutines, one request after another"}
@@ -1523,6 +1537,8 @@ func runRequests(o *options, st *store) *result {
 	}
 	ws := drive(o, st, r)
 	res.seconds = time.Since(t0).Seconds()
+	cpu1, flt1 := procUsage()
+	res.procCPUSeconds, res.minorFaults = cpu1-cpu0, flt1-flt0
 	downstreamStop()
 	runtime.ReadMemStats(&after)
 	ph.end(res)
@@ -1618,6 +1634,8 @@ func printResult(o *options, r *result) {
 	j.num("gc_cpu_seconds", "%.4f", r.gcCPUSeconds)
 	j.num("gc_cpu_fraction", "%.4f", r.gcCPUFraction)
 	j.num("gc_cpu_us_per_txn", "%.3f", r.gcCPUSeconds*1e6*perTxn)
+	j.num("proc_cpu_seconds", "%.4f", r.procCPUSeconds)
+	j.num("minor_faults", "%.0f", r.minorFaults)
 	j.num("stw_max_us", "%.1f", r.stwMaxUS)
 	j.num("stw_p99_us", "%.1f", r.stwP99US)
 	j.num("peak_rss_mb", "%.1f", r.peakRSSMB)

@@ -152,7 +152,15 @@ static bool take_pages(struct gc_arena *a, size_t first, size_t n)
 	return zero;
 }
 
-static size_t scavenge_locked(size_t keep, size_t max_pages);
+/* Where a scavenge resumes: the arena and the page below which it has not
+ * looked yet. Arenas are freed only at gc_fini, so the pointer stays good
+ * while the heap lock is dropped between chunks. */
+struct scavenge_cursor {
+	struct gc_arena *a;
+	size_t j;
+};
+
+static size_t scavenge_locked(size_t keep, size_t max_pages, struct scavenge_cursor *cur);
 
 /* Bytes of free pages not returned to the OS. Heap lock. */
 static size_t free_committed_locked(void)
@@ -174,7 +182,7 @@ static uintptr_t take_run_locked(size_t npages, bool *zeroed)
 				     atomic_load(&gc_heap.metadata_bytes);
 		if (committed > limit) {
 			size_t over = committed - limit;
-			scavenge_locked(free_committed > over ? free_committed - over : 0, SIZE_MAX);
+			scavenge_locked(free_committed > over ? free_committed - over : 0, SIZE_MAX, NULL);
 		}
 	}
 	if (npages <= GC_ARENA_PAGES) {
@@ -307,9 +315,10 @@ void gc_pages_free_run(uintptr_t base, size_t npages)
 size_t gc_pages_scavenge(size_t keep)
 {
 	size_t total = 0;
+	struct scavenge_cursor cur = {NULL, 0};   /* each chunk goes on below the last */
 	for (;;) {
 		gc_lock(&gc_heap.lock);
-		size_t released = scavenge_locked(keep, SCAVENGE_CHUNK);
+		size_t released = scavenge_locked(keep, SCAVENGE_CHUNK, &cur);
 		gc_unlock(&gc_heap.lock);
 		total += released;
 		if (released < SCAVENGE_CHUNK * GC_PAGE_SIZE)
@@ -319,22 +328,43 @@ size_t gc_pages_scavenge(size_t keep)
 	}
 }
 
+/* The highest page below j (0 < j <= GC_ARENA_PAGES) of arena a that is
+ * free and not released, plus one; 0 when there is none. A word of the
+ * two bitmaps at a time. */
+static size_t candidate_below(const struct gc_arena *a, size_t j)
+{
+	while (j > 0) {
+		size_t w = (j - 1) >> 6;
+		uint64_t cand = a->free_pages[w] & ~a->released[w];
+		size_t top = (j - 1) & 63;
+		if (top < 63)
+			cand &= ((uint64_t)1 << (top + 1)) - 1;
+		if (cand)
+			return w * 64 + (63 - (size_t)__builtin_clzll(cand)) + 1;
+		j = w * 64;
+	}
+	return 0;
+}
+
 /* Releases free committed pages until at most keep bytes of them remain,
- * or max_pages pages were released.
+ * or max_pages pages were released; from cur where one is given (and
+ * moved on), else from the top.
  * Allocation takes the first fit from the head of the arena list and the
  * low end of each arena; the scavenger works from the other end (the tail,
  * high pages first), so the pages it returns are the last ones allocation
- * reaches, and a steady heap does not fault its memory back in every cycle. */
-static size_t scavenge_locked(size_t keep, size_t max_pages)
+ * reaches, and a steady heap does not fault its memory back in every cycle.
+ * A chunked scavenge resumes where its last chunk stopped: started again
+ * from the top, each chunk re-read every page already released, a walk of
+ * the whole heap per 64 pages (17% of the CPU, and the heap lock held,
+ * with thousands of toc windows open). */
+static size_t scavenge_locked(size_t keep, size_t max_pages, struct scavenge_cursor *cur)
 {
 	size_t released = 0;
 	size_t committed_free = free_committed_locked();
-	for (struct gc_arena *a = gc_heap.arenas_tail; a && committed_free > keep && max_pages; a = a->prev) {
-		for (size_t j = GC_ARENA_PAGES; j > 0 && committed_free > keep && max_pages;) {
-			if (!test_bit(a->free_pages, j - 1) || test_bit(a->released, j - 1)) {
-				j--;
-				continue;
-			}
+	struct gc_arena *a = cur && cur->a ? cur->a : gc_heap.arenas_tail;
+	size_t j = cur && cur->a ? cur->j : GC_ARENA_PAGES;
+	for (; a && committed_free > keep && max_pages; a = a->prev, j = GC_ARENA_PAGES) {
+		while (committed_free > keep && max_pages && (j = candidate_below(a, j)) > 0) {
 			/* The run [i, j) of free committed pages, no longer than needed. */
 			size_t want = (committed_free - keep + GC_PAGE_SIZE - 1) / GC_PAGE_SIZE;
 			if (want > max_pages)
@@ -350,6 +380,12 @@ static size_t scavenge_locked(size_t keep, size_t max_pages)
 			max_pages -= j - i;
 			j = i;
 		}
+		if (committed_free <= keep || !max_pages)
+			break;
+	}
+	if (cur) {
+		cur->a = a;
+		cur->j = a ? j : 0;
 	}
 	return released;
 }

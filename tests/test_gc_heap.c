@@ -136,6 +136,47 @@ static void test_pages_coalesce(void)
 	gc_fini();
 }
 
+/* Free committed pages, read under the heap lock. */
+static size_t free_committed_pages(void)
+{
+	gc_lock(&gc_heap.lock);
+	size_t n = gc_heap.pages_free - gc_heap.pages_released;
+	gc_unlock(&gc_heap.lock);
+	return n;
+}
+
+/* A scavenge of many chunks over free pages scattered one by one (a freed
+ * page between two used ones) releases exactly down to what it keeps, every
+ * chunk going on below the last, and leaves the used pages alone. */
+static void test_pages_scavenge_chunks(void)
+{
+	heap_up();
+	enum { N = 3000 };   /* 1,500 free pages: more than 20 chunks of 64 */
+	static uintptr_t run[N];
+	bool z;
+	for (int i = 0; i < N; i++) {
+		run[i] = gc_pages_alloc_run(1, &z);
+		CU_ASSERT_FATAL(run[i] != 0);
+		memset((void *)run[i], 0x3c, GC_PAGE_SIZE);   /* committed */
+	}
+	for (int i = 0; i < N; i += 2)
+		gc_pages_free_run(run[i], 1);
+	size_t before = free_committed_pages();
+	CU_ASSERT(before >= N / 2);
+	size_t keep = 100;
+	size_t released = gc_pages_scavenge(keep * GC_PAGE_SIZE);
+	CU_ASSERT_EQUAL(released, (before - keep) * GC_PAGE_SIZE);
+	CU_ASSERT_EQUAL(free_committed_pages(), keep);
+	for (int i = 1; i < N; i += 2)   /* the pages in use kept their contents */
+		CU_ASSERT_EQUAL(((unsigned char *)run[i])[GC_PAGE_SIZE - 1], 0x3c);
+	CU_ASSERT_EQUAL(gc_pages_scavenge(keep * GC_PAGE_SIZE), 0);   /* nothing more above keep */
+	CU_ASSERT_EQUAL(gc_pages_scavenge(0), keep * GC_PAGE_SIZE);
+	CU_ASSERT_EQUAL(free_committed_pages(), 0);
+	for (int i = 1; i < N; i += 2)
+		gc_pages_free_run(run[i], 1);
+	gc_fini();
+}
+
 /* --- with a running collector ------------------------------------------------------ */
 
 static void interior_body(void *arg)
@@ -289,6 +330,7 @@ int main(void)
 		{"size-class table", test_sizeclass_table},
 		{"alloc cache scan", test_alloc_cache_scan},
 		{"page allocator coalesces, zeroes, scavenges", test_pages_coalesce},
+		{"a scavenge in chunks releases exactly down to what it keeps", test_pages_scavenge_chunks},
 		{"span lifecycle and illegal transitions", test_span_lifecycle},
 		{"interior pointer lookup", test_interior_lookup},
 		{"sweep keeps marked slots and poisons the rest", test_sweep_span},

@@ -52,12 +52,7 @@ def crossing(xs, ys):
 
 
 def fmt_cell(c):
-    if c["median"] is None:
-        return "-"
-    text = f"{c['median']:.3f}"
-    if c["ci95_low"] is not None:
-        text += f" [{c['ci95_low']:.3f}, {c['ci95_high']:.3f}]"
-    return text
+    return stats.cell_text(c, ".3f")
 
 
 def fmt_x(x, unit=""):

@@ -88,12 +88,7 @@ def equal_rss(cs, base, new):
 
 
 def cell(c, p=0):
-    if c["median"] is None:
-        return "-"
-    s = f"{c['median']:.{p}f}"
-    if c["ci95_low"] is not None:
-        s += f" [{c['ci95_low']:.{p}f}, {c['ci95_high']:.{p}f}]"
-    return s
+    return stats.cell_text(c, f".{p}f")
 
 
 def main(argv):

@@ -301,14 +301,9 @@ def run_tfb(bindir, out, commit, machine, o):
     report(out, o, summary, lines)
 
 
-def ci_text(c, p=2):
+def ci_text(c):
     """'1.23 [1.10, 1.40]' (with a * when wide), or the median alone."""
-    if c["median"] is None:
-        return "-"
-    if c["ci95_low"] is None:
-        return f"{c['median']:.{p}f}"
-    return (f"{c['median']:.{p}f} [{c['ci95_low']:.{p}f}, {c['ci95_high']:.{p}f}]"
-            + ("*" if stats.wide(c) else ""))
+    return stats.cell_text(c, ".2f", mark_wide=True)
 
 
 def main():

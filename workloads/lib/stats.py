@@ -123,6 +123,20 @@ def difference_ci(a, b, resamples=RESAMPLES):
                                                      resampled_medians(b, rng, resamples))]), runs)
 
 
+def cell_text(c, spec=".2f", mark_wide=False):
+    """A cell as 'median [low, high]' in format spec, 'median' alone without
+    an interval, '-' without a median; with mark_wide, a '*' after an
+    interval wider than +-WIDE."""
+    if c["median"] is None:
+        return "-"
+    text = format(c["median"], spec)
+    if c["ci95_low"] is not None:
+        text += f" [{format(c['ci95_low'], spec)}, {format(c['ci95_high'], spec)}]"
+        if mark_wide and wide(c):
+            text += "*"
+    return text
+
+
 def wide(c, limit=WIDE):
     """Whether cell C's interval reaches past +-LIMIT of its median (a
     median of 0 with a non-zero bound is wide)."""

@@ -125,6 +125,15 @@ class DifferenceCI(unittest.TestCase):
         self.assertIsNone(stats.difference_ci([], [1] * 5)["median"])
 
 
+class CellText(unittest.TestCase):
+    def test_forms(self):
+        self.assertEqual(stats.cell_text(stats.cell(1.234, 1.1, 1.4, 5)), "1.23 [1.10, 1.40]")
+        self.assertEqual(stats.cell_text(stats.cell(1.234, 1.1, 1.4, 5), mark_wide=True), "1.23 [1.10, 1.40]*")
+        self.assertEqual(stats.cell_text(stats.cell(100, 99, 101, 5), ".0f", mark_wide=True), "100 [99, 101]")
+        self.assertEqual(stats.cell_text(stats.cell(2.5, None, None, 3), ".3f"), "2.500")
+        self.assertEqual(stats.cell_text(stats.cell(None, None, None, 0)), "-")
+
+
 class Wide(unittest.TestCase):
     def test_marks(self):
         self.assertFalse(stats.wide(stats.cell(100, 96, 104, 5)))

@@ -28,13 +28,7 @@ def num(v):
 
 
 def fmt(c):
-    m, lo, hi = c["median"], c["ci95_low"], c["ci95_high"]
-    if m is None:
-        return "-"
-    text = f"{m:.4g}"
-    if lo is not None:
-        text += f" [{lo:.4g}, {hi:.4g}]" + ("*" if stats.wide(c) else "")
-    return text
+    return stats.cell_text(c, ".4g", mark_wide=True)
 
 
 def main(folder, figures):

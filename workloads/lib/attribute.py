@@ -268,7 +268,7 @@ def timed_runs(bindir, o, out, commit, machine):
     names = o["configs"]
     per = {n: [] for n in names}
     if not names:
-        return {}
+        return {}, {}
     log(f"timed: {o['runs']} round(s) of {', '.join(names)}, order seed {o['order_seed']}")
     for i, order in enumerate(stats.schedule(o["order_seed"], o["runs"], names)):
         for n in order:
@@ -467,7 +467,7 @@ def main():
     log(f"results in {out}")
     fb = faultbench(bindir, o, out)
     fault_us = fb["populate_ns_per_fault"] / 1e3
-    timed, per_run = timed_runs(bindir, o, out, commit, machine) if o["configs"] else ({}, {})
+    timed, per_run = timed_runs(bindir, o, out, commit, machine)
     conf = {k: o[k] for k in ("runs", "duration", "warmup_cycles", "warmup", "off_requests", "cg_requests", "seed",
                               "order_seed", "quick")}
     cg_args = o["txbench_args"] if o["cg_txbench_args"] is None else o["cg_txbench_args"]

@@ -73,7 +73,7 @@ SWEEPS = {
 # own (at most 30 s), once every mode collects (toc's first cycle waits for
 # the published bytes to reach its goal). All but parked, whose runs are as
 # short as its delay allows and whose figures are the open windows'.
-WARM_SWEEPS = ("live", "publish", "gogc", "inflight", "workers", "alloc", "churn", "pubshare")
+WARM_SWEEPS = tuple(n for n in SWEEPS if n != "parked")
 COLUMNS = ["sweep", "flag", "value", "mode", "round", "txn_per_sec", "gc_cpu_us_per_txn", "gc_cpu_seconds",
            "gc_cpu_fraction", "gc_cycles", "stw_max_us", "stw_p99_us", "txn_p50_us", "txn_p99_us",
            "peak_rss_mb", "allocated_mb", "kb_per_txn", "transactions", "seconds", "toc_reclaimed_fraction",
@@ -287,12 +287,10 @@ def plan(name, o, bindir, commit):
     points = o["points"] or (quick_points if o["quick"] else points)
     modes = modes_of(name, o)
     folder = os.path.abspath(os.path.join(o["results"], folder_name(name, o)))
-    pairs = [f"{v} {m}" for v in points for m in modes]
+    pairs = [(v, m) for v in points for m in modes]
     jobs = []
     for r, order in enumerate(stats.schedule(o["seed"], o["rounds"], pairs), 1):
-        for pair in order:
-            v, m = pair.split(" ")
-            v = int(v)
+        for v, m in order:
             jid = f"{v}-{m}-{r}"
             fields = [f"sweep={name}", f"flag={flag}", f"value={v}", f"mode={m}", f"round={r}",
                       f"commit={commit}"]

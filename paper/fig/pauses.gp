@@ -12,7 +12,7 @@ set xlabel "pause, µs"
 set ylabel "fraction of pauses"
 set yrange [0:1.02]
 set grid lc rgb "#dddddd"
-set key bottom right font ",7" samplen 2
+set key bottom right font ",8" samplen 2
 colors = "#d62728 #1f77b4 #ff9896 #aec7e8"
 dashes = "1 1 2 2"
 if (nseries == 0) {

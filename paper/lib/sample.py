@@ -1,16 +1,24 @@
-"""Trims a results folder (what paper/build writes) into the small sample
-paper/check runs the generators on: every file gen.py reads, with two
-points of each sweep (its smallest and largest) in all their rounds, the
-first four chat pause runs, and everything else whole. The workloads'
-stderr logs are left out.
+"""Copies, from a results folder (what paper/build writes), every file
+gen.py reads and nothing else: the inputs of the paper without the
+workloads' stderr logs, wrk outputs and per-run job files. paper/sample is
+such a copy of the results the paper was built from: paper/check runs the
+generators on it, and paper/build --from=paper/sample typesets the same
+paper again.
 
 usage: sample.py RESULTS_DIR OUT_DIR
 """
-import csv
 import glob
 import os
 import shutil
 import sys
+
+# Files at fixed places, and files under one time-stamped folder per kind
+# of run (the newest is taken; it is renamed "run").
+FIXED = ["machine.json", "environment.json", "commit.txt", "config.txt", "barrier.jsonl",
+         "chat/throughput.jsonl", "chat/pauses.jsonl", "barriertax/summary.json"]
+STAMPED = [("bench", ("tx_runs.jsonl", "sched_runs.jsonl")), ("httpbench", ("runs.jsonl",)),
+           ("tfb", ("runs.jsonl",)), ("attribute", ("attribution.json",))]
+SWEEP_FILES = ("points.csv", "meta.json", "breakeven.json")
 
 
 def copy(src, dst):
@@ -26,36 +34,18 @@ def main():
         sys.exit(f"sample.py: {res}: not a results folder")
     if os.path.exists(out):
         sys.exit(f"sample.py: {out} exists; remove it first")
-    for name in ("machine.json", "commit.txt", "config.txt", "barrier.jsonl", "chat/throughput.jsonl"):
+    for name in FIXED:
         if os.path.exists(os.path.join(res, name)):
             copy(os.path.join(res, name), os.path.join(out, name))
-    # One folder per kind of run, whatever its time-stamped name was.
-    for kind, files in (("bench", ("tx_runs.jsonl", "sched_runs.jsonl")), ("httpbench", ("runs.jsonl",))):
+    for kind, files in STAMPED:
         for f in files:
             found = sorted(glob.glob(os.path.join(res, kind, "*", f)))
             if found:
                 copy(found[-1], os.path.join(out, kind, "run", f))
-    pauses = os.path.join(res, "chat", "pauses.jsonl")
-    if os.path.exists(pauses):
-        lines = [l for l in open(pauses) if l.strip()][:4]
-        os.makedirs(os.path.join(out, "chat"), exist_ok=True)
-        with open(os.path.join(out, "chat", "pauses.jsonl"), "w") as f:
-            f.writelines(lines)
-    for folder in sorted(glob.glob(os.path.join(res, "sweep-*"))):
-        path = os.path.join(folder, "points.csv")
-        if not os.path.exists(path):
-            continue
-        rows = list(csv.DictReader(open(path)))
-        values = sorted({float(r["value"]) for r in rows})
-        keep = {values[0], values[-1]} if values else set()
-        dst = os.path.join(out, os.path.basename(folder))
-        os.makedirs(dst, exist_ok=True)
-        with open(os.path.join(dst, "points.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()) if rows else ["value"])
-            w.writeheader()
-            w.writerows(r for r in rows if float(r["value"]) in keep)
-        if os.path.exists(os.path.join(folder, "meta.json")):
-            copy(os.path.join(folder, "meta.json"), os.path.join(dst, "meta.json"))
+    for folder in sorted(glob.glob(os.path.join(res, "sweep-*")) + glob.glob(os.path.join(res, "heap-churn", "sweep-*"))):
+        for f in SWEEP_FILES:
+            if os.path.exists(os.path.join(folder, f)):
+                copy(os.path.join(folder, f), os.path.join(out, os.path.relpath(folder, res), f))
 
 
 if __name__ == "__main__":

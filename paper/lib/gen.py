@@ -849,11 +849,21 @@ def pauses(res, out, mac):
         f.write(f"nseries = {len(series)}\n")
         f.write('series = "' + "|".join(series) + '"\n')
     lo, hi = (conns[0], conns[-1]) if len(conns) >= 2 else (None, None)
+
+    def pooled(n, m):
+        return sorted(p for r in runs if r["connections"] == n and r["mode"] == m for p in r.get("pauses_us", []))
+    # Every run's pauses pooled: its 99th percentile at the fewest and the
+    # most connections (a median of a few runs' longest pauses would pick
+    # one run's outlier), and the longest pause of any run.
     for m in ("toc", "cms"):
-        a = med([r["stw_max_us"] for r in runs if r["connections"] == lo and r["mode"] == m])
-        b = med([r["stw_max_us"] for r in runs if r["connections"] == hi and r["mode"] == m])
-        mac.put(f"pause{m.capitalize()}Ratio", fmt(b / a if a and b else None, 2))
-        mac.put(f"pause{m.capitalize()}MaxHi", fmt(b))
+        a, b = pooled(lo, m), pooled(hi, m)
+        pa = stats.percentile(a, 0.99) if a else None
+        pb = stats.percentile(b, 0.99) if b else None
+        mac.put(f"pause{m.capitalize()}PooledLo", fmt(pa))
+        mac.put(f"pause{m.capitalize()}PooledHi", fmt(pb))
+        mac.put(f"pause{m.capitalize()}Ratio", fmt(pb / pa if pa and pb else None, 2))
+        mac.put(f"pause{m.capitalize()}MaxHi", fmt(max(b) if b else None))
+        mac.put(f"pause{m.capitalize()}Count", fmt(len(a) + len(b)))
     mac.put("pauseLoConns", fmt(lo))
     mac.put("pauseHiConns", fmt(hi))
     worst = max((r["stw_ttsp_max_us"] for r in runs if r["connections"] == hi and r.get("stw_ttsp_max_us") is not None),

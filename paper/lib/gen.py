@@ -129,6 +129,11 @@ class Macros:
         """NAME: the median; NAME + 'CI': its interval ('' without one)."""
         self.put(name, fmt(c["median"] if c else None, digits, scale))
         self.put(name + "CI", ci_text(c, digits, scale) or "(no interval)")
+        # For a ratio: where its interval lies against one, in words, so
+        # that the text's verdicts come from the data too.
+        lo, hi = (c or {}).get("ci95_low"), (c or {}).get("ci95_high")
+        self.put(name + "Side", "n/a" if lo is None else "above one" if lo > 1 else "below one" if hi < 1
+                 else "not distinguishable from one")
 
 
 def read_jsonl(paths):
@@ -281,6 +286,8 @@ def headline(res, out, mac):
     mac.put("hlTocForfeit", fmt(med(col("toc", "forfeit_fraction")), 3))
     mac.put("hlTocRss", fmt(med(col("toc", "peak_rss_mb"))))
     mac.put("hlCmsRss", fmt(med(col("cms", "peak_rss_mb"))))
+    mac.put("hlBoehmRss", fmt(med(col("boehm", "peak_rss_mb"))))
+    mac.put("hlStwRss", fmt(med(col("stw", "peak_rss_mb"))))
     # cms's share of CPU in collection: the bound on any speedup that only
     # removes collection (Amdahl): 1 / (1 - share).
     share = med(col("cms", "gc_cpu_fraction"))
@@ -372,7 +379,20 @@ def attribution(res, out, mac):
     mac.put("attCmsGc", fmt(cms.get("gc_us"), 2))
     gshare = cms.get("gc_us") / cpu if cpu and cms.get("gc_us") is not None else None
     mac.put("attCmsGcPct", fmt(gshare * 100 if gshare is not None else None, 0))
-    mac.put("attBound", fmt(1 / (1 - gshare) if gshare is not None and gshare < 1 else None, 2))
+    bound = 1 / (1 - gshare) if gshare is not None and gshare < 1 else None
+    mac.put("attBound", fmt(bound, 2))
+    # Where the bound lies against the measured throughput ratio's interval,
+    # and whether the mutator's difference is distinguishable from zero:
+    # the text says what the data say.
+    r = ci.get("txn_ratio") or {}
+    where = "n/a"
+    if bound is not None and r.get("ci95_low") is not None:
+        where = ("inside" if r["ci95_low"] <= bound <= r["ci95_high"] else
+                 "below" if bound < r["ci95_low"] else "above")
+    mac.put("attBoundWhere", where)
+    mu = ci.get("mutator") or {}
+    mac.put("attMutatorZero", "n/a" if mu.get("ci95_low") is None else
+            "includes" if mu["ci95_low"] <= 0 <= mu["ci95_high"] else "excludes")
     mac.put("attTocCycles", fmt(toc.get("gc_cycles")))
     mac.put("attCmsCycles", fmt(cms.get("gc_cycles")))
     conf = (a or {}).get("configuration") or {}

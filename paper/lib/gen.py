@@ -666,11 +666,11 @@ def pubshare(res, out, mac):
     rows = sweep_rows(res, "pubshare")
     be = None
     if rows:
-        path = os.path.join(folder, "breakeven.json")
-        if not os.path.exists(path):
-            with contextlib.redirect_stdout(io.StringIO()):
-                breakeven.main([folder])
-        be = read_json(path)
+        # Written afresh each time: a breakeven.json from an earlier,
+        # shorter state of the sweep would not describe these points.
+        with contextlib.redirect_stdout(io.StringIO()):
+            breakeven.main(["breakeven.py", folder])
+        be = read_json(os.path.join(folder, "breakeven.json"))
     values = sorted({float(r["value"]) for r in rows})
     lines = []
     with open(os.path.join(out, "pubshare.dat"), "w") as f:

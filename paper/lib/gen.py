@@ -730,8 +730,11 @@ def parked(res, out, mac):
     for end, v in (("Lo", values[0] if values else None), ("Hi", values[-1] if values else None)):
         mac.put("park" + end, fmt(v))
         mac.cell("park" + end + "Ratio", stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "cms", "txn_per_sec")) if v is not None else None)
-    hi = values[-1] if values else None
-    mac.put("parkOwnedKiB", fmt(med(at_point(rows, hi, "toc", "owned_per_inflight_kb")) if hi is not None else None))
+    lo, hi = (values[0], values[-1]) if values else (None, None)
+    mac.put("parkOwnedKiB", fmt(med(at_point(rows, lo, "toc", "owned_per_inflight_kb")) if lo is not None else None))
+    for m in ("toc", "cms"):
+        mac.put(f"parkHiRss{m.capitalize()}", fmt(med(at_point(rows, hi, m, "peak_rss_mb")) if hi is not None else None))
+    mac.put("parkHiParked", fmt(med(at_point(rows, hi, "toc", "parked_max")) if hi is not None else None))
 
 
 # --- servers -----------------------------------------------------------------------

@@ -798,6 +798,12 @@ def tfb(res, out, mac):
     gcf = [med(sfig(t, "cms", "gc_cpu_fraction")) for t in TFB_TYPES]
     gcf = [x for x in gcf if x is not None]
     mac.put("tfbCmsGcPctMax", fmt(max(gcf) * 100 if gcf else None, 1))
+    # The type with the largest p99 of toc over cms's.
+    worst = max(((med(fig(t, "toc", "p99_ms")) / med(fig(t, "cms", "p99_ms")), t) for t in TFB_TYPES
+                 if med(fig(t, "toc", "p99_ms")) and med(fig(t, "cms", "p99_ms"))), default=None)
+    mac.put("tfbWorstPType", worst[1] if worst else "n/a")
+    mac.put("tfbWorstPToc", fmt(med(fig(worst[1], "toc", "p99_ms")), 1) if worst else "n/a")
+    mac.put("tfbWorstPCms", fmt(med(fig(worst[1], "cms", "p99_ms")), 1) if worst else "n/a")
 
 
 # --- barrier ----------------------------------------------------------------------

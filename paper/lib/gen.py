@@ -292,7 +292,11 @@ def headline(res, out, mac):
     # removes collection (Amdahl): 1 / (1 - share).
     share = med(col("cms", "gc_cpu_fraction"))
     mac.put("hlCmsGcShare", fmt(share * 100 if share is not None else None, 0))
-    mac.put("hlBound", fmt(1 / (1 - share) if share is not None and share < 1 else None, 2))
+    bound = 1 / (1 - share) if share is not None and share < 1 else None
+    mac.put("hlBound", fmt(bound, 2))
+    r = stats.ratio_ci(col("toc", "txn_per_sec"), col("cms", "txn_per_sec"))
+    mac.put("hlBoundWhere", "n/a" if bound is None or r["ci95_low"] is None else
+            "inside" if r["ci95_low"] <= bound <= r["ci95_high"] else "below" if bound < r["ci95_low"] else "above")
     # Go: today's collector against the 2022 one, and Green Tea alone.
     g = lambda m, k="txn_per_sec": col(m, k) if m in by else []
     mac.cell("govTps", stats.ratio_ci(g("go"), g("go1.19")))

@@ -261,7 +261,7 @@ def headline(res, out, mac):
         lbo = lbo_best / tps[m]["median"] if m in LBO_MODES and lbo_best and tps[m]["median"] else None
         name = {"go": f"Go {go_short(go_version(runs, 'go'))}"}.get(m, m)
         rows.append(" & ".join([esc(name), str(len(by[m])), cell_tex(tps[m], 1, k=True), cell_tex(ratio, 2),
-                                fmt(lbo, 2) if lbo else "--", cell_tex(stats.median_ci(col(m, "gc_cpu_us_per_txn")), 1),
+                                fmt(lbo, 2) if lbo else "--", fmt(med(col(m, "gc_cpu_us_per_txn")), 1),
                                 fmt(med(gc_ms_mib(m)), 2), fmt(med(col(m, "gc_cycles"))), fmt(med(col(m, "txn_p99_us"))),
                                 fmt(med(col(m, "stw_max_us"))), fmt(med(col(m, "peak_rss_mb")))]))
     table(os.path.join(out, "tab-headline.tex"), "@{}lrrrrrrrrrr@{}",
@@ -515,7 +515,7 @@ def memory(res, out, mac):
     once, and every goroutine mode's peak RSS beside it."""
     rows = sweep_rows(res, "inflight")
     values = sorted({float(r["value"]) for r in rows})
-    modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
+    modes = [m for m in MODES if any(r["mode"] == m for r in rows)] or ["toc", "cms"]
     lines = []
     for v in values:
         own = med(at_point(rows, v, "toc", "toc_owned_bytes_max"))

@@ -262,10 +262,10 @@ def headline(res, out, mac):
         name = {"go": f"Go {go_short(go_version(runs, 'go'))}"}.get(m, m)
         rows.append(" & ".join([esc(name), str(len(by[m])), cell_tex(tps[m], 1, k=True), cell_tex(ratio, 2),
                                 fmt(lbo, 2) if lbo else "--", fmt(med(col(m, "gc_cpu_us_per_txn")), 1),
-                                fmt(med(gc_ms_mib(m)), 2), fmt(med(col(m, "gc_cycles"))), fmt(med(col(m, "txn_p99_us"))),
+                                fmt(med(col(m, "gc_cycles"))), fmt(med(col(m, "txn_p99_us"))),
                                 fmt(med(col(m, "stw_max_us"))), fmt(med(col(m, "peak_rss_mb")))]))
-    table(os.path.join(out, "tab-headline.tex"), "@{}lrrrrrrrrrr@{}",
-          "mode & runs & txn/s & vs cms & over best & GC \\textmu s/txn & GC ms/MiB & cycles & p99 \\textmu s & "
+    table(os.path.join(out, "tab-headline.tex"), "@{}lrrrrrrrrr@{}",
+          "mode & runs & txn/s & vs cms & over best & GC \\textmu s/txn & cycles & p99 \\textmu s & "
           "STW max \\textmu s & RSS MiB", rows, "no workloads/bench results in this folder")
     mac.put("hlRuns", fmt(max((len(v) for v in by.values()), default=None)))
     for m in ("toc", "cms", "arena", "go", "stw", "boehm"):
@@ -630,7 +630,7 @@ def heap(res, out, mac):
         rc = stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "cms", "txn_per_sec"))
         rg = stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "go", "txn_per_sec"))
         rss = "/".join(fmt(med(at_point(rows, v, m, "peak_rss_mb"))) for m in ("toc", "cms", "go"))
-        lines.append(" & ".join([fmt(v), cell_tex(c["toc"], 1, k=True), cell_tex(c["cms"], 1, k=True), cell_tex(c["go"], 1, k=True),
+        lines.append(" & ".join([fmt(v), cell_tex(c["toc"], 1, k=True), kfmt(c["cms"]["median"]), kfmt(c["go"]["median"]),
                                  cell_tex(rc, 2), cell_tex(rg, 2), rss] + eq +
                                 [fmt(med(at_point(rows, v, "toc", "gc_cycles")))]))
     table(os.path.join(out, "tab-heap.tex"), "@{}rrrrrrrrrr@{}",
@@ -688,11 +688,11 @@ def pubshare(res, out, mac):
                 f.write(f"{v:g} {(pub or 0) * 100:.1f} {t['median']:.3f} {g(t, 'ci95_low'):.3f} {g(t, 'ci95_high'):.3f} "
                         f"{r['median'] or float('nan'):.3f} {g(r, 'ci95_low') or float('nan'):.3f} {g(r, 'ci95_high') or float('nan'):.3f}\n")
             lines.append(" & ".join([fmt(v), fmt(pub * 100 if pub is not None else None, 1), cell_tex(t, 2), cell_tex(r, 2),
-                                     fmt(med(at_point(rows, v, "toc", "gc_cycles"))), fmt(med(at_point(rows, v, "cms", "gc_cycles")))]))
+                                     fmt(med(at_point(rows, v, "toc", "gc_cycles"))) + "/" + fmt(med(at_point(rows, v, "cms", "gc_cycles")))]))
         if not values:
             f.write("NaN NaN NaN NaN NaN NaN NaN NaN\n")
-    table(os.path.join(out, "tab-pubshare.tex"), "@{}rrrrrr@{}",
-          "published, knob \\% & measured \\% & toc/cms txn/s & toc/cms RSS & toc cycles & cms cycles",
+    table(os.path.join(out, "tab-pubshare.tex"), "@{}rrrrr@{}",
+          "knob \\% & toc \\% & txn/s & RSS & cycles",
           lines, "no pubshare sweep results in this folder")
     b = (be or {}).get("break_even") or {}
     mo = (be or {}).get("model_fitted_to_ends") or {}
@@ -700,7 +700,7 @@ def pubshare(res, out, mac):
     mac.put("pubBreakEven", fmt(b.get("knob_pct"), 0))
     mac.put("pubBreakEvenMeasured", fmt(b.get("published_pct"), 0))
     mac.put("pubBoundLo", fmt(bounds[0], 0))
-    mac.put("pubBoundHi", fmt(bounds[1], 0) if bounds[1] is not None else "beyond the sweep")
+    mac.put("pubBoundHi", fmt(bounds[1], 0) + "\\,\\%" if bounds[1] is not None else "beyond the sweep")
     mac.put("pubModel", fmt(mo.get("break_even_published_pct"), 0))
     mac.put("pubGainNs", fmt(mo.get("G_ns_per_byte"), 2))
     mac.put("pubCostNs", fmt(mo.get("C_ns_per_byte"), 2))

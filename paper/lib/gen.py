@@ -751,7 +751,8 @@ def servers(res, out, mac):
     for s in ("toc", "cms", "go"):
         v = [r["figures"] for r in runs if r["server"] == s]
         if v:
-            rows.append(f"httpd, {s} & {len(v)} & {cell_tex(stats.median_ci(rps(s)), 1, k=True)} & "
+            label = "go-httpd (net/http)" if s == "go" else f"httpd, {s}"
+            rows.append(f"{label} & {len(v)} & {cell_tex(stats.median_ci(rps(s)), 1, k=True)} & "
                         f"{fmt(med([x['p50_ms'] for x in v]), 2)} & {fmt(med([x['p99_ms'] for x in v]), 2)}")
     for m in ("toc", "cms"):
         v = [r for r in chat if r["mode"] == m]

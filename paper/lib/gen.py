@@ -132,7 +132,8 @@ class Macros:
         # For a ratio: where its interval lies against one, in words, so
         # that the text's verdicts come from the data too.
         lo, hi = (c or {}).get("ci95_low"), (c or {}).get("ci95_high")
-        self.put(name + "Side", "n/a" if lo is None else "above one" if lo > 1 else "below one" if hi < 1
+        self.put(name + "Side", "n/a" if (c or {}).get("median") is None else
+                 "without an interval (too few runs)" if lo is None else "above one" if lo > 1 else "below one" if hi < 1
                  else "not distinguishable from one")
 
 
@@ -843,7 +844,8 @@ def barrier_tax(res, out, mac):
     s = read_json(os.path.join(res, "barriertax", "summary.json")) or {}
     rows = []
     for name, b in (s.get("benches") or {}).items():
-        rows.append(" & ".join([name, cell_tex(b.get("toc_seconds"), 3), cell_tex(b.get("cms_seconds"), 3),
+        rows.append(" & ".join([name, fmt((b.get("toc_seconds") or {}).get("median"), 3),
+                                fmt((b.get("cms_seconds") or {}).get("median"), 3),
                                 cell_tex(b.get("toc_over_cms_throughput"), 2)]))
     table(os.path.join(out, "tab-tax.tex"), "@{}lrrr@{}", "program & toc s & cms s & toc/cms throughput", rows,
           "no barrier-tax results in this folder")

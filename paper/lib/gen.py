@@ -32,7 +32,9 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "workloads", "lib"))
@@ -508,6 +510,17 @@ def sweep_spreads(res, mac):
     mac.put("swWidthMed", fmt(med(w)))
     mac.put("swWidthMax", fmt(max(w) if w else None))
     mac.put("swWidthN", fmt(len(w)))
+    # The points where a mode's median run held no cycle: a transient, not
+    # steady state, and said so in the text.
+    zero = []
+    for name in SWEEPS:
+        rows = sweep_rows(res, name)
+        for v in sorted({float(r["value"]) for r in rows}):
+            modes = [m for m in MODES if med(at_point(rows, v, m, "gc_cycles")) == 0]
+            if modes:
+                zero.append(f"{name} {fmt(v)} ({', '.join(modes)})")
+    mac.put("swZeroCycles", "; ".join(zero) if zero else "none")
+    mac.put("swZeroCyclesN", fmt(len(zero)))
 
 
 def memory(res, out, mac):
@@ -671,11 +684,14 @@ def pubshare(res, out, mac):
     rows = sweep_rows(res, "pubshare")
     be = None
     if rows:
-        # Written afresh each time: a breakeven.json from an earlier,
-        # shorter state of the sweep would not describe these points.
-        with contextlib.redirect_stdout(io.StringIO()):
-            breakeven.main(["breakeven.py", folder])
-        be = read_json(os.path.join(folder, "breakeven.json"))
+        # Computed afresh from the points (a breakeven.json from an earlier,
+        # shorter state of the sweep would not describe them), in a
+        # scratch folder: the results folder is only read.
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copyfile(os.path.join(folder, "points.csv"), os.path.join(tmp, "points.csv"))
+            with contextlib.redirect_stdout(io.StringIO()):
+                breakeven.main(["breakeven.py", tmp])
+            be = read_json(os.path.join(tmp, "breakeven.json"))
     values = sorted({float(r["value"]) for r in rows})
     lines = []
     with open(os.path.join(out, "pubshare.dat"), "w") as f:

@@ -217,6 +217,8 @@ def method(res, mac):
     mac.put("methHeapSeconds", fmt(heap.get("duration"), 0))
     churn = re.search(r"--churn-kb=(\d+)", heap.get("txbench_args") or meta.get("txbench_args") or "")
     mac.put("methChurnKiB", churn.group(1) if churn else "n/a")
+    mac.put("methChurnSeconds", fmt(sweep_meta(res, "churn").get("duration"), 0))
+    mac.put("methChurnRounds", fmt(sweep_meta(res, "churn").get("rounds")))
     mac.put("methResamples", fmt(stats.RESAMPLES))
     mac.put("methMinRuns", fmt(stats.MIN_RUNS))
     runs = bench_runs(res)

@@ -14,6 +14,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workloads", "lib"))
+import machine  # noqa: E402
+
 
 def run(cmd):
     """CMD's standard output, stripped, or None when it cannot run."""
@@ -62,15 +65,9 @@ def go_version(go):
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build/release"
     cc = run(["cc", "--version"])
-    mem = None
-    try:
-        with open("/proc/meminfo") as f:
-            mem = round(int(f.readline().split()[1]) / 1024 / 1024, 1)
-    except (OSError, ValueError):
-        pass
     env = lscpu()
     env.update({
-        "mem_gib": mem,
+        "mem_gib": machine.mem_gib(),
         "kernel": os.uname().release,
         "cc": cc.splitlines()[0] if cc else None,
         "c_flags": c_flags(build),

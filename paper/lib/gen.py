@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "workloads", "lib"))
 import stats  # noqa: E402
 import breakeven  # noqa: E402
+import heapcurve  # noqa: E402
 
 # The C modes, then Go: "go" is the newest toolchain's default build
 # (paper_go); the older builds keep their names.
@@ -299,9 +300,7 @@ def headline(res, out, mac):
     mac.put("hlCmsGcShare", fmt(share * 100 if share is not None else None, 0))
     bound = 1 / (1 - share) if share is not None and share < 1 else None
     mac.put("hlBound", fmt(bound, 2))
-    r = stats.ratio_ci(col("toc", "txn_per_sec"), col("cms", "txn_per_sec"))
-    mac.put("hlBoundWhere", "n/a" if bound is None or r["ci95_low"] is None else
-            "inside" if r["ci95_low"] <= bound <= r["ci95_high"] else "below" if bound < r["ci95_low"] else "above")
+    mac.put("hlBoundWhere", where(bound, stats.ratio_ci(col("toc", "txn_per_sec"), col("cms", "txn_per_sec"))))
     # Go: today's collector against the 2022 one, and Green Tea alone.
     g = lambda m, k="txn_per_sec": col(m, k) if m in by else []
     mac.cell("govTps", stats.ratio_ci(g("go"), g("go1.19")))
@@ -361,7 +360,6 @@ def attribution(res, out, mac):
                 f"r: residual & {fmt(at.get('r'), 2)} & & {share(at.get('r'))}",
                 "\\midrule",
                 f"X: saving, toc over cms & {fmt(x, 2)} & {ci_text(ci.get('X'))} & 100"]
-        rows[-2] = rows[-2].replace(" \\\\", "")
     # "\midrule" is a row of its own: write the table by hand around it.
     with open(os.path.join(out, "tab-attribution.tex"), "w") as f:
         f.write("\\begin{tabular}{@{}lrlr@{}}\n\\toprule\npart & \\textmu s/txn & 95\\,\\% interval & \\% \\\\\n\\midrule\n")
@@ -393,12 +391,7 @@ def attribution(res, out, mac):
     # Where the bound lies against the measured throughput ratio's interval,
     # and whether the mutator's difference is distinguishable from zero:
     # the text says what the data say.
-    r = ci.get("txn_ratio") or {}
-    where = "n/a"
-    if bound is not None and r.get("ci95_low") is not None:
-        where = ("inside" if r["ci95_low"] <= bound <= r["ci95_high"] else
-                 "below" if bound < r["ci95_low"] else "above")
-    mac.put("attBoundWhere", where)
+    mac.put("attBoundWhere", where(bound, ci.get("txn_ratio")))
     mu = ci.get("mutator") or {}
     mac.put("attMutatorZero", "n/a" if mu.get("ci95_low") is None else
             "includes" if mu["ci95_low"] <= 0 <= mu["ci95_high"] else "excludes")
@@ -449,6 +442,25 @@ def at_point(rows, v, m, k):
     return [num(r[k]) for r in rows if float(r["value"]) == v and r["mode"] == m]
 
 
+def point_ratio(rows, v, other="cms", k="txn_per_sec"):
+    """toc over OTHER at point V of a sweep, for figure K: the ratio of the
+    medians with its bootstrap interval; None without a point."""
+    return None if v is None else stats.ratio_ci(at_point(rows, v, "toc", k), at_point(rows, v, other, k))
+
+
+def bounds(c):
+    """A cell's interval for a plot's error bars: the median at both ends
+    when it has none."""
+    return tuple(c["median"] if c[k] is None else c[k] for k in ("ci95_low", "ci95_high"))
+
+
+def where(x, c):
+    """Where X lies against cell C's interval, in words."""
+    if x is None or c is None or c.get("ci95_low") is None:
+        return "n/a"
+    return "inside" if c["ci95_low"] <= x <= c["ci95_high"] else "below" if x < c["ci95_low"] else "above"
+
+
 def sweep(res, out, name, mac):
     rows = sweep_rows(res, name)
     values = sorted({float(r["value"]) for r in rows})
@@ -464,24 +476,20 @@ def sweep(res, out, name, mac):
                 if c["median"] is None:
                     cells += ["NaN"] * 4
                     continue
-                lo = c["ci95_low"] if c["ci95_low"] is not None else c["median"]
-                hi = c["ci95_high"] if c["ci95_high"] is not None else c["median"]
+                lo, hi = bounds(c)
                 cells += [f"{c['median']:.1f}", f"{lo:.1f}", f"{hi:.1f}", f"{med(at_point(rows, v, m, 'gc_cpu_us_per_txn')) or 0:.3f}"]
             f.write(" ".join(cells) + "\n")
     pre = "sw" + name.capitalize()
     mac.put(pre + "Points", str(len(values)))
-
-    def ratio(v, a="toc", b="cms"):
-        return stats.ratio_ci(at_point(rows, v, a, "txn_per_sec"), at_point(rows, v, b, "txn_per_sec"))
     if name in ("live", "publish", "alloc", "inflight", "workers"):
         for end, v in (("Lo", values[0] if values else None), ("Hi", values[-1] if values else None)):
             mac.put(pre + end, fmt(v))
-            mac.cell(pre + end + "Ratio", ratio(v) if v is not None else None)
-            mac.cell(pre + end + "GoRatio", ratio(v, "toc", "go") if v is not None else None)
+            mac.cell(pre + end + "Ratio", point_ratio(rows, v))
+            mac.cell(pre + end + "GoRatio", point_ratio(rows, v, "go"))
     if name == "publish":
         be = None
         for v in values:
-            c = ratio(v)["median"]
+            c = point_ratio(rows, v)["median"]
             if c is not None and c < 1 and be is None:
                 be = v
         mac.put("swPublishBreakEven", "none up to the largest share" if be is None else f"{be:g}\\,\\%")
@@ -489,13 +497,10 @@ def sweep(res, out, name, mac):
         own = [num(r.get("toc_owned_bytes_max")) for r in rows if r["mode"] == "toc"]
         own = [x for x in own if x is not None]
         mac.put("swInflightOwnedKiB", fmt(max(own) / 1024 if own else None))
-        lo = [stats.median_ci(at_point(rows, v, "cms", "txn_per_sec"))["median"] for v in values[:1]]
-        hi = [stats.median_ci(at_point(rows, v, "cms", "txn_per_sec"))["median"] for v in values[-1:]]
-        mac.put("swInflightCmsChange", fmt((hi[0] / lo[0] - 1) * 100 if lo and hi and lo[0] and hi[0] else None, 0))
-        for m in ("toc", "go"):
-            a = [stats.median_ci(at_point(rows, v, m, "txn_per_sec"))["median"] for v in values[:1]]
-            b = [stats.median_ci(at_point(rows, v, m, "txn_per_sec"))["median"] for v in values[-1:]]
-            mac.put(f"swInflight{m.capitalize()}Change", fmt((b[0] / a[0] - 1) * 100 if a and b and a[0] and b[0] else None, 0))
+        # Each mode's throughput change from the fewest requests in flight to the most, in percent.
+        for m in ("cms", "toc", "go"):
+            a, b = (med(at_point(rows, v, m, "txn_per_sec")) for v in (values[0], values[-1])) if values else (None, None)
+            mac.put(f"swInflight{m.capitalize()}Change", fmt((b / a - 1) * 100 if a and b else None, 0))
 
 
 def sweep_spreads(res, mac):
@@ -598,10 +603,10 @@ def through_mark(res, out, mac):
     values = sorted({float(r["value"]) for r in churn})
     mac.put("markChurnHi", fmt(values[-1] if values else None))
     hi = values[-1] if values else None
-    mac.cell("markChurnHiRatio", stats.ratio_ci(at_point(churn, hi, "toc", "txn_per_sec"), at_point(churn, hi, "cms", "txn_per_sec")) if hi is not None else None)
+    mac.cell("markChurnHiRatio", point_ratio(churn, hi))
     lo = values[0] if values else None
     mac.put("markChurnLo", fmt(lo))
-    mac.cell("markChurnLoRatio", stats.ratio_ci(at_point(churn, lo, "toc", "txn_per_sec"), at_point(churn, lo, "cms", "txn_per_sec")) if lo is not None else None)
+    mac.cell("markChurnLoRatio", point_ratio(churn, lo))
     mac.put("markChurnHiCycles", fmt(med(at_point(churn, hi, "toc", "gc_cycles")) if hi is not None else None))
 
 
@@ -609,32 +614,37 @@ def through_mark(res, out, mac):
 
 def heap(res, out, mac):
     """The heap-size sweep with published garbage: throughput against peak
-    RSS per collector (one curve per mode over GOGC), the table of every
-    point, and each mode's best throughput within toc's best point's RSS."""
+    RSS per collector (one curve per mode over GOGC, lib/heapcurve.py's
+    curves and best throughput within an RSS), the table of every point,
+    and each mode's best throughput within toc's best point's RSS."""
     rows = sweep_rows(res, "gogc", "heap-churn")
     values = sorted({float(r["value"]) for r in rows})
-    curves = {}
+    runs = [{"mode": r["mode"], "point": float(r["value"]), "cpu_us_per_txn": None,
+             **{k: num(r[k]) for k in ("txn_per_sec", "gc_cpu_us_per_txn", "peak_rss_mb", "gc_cycles")}} for r in rows]
+    cs = heapcurve.curves(runs) if runs else {}
+    # Each mode's points that have both medians, as (GOGC, RSS, txn/s).
+    curves = {m: [(p["point"], p["peak_rss_mb"]["median"], p["txn_per_sec"]["median"]) for p in cs.get(m, [])
+                  if p["peak_rss_mb"]["median"] is not None and p["txn_per_sec"]["median"] is not None]
+              for m in ("toc", "cms", "go")}
     for m in ("toc", "cms", "go"):
-        curves[m] = []
         with open(os.path.join(out, f"heap-{m}.dat"), "w") as f:
             f.write("# GOGC, peak RSS MiB median, low, high; txn/s median, low, high (95% intervals; the median without one)\n")
-            for v in values:
-                r = stats.median_ci(at_point(rows, v, m, "peak_rss_mb"))
-                t = stats.median_ci(at_point(rows, v, m, "txn_per_sec"))
+            for p in cs.get(m, []):
+                r, t = p["peak_rss_mb"], p["txn_per_sec"]
                 if r["median"] is None or t["median"] is None:
                     continue
-                g = lambda c, k: c[k] if c[k] is not None else c["median"]
-                f.write(f"{v:g} {r['median']:.1f} {g(r, 'ci95_low'):.1f} {g(r, 'ci95_high'):.1f} "
-                        f"{t['median']:.1f} {g(t, 'ci95_low'):.1f} {g(t, 'ci95_high'):.1f}\n")
-                curves[m].append((v, r["median"], t["median"]))
+                f.write(f"{p['point']:g} {r['median']:.1f} {bounds(r)[0]:.1f} {bounds(r)[1]:.1f} "
+                        f"{t['median']:.1f} {bounds(t)[0]:.1f} {bounds(t)[1]:.1f}\n")
             if not curves[m]:
                 f.write("NaN NaN NaN NaN NaN NaN NaN\n")
     with open(os.path.join(out, "heap-labels.gp"), "w") as f:
         for i, (v, rss, tps) in enumerate(curves["toc"]):
             f.write(f'set label {i + 10} "{v:g}" at {rss:.1f}, {tps:.1f} offset 0.4,0.5 font ",8" tc rgb "#d62728"\n')
+
     def best_within(m, rss):
-        within = [p for p in curves[m] if p[1] <= rss]
-        return max(within, key=lambda p: p[2]) if within else None
+        """Mode M's best median txn/s within RSS, and that point's GOGC."""
+        tps, p = heapcurve.best_within(cs.get(m, []), rss)
+        return (tps, p["point"]) if p else None
     lines = []
     for v in values:
         c = {m: stats.median_ci(at_point(rows, v, m, "txn_per_sec")) for m in ("toc", "cms", "go")}
@@ -642,41 +652,40 @@ def heap(res, out, mac):
         eq = []
         for m in ("cms", "go"):
             b = best_within(m, tp[0][1]) if tp else None
-            eq.append(f"{fmt(tp[0][2] / b[2], 2)} ({fmt(b[0])})" if b else "--")
-        rc = stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "cms", "txn_per_sec"))
-        rg = stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "go", "txn_per_sec"))
+            eq.append(f"{fmt(tp[0][2] / b[0], 2)} ({fmt(b[1])})" if b else "--")
         rss = "/".join(fmt(med(at_point(rows, v, m, "peak_rss_mb"))) for m in ("toc", "cms", "go"))
         lines.append(" & ".join([fmt(v), cell_tex(c["toc"], 1, k=True), kfmt(c["cms"]["median"]), kfmt(c["go"]["median"]),
-                                 cell_tex(rc, 2), cell_tex(rg, 2), rss] + eq +
+                                 cell_tex(point_ratio(rows, v), 2), cell_tex(point_ratio(rows, v, "go"), 2), rss] + eq +
                                 [fmt(med(at_point(rows, v, "toc", "gc_cycles")))]))
     table(os.path.join(out, "tab-heap.tex"), "@{}rrrrrrrrrr@{}",
           "GOGC & toc txn/s & cms & Go & toc/cms & toc/Go & RSS MiB toc/cms/Go & toc/cms$^{*}$ & toc/Go$^{*}$ & toc cycles",
           lines, "no heap-size sweep results in this folder")
-    for end, v in (("Lo", values[0] if values else None), ("Hi", values[-1] if values else None)):
+    lo, hi = (values[0], values[-1]) if values else (None, None)
+    for end, v in (("Lo", lo), ("Hi", hi)):
         mac.put("heap" + end, fmt(v))
-        mac.cell("heap" + end + "Ratio", stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "cms", "txn_per_sec")) if v is not None else None)
-        mac.cell("heap" + end + "GoRatio", stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "go", "txn_per_sec")) if v is not None else None)
-    mac.put("heapHiTocCycles", fmt(med(at_point(rows, values[-1], "toc", "gc_cycles")) if values else None))
-    mac.put("heapHiTocRss", fmt(med(at_point(rows, values[-1], "toc", "peak_rss_mb")) if values else None))
-    mac.put("heapHiCmsRss", fmt(med(at_point(rows, values[-1], "cms", "peak_rss_mb")) if values else None))
+        mac.cell("heap" + end + "Ratio", point_ratio(rows, v))
+        mac.cell("heap" + end + "GoRatio", point_ratio(rows, v, "go"))
+    at_hi = lambda m, k: med(at_point(rows, hi, m, k)) if hi is not None else None
+    mac.put("heapHiTocCycles", fmt(at_hi("toc", "gc_cycles")))
+    mac.put("heapHiTocRss", fmt(at_hi("toc", "peak_rss_mb")))
+    mac.put("heapHiCmsRss", fmt(at_hi("cms", "peak_rss_mb")))
     # Equal memory: toc's best point, and each mode's best within its RSS.
     best = max(curves["toc"], key=lambda p: p[2]) if curves["toc"] else None
     mac.put("heapTocBestGogc", fmt(best[0] if best else None))
     mac.put("heapTocBestTps", kfmt(best[2] if best else None))
     mac.put("heapBudget", fmt(best[1] if best else None))
     for m in ("cms", "go"):
-        within = [p for p in curves[m] if best and p[1] <= best[1]]
-        b = max(within, key=lambda p: p[2]) if within else None
-        mac.put(f"heap{m.capitalize()}BestTps", kfmt(b[2] if b else None))
-        mac.put(f"heap{m.capitalize()}BestGogc", fmt(b[0] if b else None))
-        mac.put(f"heapTocOver{m.capitalize()}Best", fmt(best[2] / b[2] if best and b else None, 2))
-    top = {m: max(curves[m], key=lambda p: p[2]) if curves[m] else None for m in ("toc", "cms", "go")}
-    mac.put("heapGoTopTps", kfmt(top["go"][2] if top["go"] else None))
-    mac.put("heapGoTopRss", fmt(top["go"][1] if top["go"] else None))
-    mac.put("heapGoTopGogc", fmt(top["go"][0] if top["go"] else None))
+        b = best_within(m, best[1]) if best else None
+        mac.put(f"heap{m.capitalize()}BestTps", kfmt(b[0] if b else None))
+        mac.put(f"heap{m.capitalize()}BestGogc", fmt(b[1] if b else None))
+        mac.put(f"heapTocOver{m.capitalize()}Best", fmt(best[2] / b[0] if b else None, 2))
+    top = max(curves["go"], key=lambda p: p[2]) if curves["go"] else None
+    mac.put("heapGoTopTps", kfmt(top[2] if top else None))
+    mac.put("heapGoTopRss", fmt(top[1] if top else None))
+    mac.put("heapGoTopGogc", fmt(top[0] if top else None))
     # Where cms's collector sat at the CPU limiter: its GC CPU share at the tightest GOGC.
-    lo = values[0] if values else None
-    mac.put("heapCmsGcPctLo", fmt(med(at_point(rows, lo, "cms", "gc_cpu_fraction")) * 100 if lo is not None and med(at_point(rows, lo, "cms", "gc_cpu_fraction")) is not None else None, 0))
+    share = med(at_point(rows, lo, "cms", "gc_cpu_fraction")) if lo is not None else None
+    mac.put("heapCmsGcPctLo", fmt(share * 100 if share is not None else None, 0))
 
 
 # --- the published share: where toc stops paying ------------------------------
@@ -699,13 +708,13 @@ def pubshare(res, out, mac):
     with open(os.path.join(out, "pubshare.dat"), "w") as f:
         f.write("# publish-bytes %, toc's published %, toc/cms txn/s median, low, high, toc/cms peak RSS median, low, high\n")
         for v in values:
-            t = stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "cms", "txn_per_sec"))
-            r = stats.ratio_ci(at_point(rows, v, "toc", "peak_rss_mb"), at_point(rows, v, "cms", "peak_rss_mb"))
+            t = point_ratio(rows, v)
+            r = point_ratio(rows, v, k="peak_rss_mb")
             pub = med(at_point(rows, v, "toc", "published_fraction"))
-            g = lambda c, k: c[k] if c[k] is not None else c["median"]
             if t["median"] is not None:
-                f.write(f"{v:g} {(pub or 0) * 100:.1f} {t['median']:.3f} {g(t, 'ci95_low'):.3f} {g(t, 'ci95_high'):.3f} "
-                        f"{r['median'] or float('nan'):.3f} {g(r, 'ci95_low') or float('nan'):.3f} {g(r, 'ci95_high') or float('nan'):.3f}\n")
+                nan = lambda x: float("nan") if x is None else x
+                f.write(f"{v:g} {(pub or 0) * 100:.1f} {t['median']:.3f} {bounds(t)[0]:.3f} {bounds(t)[1]:.3f} "
+                        f"{nan(r['median']):.3f} {nan(bounds(r)[0]):.3f} {nan(bounds(r)[1]):.3f}\n")
             lines.append(" & ".join([fmt(v), fmt(pub * 100 if pub is not None else None, 1), cell_tex(t, 2), cell_tex(r, 2),
                                      fmt(med(at_point(rows, v, "toc", "gc_cycles"))) + "/" + fmt(med(at_point(rows, v, "cms", "gc_cycles")))]))
         if not values:
@@ -715,19 +724,19 @@ def pubshare(res, out, mac):
           lines, "no pubshare sweep results in this folder")
     b = (be or {}).get("break_even") or {}
     mo = (be or {}).get("model_fitted_to_ends") or {}
-    bounds = b.get("knob_pct_bounds") or [None, None]
+    cross = b.get("knob_pct_bounds") or [None, None]
     mac.put("pubBreakEven", fmt(b.get("knob_pct"), 0))
     mac.put("pubBreakEvenMeasured", fmt(b.get("published_pct"), 0))
-    mac.put("pubBoundLo", fmt(bounds[0], 0))
-    mac.put("pubBoundHi", fmt(bounds[1], 0) + "\\,\\%" if bounds[1] is not None else "beyond the sweep")
+    mac.put("pubBoundLo", fmt(cross[0], 0))
+    mac.put("pubBoundHi", fmt(cross[1], 0) + "\\,\\%" if cross[1] is not None else "beyond the sweep")
     mac.put("pubModel", fmt(mo.get("break_even_published_pct"), 0))
     mac.put("pubGainNs", fmt(mo.get("G_ns_per_byte"), 2))
     mac.put("pubCostNs", fmt(mo.get("C_ns_per_byte"), 2))
     z = values[0] if values else None
-    mac.cell("pubZeroRatio", stats.ratio_ci(at_point(rows, z, "toc", "txn_per_sec"), at_point(rows, z, "cms", "txn_per_sec")) if z is not None else None)
+    mac.cell("pubZeroRatio", point_ratio(rows, z))
     h = values[-1] if values else None
     mac.put("pubTop", fmt(h))
-    mac.cell("pubTopRatio", stats.ratio_ci(at_point(rows, h, "toc", "txn_per_sec"), at_point(rows, h, "cms", "txn_per_sec")) if h is not None else None)
+    mac.cell("pubTopRatio", point_ratio(rows, h))
 
 
 # --- parked transactions --------------------------------------------------------
@@ -738,8 +747,7 @@ def parked(res, out, mac):
     meta = sweep_meta(res, "parked")
     lines = []
     for v in values:
-        rc = stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "cms", "txn_per_sec"))
-        rg = stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "go", "txn_per_sec"))
+        rc, rg = point_ratio(rows, v), point_ratio(rows, v, "go")
         rss = "/".join(fmt(med(at_point(rows, v, m, "peak_rss_mb"))) for m in ("toc", "cms", "go"))
         lines.append(" & ".join([fmt(v), fmt(med(at_point(rows, v, "toc", "parked_max"))), cell_tex(rc, 2), cell_tex(rg, 2), rss,
                                  fmt(med(at_point(rows, v, "toc", "owned_per_inflight_kb"))),
@@ -752,7 +760,7 @@ def parked(res, out, mac):
     mac.put("parkSeconds", fmt(meta.get("duration"), 0))
     for end, v in (("Lo", values[0] if values else None), ("Hi", values[-1] if values else None)):
         mac.put("park" + end, fmt(v))
-        mac.cell("park" + end + "Ratio", stats.ratio_ci(at_point(rows, v, "toc", "txn_per_sec"), at_point(rows, v, "cms", "txn_per_sec")) if v is not None else None)
+        mac.cell("park" + end + "Ratio", point_ratio(rows, v))
     lo, hi = (values[0], values[-1]) if values else (None, None)
     mac.put("parkOwnedKiB", fmt(med(at_point(rows, lo, "toc", "owned_per_inflight_kb")) if lo is not None else None))
     for m in ("toc", "cms"):
